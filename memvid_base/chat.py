@@ -1,0 +1,183 @@
+"""``MemvidChat``: answer questions from a memory, with an LLM or, offline, extractively with citations."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .memory import Chunk, Memory
+
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered context passages from the user's memory. "
+    "Cite passages as [1], [2]. If the context does not contain the answer, say so."
+)
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+
+
+def cite(chunk: Chunk, number: int) -> str:
+    """A one-line citation: ``[1] notes.md, page 3 (frame 12, chunk 7)``."""
+    meta = chunk.metadata
+    where = [str(meta[k]) for k in ("file", "source", "title") if meta.get(k)][:1]
+    if meta.get("page") is not None:
+        where.append(f"page {meta['page']}")
+    label = ", ".join(where) or "memory"
+    return f"[{number}] {label} (frame {chunk.frame}, chunk {chunk.id})"
+
+
+def format_context(chunks: Sequence[Chunk]) -> str:
+    return "\n\n".join(f"{cite(c, k)}\n{c.text}" for k, c in enumerate(chunks, start=1))
+
+
+@dataclass
+class Answer:
+    text: str
+    sources: list[Chunk]
+
+
+def extractive_answer(question: str, chunks: Sequence[Chunk], memory: Memory, max_sentences: int = 3) -> Answer:
+    """Quote the sentences from the retrieved chunks that are closest to the question, with citations."""
+    if not chunks:
+        return Answer("I could not find anything about that in the memory.", [])
+    candidates: list[tuple[int, str]] = []
+    for k, chunk in enumerate(chunks):
+        for sentence in _SENTENCE.split(chunk.text):
+            sentence = sentence.strip()
+            if len(sentence) >= 3:
+                candidates.append((k, sentence))
+    if not candidates:
+        candidates = [(k, c.text.strip()) for k, c in enumerate(chunks)]
+    q = memory.embed_query(question)
+    vecs = memory.embedder.embed_documents([s for _, s in candidates])
+    # Prefer sentences from better-ranked chunks a little, so the top hit usually leads.
+    scores = vecs @ q - 0.02 * np.array([k for k, _ in candidates])
+    order = [int(i) for i in np.argsort(-scores)[:max_sentences]]
+    used: dict[int, int] = {}
+    lines = []
+    for i in order:
+        k, sentence = candidates[i]
+        number = used.setdefault(k, len(used) + 1)
+        lines.append(f'> "{sentence}" [{number}]')
+    cited = sorted(used, key=used.get)  # type: ignore[arg-type]
+    sources = [chunks[k] for k in cited]
+    text = "From the memory:\n" + "\n".join(lines) + "\n\nSources:\n" + "\n".join(cite(c, used[k]) for k, c in zip(cited, sources))
+    return Answer(text, sources)
+
+
+class MemvidChat:
+    """Chat over a memory. With no LLM it answers offline by quoting the memory, with citations.
+
+    Args:
+        video_file: The memory's MP4 (or index JSON).
+        index_file: Its index; found beside the video when omitted.
+        llm: A LangChain chat model (anything with ``.invoke(messages)``) or a callable ``prompt -> str``.
+        llm_provider: ``"openai"``, ``"anthropic"``, ``"google"``, ``"ollama"`` or ``"none"``; used when ``llm`` is None.
+        llm_model: Model name for ``llm_provider``.
+        api_key: API key for ``llm_provider`` (else read from its usual environment variable).
+        top_k: Chunks retrieved per question.
+
+    Example:
+        >>> MemvidChat("space.mp4", "space_index.json").chat("When did humans land on the Moon?")  # doctest: +SKIP
+        'From the memory:\\n> "Apollo 11 landed on the Moon in 1969" [1] ...'
+    """
+
+    def __init__(
+        self,
+        video_file: str | os.PathLike[str] | None = None,
+        index_file: str | os.PathLike[str] | None = None,
+        llm: Any = None,
+        llm_provider: str | None = None,
+        llm_model: str | None = None,
+        api_key: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        *,
+        memory: Memory | None = None,
+        top_k: int = 5,
+        embedding_model: Any = None,
+        max_history: int = 10,
+    ) -> None:
+        if memory is None:
+            if video_file is None:
+                raise InvalidInputError("MemvidChat needs a video_file (or a memory=).")
+            memory = Memory(video_file, index_file, embedding_model=embedding_model)
+        self.memory = memory
+        if llm is None and llm_provider and llm_provider != "none":
+            from .providers import create_chat_model
+
+            llm = create_chat_model(llm_provider, llm_model, api_key)
+        self.llm = llm
+        self.top_k = top_k
+        self.max_history = max_history
+        self.history: list[tuple[str, str]] = []
+        self.last_sources: list[Chunk] = []
+
+    def chat(self, message: str) -> str:
+        """Answer ``message`` from the memory; the exchange is kept as history for follow-ups."""
+        if not isinstance(message, str) or not message.strip():
+            raise InvalidInputError("Ask a question: the message is empty.")
+        chunks = self.memory.search(self._search_query(message), self.top_k)
+        self.last_sources = chunks
+        if self.llm is None:
+            answer = extractive_answer(message, chunks, self.memory)
+            reply, self.last_sources = answer.text, answer.sources
+        else:
+            reply = self._ask_llm(message, chunks)
+        self.history.extend([("human", message), ("ai", reply)])
+        self.history = self.history[-2 * self.max_history :]
+        return reply
+
+    def search_context(self, query: str, top_k: int | None = None) -> list[str]:
+        return [c.text for c in self.memory.search(query, top_k or self.top_k)]
+
+    def _search_query(self, message: str) -> str:
+        # Follow-ups like "and when did it end?" need the previous question to retrieve well.
+        previous = [m for role, m in self.history if role == "human"][-1:]
+        return " ".join(previous + [message]) if previous and len(message.split()) < 6 else message
+
+    def _ask_llm(self, message: str, chunks: Sequence[Chunk]) -> str:
+        prompt = f"Context:\n{format_context(chunks)}\n\nQuestion: {message}"
+        if hasattr(self.llm, "invoke"):
+            messages = [("system", SYSTEM_PROMPT), *self.history, ("human", prompt)]
+            result = self.llm.invoke(messages)
+            return str(getattr(result, "content", result))
+        if callable(self.llm):
+            return str(self.llm(f"{SYSTEM_PROMPT}\n\n{prompt}"))
+        raise InvalidInputError("llm must be a LangChain chat model or a callable taking a prompt string.")
+
+    def clear_history(self) -> None:
+        self.history.clear()
+
+    reset = clear_history
+
+    def get_history(self) -> list[tuple[str, str]]:
+        return list(self.history)
+
+    def interactive_chat(self) -> None:  # pragma: no cover - needs a terminal
+        print("Chat with your memory. Type 'quit' to leave, 'clear' to forget the conversation.")
+        while True:
+            try:
+                message = input("\nYou: ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if message.lower() in {"quit", "exit", "q"}:
+                break
+            if message.lower() == "clear":
+                self.clear_history()
+                continue
+            if message:
+                print(f"\nAssistant: {self.chat(message)}")
+
+
+def chat_with_memory(video_file: str, index_file: str | None = None, **kwargs: Any) -> None:  # pragma: no cover
+    """Start an interactive terminal chat (the original memvid helper)."""
+    MemvidChat(video_file, index_file, **kwargs).interactive_chat()
+
+
+def quick_chat(video_file: str, index_file: str | None, message: str, **kwargs: Any) -> str:
+    """One question, one answer (the original memvid helper)."""
+    return MemvidChat(video_file, index_file, **kwargs).chat(message)

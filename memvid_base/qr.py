@@ -1,0 +1,66 @@
+"""QR backends: payload bytes -> module matrix -> video frame, and frame -> payload bytes.
+
+``zxing`` (zxing-cpp) is the default: it writes and reads binary payloads and is the fastest we
+measured.  ``qrcode`` writes with the ``qrcode`` package and reads with ``pyzbar``; zbar mangles
+binary payloads, so that backend base64-encodes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import numpy as np
+import zxingcpp
+
+from .config import QUIET_MODULES, VideoSettings
+from .errors import InvalidInputError
+
+
+def _zxing_matrix(data: bytes) -> np.ndarray:
+    code = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.QRCode, ec_level="L")
+    return np.asarray(code.to_image(scale=1, add_quiet_zones=False), dtype=np.uint8)
+
+
+def _qrcode_matrix(data: bytes) -> np.ndarray:
+    import qrcode
+
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_L, border=0, box_size=1)
+    qr.add_data(base64.b64encode(data), optimize=0)
+    qr.make(fit=True)
+    return np.where(np.asarray(qr.get_matrix(), dtype=bool), 0, 255).astype(np.uint8)
+
+
+def render_frame(data: bytes, settings: VideoSettings) -> np.ndarray:
+    """Draw ``data`` as one QR code, centred on a white square frame of ``settings.frame_size``."""
+    matrix = _qrcode_matrix(data) if settings.qr_backend == "qrcode" else _zxing_matrix(data)
+    px = settings.module_px
+    if px > 1:
+        matrix = np.repeat(np.repeat(matrix, px, axis=0), px, axis=1)
+    size = settings.frame_size
+    side = matrix.shape[0]
+    if side + 2 * QUIET_MODULES * px > size:
+        raise InvalidInputError(f"A {len(data)}-byte payload does not fit a {size}px frame; lower the chunk packing.")
+    frame = np.full((size, size), 255, dtype=np.uint8)
+    off = (size - side) // 2
+    frame[off : off + side, off : off + side] = matrix
+    return frame
+
+
+def read_frame(gray: np.ndarray, backend: str) -> bytes | None:
+    """Decode the single QR code in a grayscale frame; None if nothing decodes."""
+    if backend == "qrcode":
+        from pyzbar import pyzbar
+
+        found: list[Any] = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
+        if not found:
+            return None
+        try:
+            return base64.b64decode(found[0].data, validate=True)
+        except binascii.Error:
+            return None
+    codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode, is_pure=True, try_rotate=False)
+    if not codes:  # a lossy codec may have disturbed the pure-symbol fast path
+        codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    return bytes(codes[0].bytes) if codes and codes[0].valid else None

@@ -1,0 +1,64 @@
+"""``MemvidRetriever``: semantic search over a memory (the original memvid API)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .memory import Memory
+
+
+class MemvidRetriever:
+    """Searches a memory; every returned text is decoded from its video frame.
+
+    Args:
+        video_file: The memory's MP4 (or its index JSON).
+        index_file: The index JSON; found beside the video when omitted.
+        config: Accepted for compatibility with the original memvid; unused.
+        embedding_model: Must have the dimension the memory was built with; default: the bundled MiniLM.
+        as_of: Search the memory as it was at this version.
+        client: Any chromadb client, e.g. ``chromadb.HttpClient`` for a ``chroma run`` server.
+
+    Example:
+        >>> r = MemvidRetriever("space.mp4", "space_index.json")   # doctest: +SKIP
+        >>> r.search("When did humans land on the Moon?", top_k=1)  # doctest: +SKIP
+        ['Apollo 11 landed on the Moon in 1969']
+    """
+
+    def __init__(
+        self,
+        video_file: str | os.PathLike[str],
+        index_file: str | os.PathLike[str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        *,
+        embedding_model: Any = None,
+        as_of: int | None = None,
+        client: Any = None,
+        cache_size: int = 512,
+    ) -> None:
+        self.memory = Memory(video_file, index_file, embedding_model=embedding_model, as_of=as_of, client=client,
+                             cache_size=cache_size)
+        self.video_file = str(self.memory.video_path)
+        self.index_file = str(self.memory.index_path)
+
+    def search(self, query: str, top_k: int = 5, where: Mapping[str, Any] | None = None) -> list[str]:
+        """The texts of the ``top_k`` most similar chunks, best first."""
+        return [c.text for c in self.memory.search(query, top_k, where)]
+
+    def search_with_metadata(self, query: str, top_k: int = 5, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Like ``search`` but each hit is a dict: text, score, distance, frame, chunk_id, segment, metadata."""
+        return [c.to_dict() for c in self.memory.search(query, top_k, where)]
+
+    def get_chunk_by_id(self, chunk_id: str | int) -> str | None:
+        found = self.memory.get_by_ids([str(chunk_id)])
+        return found[0].text if found else None
+
+    def clear_cache(self) -> None:
+        self.memory.clear_cache()
+
+    def get_stats(self) -> dict[str, Any]:
+        return self.memory.info()
+
+    def close(self) -> None:
+        self.memory.close()

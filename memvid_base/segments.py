@@ -1,0 +1,281 @@
+"""Writing one immutable video segment from chunk records, and reading its groups back.
+
+A segment is written to a temporary file, every frame is decoded back and compared byte for byte,
+and only then is the file fsynced and renamed into place.  A codec setting that cannot round-trip
+therefore fails the write instead of leaving a memory that looks fine but is not.
+"""
+
+from __future__ import annotations
+
+import bisect
+import multiprocessing
+import os
+import secrets
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .config import VideoSettings
+from .errors import CorruptMemoryError, FrameDecodeError
+from .manifest import Segment, fsync_dir
+from .payload import (
+    HEADER_SIZE,
+    KIND_DICT,
+    Packer,
+    Record,
+    decode_group,
+    dictionary_group,
+    encode_record,
+    frame_bytes,
+    parse_frame,
+    split_frames,
+    train_dictionary,
+)
+from .qr import read_frame, render_frame
+from .video import VideoReader, write_video
+
+_PARALLEL_MIN_FRAMES = 48  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a chunk's group lives: the segment, its first frame and how many frames it spans."""
+
+    segment: str
+    frame: int
+    frames: int
+
+
+def _render_batch(args: tuple[list[bytes], VideoSettings]) -> list[np.ndarray]:
+    payloads, settings = args
+    return [render_frame(p, settings) for p in payloads]
+
+
+def _process_pool(n_workers: int) -> Executor:
+    # spawn, not fork: the parent may be running torch threads, and fork would copy their locks.
+    return ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _render_all(payloads: list[bytes], settings: VideoSettings, n_workers: int) -> Iterator[np.ndarray]:
+    """Render QR frames in order, in worker processes when there are enough of them."""
+    if n_workers <= 1 or len(payloads) < _PARALLEL_MIN_FRAMES:
+        for p in payloads:
+            yield render_frame(p, settings)
+        return
+    step = 16
+    batches = [(payloads[k : k + step], settings) for k in range(0, len(payloads), step)]
+    with _process_pool(n_workers) as pool:
+        for frames in pool.map(_render_batch, batches):
+            yield from frames
+
+
+def write_segment(
+    records: Sequence[Record],
+    settings: VideoSettings,
+    path: Path,
+    version: int,
+    relative_to: Path,
+    n_workers: int = 1,
+    show_progress: bool = False,
+) -> tuple[Segment, dict[str, Placement]]:
+    """Encode ``records`` into a new MP4 at ``path`` (atomically) and return its manifest entry."""
+    uid = secrets.token_bytes(8)
+    encoded = [(r.id, encode_record(r)) for r in records]
+    capacity = settings.frame_capacity - HEADER_SIZE
+    dictionary = train_dictionary([e[1] for e in encoded])
+    groups = ([dictionary_group(dictionary)] if dictionary else []) + Packer(capacity, dictionary).pack(encoded)
+
+    payloads: list[bytes] = []
+    placements: dict[str, Placement] = {}
+    starts: list[int] = []
+    crcs: list[int] = []
+    dict_frames = 0
+    for group in groups:
+        parts = split_frames(group.blob, capacity)
+        first = len(payloads)
+        starts.append(first)
+        crcs.append(zlib.crc32(group.blob))
+        if group.kind == KIND_DICT:
+            dict_frames = len(parts)
+        for rid in group.record_ids:
+            placements[rid] = Placement(uid.hex(), first, len(parts))
+        for k, body in enumerate(parts):
+            payloads.append(frame_bytes(uid, first + k, k, len(parts), body))
+
+    tmp = path.with_name(f".{path.name}.{uid.hex()}.tmp")
+    try:
+        frames = _render_all(payloads, settings, n_workers)
+        if show_progress:
+            frames = tqdm(frames, total=len(payloads), desc="Encoding frames", unit="frame")
+        write_video(tmp, frames, settings)
+        _verify_written(tmp, payloads, settings, show_progress)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    segment = Segment(
+        uid=uid.hex(),
+        file=os.path.relpath(path, relative_to),
+        frames=len(payloads),
+        dict_frames=dict_frames,
+        version=version,
+        bytes=path.stat().st_size,
+        raw_text_bytes=sum(len(r.text.encode("utf-8", "surrogatepass")) for r in records if r.text is not None),
+        chunks=len(records),
+        group_crcs=crcs,
+        group_starts=starts,
+    )
+    return segment, placements
+
+
+def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, show_progress: bool) -> None:
+    reader = VideoReader(path)
+    frames = reader.iter_frames()
+    if show_progress:
+        frames = tqdm(frames, total=len(payloads), desc="Verifying frames", unit="frame")
+    bad: list[int] = []
+    count = 0
+    with ThreadPoolExecutor(2) as pool:  # zxing-cpp releases the GIL while reading
+        for k, data in enumerate(pool.map(lambda g: read_frame(g, settings.qr_backend), frames)):
+            count += 1
+            if k >= len(payloads) or data != payloads[k]:
+                bad.append(k)
+    if count != len(payloads):
+        bad.append(count)
+    if bad:
+        raise CorruptMemoryError(
+            f"{len(bad)} of {len(payloads)} frames did not decode back exactly with codec={settings.codec}, "
+            f"crf={settings.crf}, frame_size={settings.frame_size} (first bad frame: {bad[0]}). Nothing was saved. "
+            "Use a lower crf, a larger frame_size, or video_codec='av1'."
+        )
+
+
+class SegmentCache:
+    """Opens segments on demand and keeps an LRU of decoded groups. Thread-safe."""
+
+    def __init__(self, root: Path, settings: VideoSettings, max_groups: int = 512) -> None:
+        self.root = root
+        self.settings = settings
+        self.max_groups = max_groups
+        self._readers: dict[str, VideoReader] = {}
+        self._dicts: dict[str, bytes | None] = {}
+        self._groups: OrderedDict[tuple[str, int], list[Record]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def reader(self, seg: Segment) -> VideoReader:
+        with self._lock:
+            if seg.uid not in self._readers:
+                self._readers[seg.uid] = VideoReader(self.root / seg.file)
+            return self._readers[seg.uid]
+
+    def _read_blob(self, seg: Segment, first: int) -> list[bytes]:
+        reader = self.reader(seg)
+        uid = bytes.fromhex(seg.uid)
+        bodies: list[bytes] = []
+        frame, parts = first, 1
+        while len(bodies) < parts:
+            data = read_frame(reader.read(frame), self.settings.qr_backend)
+            if data is None:
+                raise FrameDecodeError(
+                    f"Frame {frame} of {reader.path} holds no readable QR code: the video is damaged. Run `memvid verify`."
+                )
+            part, parts, body = parse_frame(data, uid, frame)
+            if part != len(bodies):
+                raise FrameDecodeError(f"Frame {frame} of {reader.path} is part {part}, expected part {len(bodies)}.")
+            bodies.append(body)
+            frame += 1
+        _check_group_crc(seg, first, b"".join(bodies), reader.path)
+        return bodies
+
+    def dictionary(self, seg: Segment) -> bytes | None:
+        if seg.uid not in self._dicts:
+            if not seg.dict_frames:
+                self._dicts[seg.uid] = None
+            else:
+                kind, data = decode_group(self._read_blob(seg, 0), None)
+                if kind != KIND_DICT:
+                    raise FrameDecodeError(f"Segment {seg.file} should start with its dictionary but does not.")
+                self._dicts[seg.uid] = data
+        return self._dicts[seg.uid]
+
+    def group(self, seg: Segment, first: int) -> list[Record]:
+        key = (seg.uid, first)
+        with self._lock:
+            if key in self._groups:
+                self._groups.move_to_end(key)
+                return self._groups[key]
+        kind, records = decode_group(self._read_blob(seg, first), self.dictionary(seg))
+        if kind == KIND_DICT:
+            raise FrameDecodeError(f"Frame {first} of {seg.file} holds a dictionary, not chunks.")
+        with self._lock:
+            self._groups[key] = records
+            while len(self._groups) > self.max_groups:
+                self._groups.popitem(last=False)
+        return records
+
+    def record(self, place: Placement, seg: Segment, chunk_id: str, checksum: str | None) -> Record:
+        for rec in self.group(seg, place.frame):
+            if rec.id == chunk_id:
+                rec.verify()
+                if checksum is not None and rec.checksum != checksum:
+                    raise FrameDecodeError(
+                        f"Chunk {chunk_id!r} in frame {place.frame} of {seg.file} does not match the index checksum."
+                    )
+                return rec
+        raise FrameDecodeError(f"Chunk {chunk_id!r} is not in frame {place.frame} of {seg.file}, where the index says it is.")
+
+    def iter_groups(self, seg: Segment) -> Iterator[tuple[int, list[Record]]]:
+        """Decode a whole segment in order, checking every frame; yields ``(first_frame, records)``."""
+        uid = bytes.fromhex(seg.uid)
+        reader = self.reader(seg)
+        dictionary: bytes | None = None
+        bodies: list[bytes] = []
+        first, frame = 0, -1
+        for frame, gray in enumerate(reader.iter_frames()):
+            data = read_frame(gray, self.settings.qr_backend)
+            if data is None:
+                raise FrameDecodeError(f"Frame {frame} of {reader.path} holds no readable QR code.")
+            part, parts, body = parse_frame(data, uid, frame)
+            if part == 0:
+                first, bodies = frame, []
+            bodies.append(body)
+            if len(bodies) == parts:
+                _check_group_crc(seg, first, b"".join(bodies), reader.path)
+                kind, payload = decode_group(bodies, dictionary)
+                if kind == KIND_DICT:
+                    dictionary = payload
+                    self._dicts[seg.uid] = payload
+                else:
+                    yield first, payload
+        if seg.frames and frame + 1 != seg.frames:
+            raise FrameDecodeError(f"{reader.path} has {frame + 1} frames, the index lists {seg.frames}: it is truncated.")
+
+    def clear(self) -> None:
+        with self._lock:
+            self._groups.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            for reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
+            self._groups.clear()
+            self._dicts.clear()
+
+
+def _check_group_crc(seg: Segment, first: int, blob: bytes, path: Path) -> None:
+    k = bisect.bisect_left(seg.group_starts, first)
+    if k >= len(seg.group_starts) or seg.group_starts[k] != first:
+        raise FrameDecodeError(f"Frame {first} of {path} does not start a group listed in the index.")
+    if zlib.crc32(blob) != seg.group_crcs[k]:
+        raise FrameDecodeError(f"The group at frame {first} of {path} does not match the index checksum.")

@@ -1,0 +1,122 @@
+"""Frames to video and back, with PyAV (which bundles ffmpeg with libsvtav1, libdav1d, x264 and x265).
+
+Every frame is a keyframe (GOP 1): QR frames share almost nothing, so inter prediction saves little,
+and all-intra makes a seek land exactly on the requested frame.  The reader still checks the
+timestamp of every decoded frame and the header inside its payload.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .config import VideoSettings
+from .errors import FrameDecodeError, MemoryNotFoundError
+
+av.logging.set_level(av.logging.ERROR)
+os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
+
+
+def _encoder_options(settings: VideoSettings) -> dict[str, str]:
+    preset = settings.preset
+    opts = dict(preset.options)
+    opts["g"] = "1"
+    if preset.encoder == "mpeg4":  # MPEG-4 part 2 has no CRF: crf is its fixed quantiser (2 best .. 31)
+        q = str(min(31, max(2, settings.crf)))
+        opts.update(qmin=q, qmax=q)
+    else:
+        opts["crf"] = str(settings.crf)
+    return opts
+
+
+def write_video(path: Path, frames: Iterable[np.ndarray], settings: VideoSettings) -> int:
+    """Encode grayscale frames into an MP4 at ``path``; returns the number of frames written."""
+    size = settings.frame_size
+    count = 0
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream(settings.preset.encoder, rate=Fraction(settings.fps))
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = _encoder_options(settings)
+        chroma = np.full((size // 2, size), 128, dtype=np.uint8)  # U and V planes, neutral grey
+        for gray in frames:
+            frame = av.VideoFrame.from_ndarray(np.concatenate([gray, chroma]), format="yuv420p")
+            frame.pts = count
+            frame.time_base = Fraction(1, settings.fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            count += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return count
+
+
+class VideoReader:
+    """Random and sequential access to the frames of one MP4 segment. Thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise MemoryNotFoundError(f"Video segment {self.path} is missing. Restore it from a backup or rebuild.")
+        self._lock = threading.Lock()
+        self._container: av.container.InputContainer | None = None
+        self._pts: list[int] = []
+
+    def _open(self) -> av.container.InputContainer:
+        if self._container is None:
+            try:
+                container = av.open(str(self.path))
+                stream = container.streams.video[0]
+                self._pts = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
+            except (av.error.FFmpegError, IndexError) as exc:
+                raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
+            self._container = container
+        return self._container
+
+    @property
+    def frame_count(self) -> int:
+        with self._lock:
+            self._open()
+            return len(self._pts)
+
+    def read(self, index: int) -> np.ndarray:
+        """Seek to frame ``index`` and return it as a grayscale array."""
+        with self._lock:
+            container = self._open()
+            if not 0 <= index < len(self._pts):
+                raise FrameDecodeError(
+                    f"Frame {index} is missing from {self.path} ({len(self._pts)} frames): the file is truncated."
+                )
+            target = self._pts[index]
+            stream = container.streams.video[0]
+            try:
+                container.seek(target, stream=stream, backward=True, any_frame=False)
+                for frame in container.decode(stream):
+                    if frame.pts is not None and frame.pts >= target:
+                        if frame.pts != target:
+                            break
+                        return frame.to_ndarray(format="gray")
+            except av.error.FFmpegError as exc:
+                raise FrameDecodeError(f"Frame {index} of {self.path} could not be decoded: {exc}") from exc
+            raise FrameDecodeError(f"Seeking to frame {index} of {self.path} did not land on it; the file is damaged.")
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        """Decode every frame in order (used by verification)."""
+        try:
+            with av.open(str(self.path)) as container:
+                for frame in container.decode(video=0):
+                    yield frame.to_ndarray(format="gray")
+        except av.error.FFmpegError as exc:
+            raise FrameDecodeError(f"{self.path} could not be decoded to the end: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._container is not None:
+                self._container.close()
+                self._container = None
