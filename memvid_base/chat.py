@@ -56,7 +56,10 @@ def extractive_answer(question: str, chunks: Sequence[Chunk], memory: Memory, ma
     vecs = memory.embedder.embed_documents([s for _, s in candidates])
     # Prefer sentences from better-ranked chunks a little, so the top hit usually leads.
     scores = vecs @ q - 0.02 * np.array([k for k, _ in candidates])
-    order = [int(i) for i in np.argsort(-scores)[:max_sentences]]
+    ranked = [int(i) for i in np.argsort(-scores)]
+    # Quote only sentences nearly as relevant as the best one; a stray fragment helps nobody.
+    order = [i for i in ranked[:max_sentences] if scores[i] >= 0.6 * scores[ranked[0]] and len(candidates[i][1]) >= 12]
+    order = order or ranked[:1]
     used: dict[int, int] = {}
     lines = []
     for i in order:

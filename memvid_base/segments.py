@@ -41,7 +41,7 @@ from .payload import (
 from .qr import read_frame, render_frame
 from .video import VideoReader, write_video
 
-_PARALLEL_MIN_FRAMES = 48  # below this, starting worker processes costs more than it saves
+_PARALLEL_MIN_FRAMES = 400  # spawning workers costs about a second; below this it does not pay
 
 
 @dataclass(frozen=True)

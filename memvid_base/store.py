@@ -23,8 +23,14 @@ INTERNAL_PREFIX = "_mv_"
 def open_client(path: Path) -> Any:
     """A persistent Chroma client with telemetry off (memvid never talks to the network)."""
     import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
     from chromadb.config import Settings
 
+    if not path.exists():
+        # Chroma caches one system per path; if the folder was deleted, that cache points at nothing.
+        stale = SharedSystemClient._identifier_to_system.pop(str(path), None)
+        if stale is not None:
+            stale.stop()
     return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
 
 
