@@ -34,6 +34,12 @@ def format_context(chunks: Sequence[Chunk]) -> str:
     return "\n\n".join(f"{cite(c, k)}\n{c.text}" for k, c in enumerate(chunks, start=1))
 
 
+def follow_up_query(message: str, previous_questions: Sequence[str]) -> str:
+    """What to search for: a short follow-up ("and when did it end?") carries the previous question along."""
+    previous = list(previous_questions)[-1:]
+    return " ".join([*previous, message]) if previous and len(message.split()) < 6 else message
+
+
 @dataclass
 class Answer:
     text: str
@@ -139,8 +145,7 @@ class MemvidChat:
 
     def _search_query(self, message: str) -> str:
         # Follow-ups like "and when did it end?" need the previous question to retrieve well.
-        previous = [m for role, m in self.history if role == "human"][-1:]
-        return " ".join(previous + [message]) if previous and len(message.split()) < 6 else message
+        return follow_up_query(message, [m for role, m in self.history if role == "human"])
 
     def _ask_llm(self, message: str, chunks: Sequence[Chunk]) -> str:
         prompt = f"Context:\n{format_context(chunks)}\n\nQuestion: {message}"

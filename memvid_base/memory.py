@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,6 +45,7 @@ from .payload import Record
 from .segments import Placement, SegmentCache, write_segment
 
 _EMBED_BATCH = 256
+_LAST_WRITTEN: dict[Path, int] = {}  # manifest mtimes this process committed, so readers here need no store reload
 
 
 @dataclass
@@ -157,6 +159,7 @@ class Memory:
         self.as_of = as_of
         self.n_workers = max(1, n_workers if n_workers is not None else min(2, os.cpu_count() or 1))
         self._client = client
+        self._owns_client = client is None
         self._cache_size = cache_size
         self._lock = threading.RLock()
         self._mtime: float | None = None
@@ -298,12 +301,18 @@ class Memory:
             old = self._segments
             self.manifest = self._load()
             old.close()
+            if self._owns_client and _LAST_WRITTEN.get(self.index_path.resolve()) != mtime:
+                # Another process committed: our cached Chroma view is stale, so open the store afresh.
+                self._client = st.open_client(self.root / self.manifest.store["path"], fresh=True)
+                self._chroma = None
         return True
 
     def _store(self, create: bool = False) -> st.ChromaStore:
         if self._chroma is None or self._chroma.name != self.manifest.store["collection"]:
             if self._client is None:
-                self._client = st.open_client(self.root / self.manifest.store["path"])
+                # A store last written by another process must be read afresh, not from Chroma's per-process cache.
+                fresh = _LAST_WRITTEN.get(self.index_path.resolve()) != self._mtime
+                self._client = st.open_client(self.root / self.manifest.store["path"], fresh=fresh)
             self._chroma = st.ChromaStore(
                 self._client, self.manifest.store["collection"], self.manifest.embedding.get("dimension"), create=create
             )
@@ -359,13 +368,16 @@ class Memory:
                 if vectors is None:
                     vectors = self._embed_documents(texts, show_progress)
                 segment, placements = future.result()
+            _fault("segment-written")
             replaced = self._live_rows_for_ids(final_ids)
             rows = [self._row(rec, placements[rec.id], version, segment.uid) for rec in records]
             try:
                 self._store().add([r[0] for r in rows], vectors, [r[1] for r in rows])
+                _fault("rows-added")
                 self._store().set_removed(list(replaced), version)
             except Exception as exc:
                 raise CorruptMemoryError(f"The vector store rejected the new chunks: {exc}") from exc
+            _fault("rows-updated")
             m = self.manifest
             m.segments.append(segment)
             m.live_chunks += len(records) - len(replaced)
@@ -520,10 +532,12 @@ class Memory:
         m.version = version
         m.versions.append(VersionEntry(version, _now(), op, m.live_chunks, note))
         write_manifest(self.index_path, m)  # the atomic commit point
+        _fault("committed")
         self._after_commit()
 
     def _after_commit(self) -> None:
         self._mtime = self.index_path.stat().st_mtime_ns
+        _LAST_WRITTEN[self.index_path.resolve()] = self._mtime
         self._seg_by_uid = {s.uid: s for s in self.manifest.segments}
 
     def _reload_for_write(self) -> None:
@@ -963,6 +977,12 @@ def _new_manifest(
     }
     emb = {"model": embedder.name, "dimension": embedder._dimension}
     return Manifest(video=settings.to_dict(), embedding=emb, store=store)
+
+
+def _fault(point: str) -> None:
+    """Crash-test hook: ``MEMVID_FAULT=<point>`` kills the process right here, as ``kill -9`` would."""
+    if os.environ.get("MEMVID_FAULT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _uid() -> str:

@@ -20,17 +20,19 @@ LIVE = 2**62  # _mv_v1 of a row that has not been deleted or replaced
 INTERNAL_PREFIX = "_mv_"
 
 
-def open_client(path: Path) -> Any:
-    """A persistent Chroma client with telemetry off (memvid never talks to the network)."""
+def open_client(path: Path, fresh: bool = False) -> Any:
+    """A persistent Chroma client with telemetry off (memvid never talks to the network).
+
+    Chroma caches one client system per path and process, and that cache does not see rows another
+    process added later.  ``fresh`` drops the cached system (others holding it keep working) so the
+    new client reads the store as it is on disk now.
+    """
     import chromadb
     from chromadb.api.shared_system_client import SharedSystemClient
     from chromadb.config import Settings
 
-    if not path.exists():
-        # Chroma caches one system per path; if the folder was deleted, that cache points at nothing.
-        stale = SharedSystemClient._identifier_to_system.pop(str(path), None)
-        if stale is not None:
-            stale.stop()
+    if fresh or not path.exists():
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
     return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
 
 

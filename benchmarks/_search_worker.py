@@ -1,0 +1,112 @@
+"""Search latency and peak RSS of one store, measured in a fresh process that never loads an embedding model.
+
+Run by ``bench_core.py``; it reads precomputed query vectors (``.npy``) so that neither torch nor
+the model is ever imported here.  Prints one JSON object on stdout.
+
+    python benchmarks/_search_worker.py memvid  <video.mp4> <queries.npy> [--top-k 5]
+    python benchmarks/_search_worker.py chroma  <chroma dir> <queries.npy> --collection NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import latency_summary, peak_rss_mb, rss_mb  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kind", choices=["memvid", "chroma"])
+    ap.add_argument("path")
+    ap.add_argument("queries")
+    ap.add_argument("--collection")
+    ap.add_argument("--top-k", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=5)
+    args = ap.parse_args()
+
+    out: dict = {"kind": args.kind, "rss_mb_python_start": round(rss_mb(), 1)}
+    import numpy as np
+
+    queries = np.load(args.queries).astype(np.float32)
+    k = args.top_k
+    t0 = time.perf_counter()
+    if args.kind == "memvid":
+        from memvid_base import Memory
+
+        mem = Memory(args.path)
+        out["chunks"] = len(mem)
+
+        def search(v: np.ndarray) -> int:
+            res = mem.search_by_vector(v, top_k=k)
+            assert len(res) == min(k, out["chunks"]) and all(r.text for r in res)
+            return len(res)
+
+        def clear() -> None:
+            mem.clear_cache()
+    else:
+        import chromadb
+        from chromadb.config import Settings
+
+        client = chromadb.PersistentClient(path=args.path, settings=Settings(anonymized_telemetry=False))
+        col = client.get_collection(args.collection, embedding_function=None)
+        out["chunks"] = col.count()
+
+        def search(v: np.ndarray) -> int:
+            res = col.query(query_embeddings=[v], n_results=k, include=["documents", "metadatas", "distances"])
+            assert len(res["documents"][0]) == min(k, out["chunks"]) and all(res["documents"][0])
+            return len(res["documents"][0])
+
+        def clear() -> None:
+            pass
+    out["open_s"] = round(time.perf_counter() - t0, 3)
+    out["rss_mb_after_open"] = round(rss_mb(), 1)
+
+    for v in queries[: args.warmup]:  # loads the HNSW index, opens the video, first decoder setup
+        search(v)
+
+    # Cold: the decoded-frame cache is emptied before every query, so every result is decoded from video.
+    cold: list[float] = []
+    for v in queries:
+        clear()
+        t = time.perf_counter()
+        search(v)
+        cold.append((time.perf_counter() - t) * 1000)
+    # Hot: the same query repeated right away (its frames are in memvid's LRU cache).
+    hot: list[float] = []
+    for v in queries:
+        search(v)
+        t = time.perf_counter()
+        search(v)
+        hot.append((time.perf_counter() - t) * 1000)
+
+    # Where a cold memvid query spends its time (private methods; diagnostic only).
+    if args.kind == "memvid":
+        vq: list[float] = []
+        dec: list[float] = []
+        for v in queries:
+            mem.clear_cache()
+            t = time.perf_counter()
+            rows = mem._query_rows(np.asarray(v, dtype=np.float32), k, None, False)
+            t1 = time.perf_counter()
+            mem._materialize(rows)
+            t2 = time.perf_counter()
+            vq.append((t1 - t) * 1000)
+            dec.append((t2 - t1) * 1000)
+        out["breakdown_cold"] = {"vector_query": latency_summary(vq), "frame_decode": latency_summary(dec)}
+
+    out["cold"] = latency_summary(cold)
+    out["hot"] = latency_summary(hot)
+    out["rss_mb_end"] = round(rss_mb(), 1)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    out["torch_loaded"] = "torch" in sys.modules
+    out["sentence_transformers_loaded"] = "sentence_transformers" in sys.modules
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

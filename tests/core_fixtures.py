@@ -1,0 +1,37 @@
+"""Shared helpers for the core tests: a fast deterministic embedder and a real text corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pydoc_data.topics
+
+_WORD = re.compile(r"\w+")
+DIM = 64
+
+
+def hash_embed(texts: list[str]) -> np.ndarray:
+    """Bag-of-words hashed into 64 dimensions: deterministic, torch-free, and similar texts score similar."""
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in _WORD.findall(text.lower()):
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+            out[row, h % DIM] += 1.0 if h & 1 << 31 else -1.0
+        out[row, -1] += 0.01  # no all-zero rows
+    return out
+
+
+def pydoc_chunks(limit: int | None = None, size: int = 512) -> list[str]:
+    """Real English/technical text: Python's own help topics, chunked."""
+    from memvid_base.chunking import chunk_text
+
+    chunks: list[str] = []
+    for text in pydoc_data.topics.topics.values():
+        chunks.extend(chunk_text(text, size, 50))
+        if limit and len(chunks) >= limit:
+            break
+    seen: set[str] = set()
+    unique = [c for c in chunks if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+    return unique[:limit] if limit else unique
