@@ -16,6 +16,7 @@ store does not depend on which model produced the vectors.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -33,6 +34,23 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _use_core_from_env() -> None:
+    """``MEMVID_BENCH_CORE=DIR`` benchmarks the ``memvid_base`` package found in DIR instead of the installed one.
+
+    Handy for comparing two checkouts (e.g. ``git archive HEAD memvid_base | tar -x -C /tmp/head``).
+    The editable install's import hook would otherwise win over ``sys.path``, so it is taken out.
+    """
+    src = os.environ.get("MEMVID_BENCH_CORE")
+    if not src:
+        return
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__.lower()
+                        and "editable" not in getattr(f, "__name__", "").lower()]
+    sys.path.insert(0, str(Path(src).resolve()))
+
+
+_use_core_from_env()
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / ".bench" / "work"
 DIM = 384
@@ -135,7 +153,7 @@ def hashed_vectors(texts: list[str], dim: int = DIM) -> np.ndarray:
     cols: list[np.ndarray] = []
     for i, text in enumerate(texts):
         toks = _TOKEN.findall(text.lower())
-        feats = toks + [a + " " + b for a, b in zip(toks, toks[1:])]
+        feats = toks + [a + " " + b for a, b in itertools.pairwise(toks)]
         hs = []
         for f in feats:
             h = cache.get(f)
@@ -168,6 +186,19 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
+    """Peak RSS of this process (VmHWM), in MB.
+
+    Not ``getrusage().ru_maxrss``: on Linux a child started by fork+exec inherits the parent's
+    high-water mark there, so a small worker launched from a big benchmark process would report the
+    parent's peak.  ``VmHWM`` belongs to the process's own address space and starts fresh at exec.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
@@ -197,6 +228,26 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.s = time.perf_counter() - self.t0
+
+
+def core_info() -> dict[str, Any]:
+    """Which memvid_base was measured: its path, the git commit, and whether it differs from that commit."""
+    import subprocess
+
+    import memvid_base
+
+    out: dict[str, Any] = {"memvid_base": str(Path(memvid_base.__file__).parent), "version": memvid_base.__version__}
+    try:
+        out["git_head"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                         text=True, check=True).stdout.strip()
+        if Path(out["memvid_base"]) == ROOT / "memvid_base":
+            diff = subprocess.run(["git", "status", "--porcelain", "memvid_base"], cwd=ROOT, capture_output=True, text=True)
+            out["uncommitted_changes"] = bool(diff.stdout.strip())
+        else:
+            out["source"] = f"MEMVID_BENCH_CORE={os.environ.get('MEMVID_BENCH_CORE')}"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return out
 
 
 def machine_info() -> dict[str, Any]:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import latency_summary, peak_rss_mb, rss_mb  # noqa: E402
+from _common import latency_summary, peak_rss_mb, rss_mb
 
 
 def main() -> None:

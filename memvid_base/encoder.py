@@ -119,7 +119,7 @@ class MemvidEncoder:
                 raise InvalidInputError(f"Text {k} is empty or not a str.")
         args = [(t, self.chunk_size, self.overlap) for t in texts]
         if self.n_workers > 1 and len(texts) >= _PARALLEL_MIN:
-            ctx = multiprocessing.get_context("spawn")
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
             with ProcessPoolExecutor(self.n_workers, mp_context=ctx) as pool:
                 pieces = list(pool.map(_chunk_one, args, chunksize=max(1, len(args) // (self.n_workers * 8))))
         else:

@@ -42,7 +42,7 @@ from .errors import (
 from .manifest import Manifest, Segment, VersionEntry, WriterLock, read_manifest, write_manifest
 from .mmr import maximal_marginal_relevance
 from .payload import Record
-from .segments import Placement, SegmentCache, write_segment
+from .segments import Placement, SegmentCache, SegmentPlan, plan_segment, write_plan
 
 _EMBED_BATCH = 256
 _LAST_WRITTEN: dict[Path, int] = {}  # manifest mtimes this process committed, so readers here need no store reload
@@ -359,25 +359,30 @@ class Memory:
 
         with self._lock, WriterLock(self.index_path):
             self._reload_for_write()
+            if vectors is not None:  # the reload may have reset a dimension _check_vectors recorded on a new memory
+                self._check_dimension(vectors.shape[1])
             final_ids = self._assign_ids(id_list)
             records = [Record.make(i, t, m) for i, t, m in zip(final_ids, texts, metas)]
             version = self.manifest.version + 1
-            # Video encoding overlaps with embedding: the QR/video work runs in a thread while torch embeds.
+            plan = plan_segment(records, self.settings)
+            # The QR/video work runs in a thread (and worker processes) while torch embeds and Chroma indexes;
+            # the rows it adds carry the next version, so no reader sees them before the commit.
             with ThreadPoolExecutor(1) as pool:
-                future = pool.submit(self._write_new_segment, records, version, show_progress)
+                future = pool.submit(self._write_plan, plan, version, show_progress)
                 if vectors is None:
                     vectors = self._embed_documents(texts, show_progress)
-                segment, placements = future.result()
+                replaced = self._live_rows_for_ids(final_ids)
+                rows = [self._row(rec, plan.placements[rec.id], version, plan.uid.hex()) for rec in records]
+                try:
+                    self._store().add([r[0] for r in rows], vectors, [r[1] for r in rows])
+                    _fault("rows-added")
+                    self._store().set_removed(list(replaced), version)
+                except Exception as exc:
+                    future.cancel()
+                    raise CorruptMemoryError(f"The vector store rejected the new chunks: {exc}") from exc
+                _fault("rows-updated")
+                segment = future.result()
             _fault("segment-written")
-            replaced = self._live_rows_for_ids(final_ids)
-            rows = [self._row(rec, placements[rec.id], version, segment.uid) for rec in records]
-            try:
-                self._store().add([r[0] for r in rows], vectors, [r[1] for r in rows])
-                _fault("rows-added")
-                self._store().set_removed(list(replaced), version)
-            except Exception as exc:
-                raise CorruptMemoryError(f"The vector store rejected the new chunks: {exc}") from exc
-            _fault("rows-updated")
             m = self.manifest
             m.segments.append(segment)
             m.live_chunks += len(records) - len(replaced)
@@ -486,13 +491,14 @@ class Memory:
     def _write_new_segment(
         self, records: list[Record], version: int, show_progress: bool
     ) -> tuple[Segment, dict[str, Placement]]:
+        plan = plan_segment(records, self.settings)
+        return self._write_plan(plan, version, show_progress), plan.placements
+
+    def _write_plan(self, plan: SegmentPlan, version: int, show_progress: bool) -> Segment:
         folder = self._segments_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{version:08d}-{_uid()}.mp4"
-        segment, placements = write_segment(
-            records, self.settings, path, version, self.root, n_workers=self.n_workers, show_progress=show_progress
-        )
-        return segment, placements
+        path = folder / f"{version:08d}-{plan.uid.hex()}.mp4"
+        return write_plan(plan, self.settings, path, version, self.root, n_workers=self.n_workers, show_progress=show_progress)
 
     def _segments_dir(self) -> Path:
         return self.video_path.with_name(f"{self.video_path.stem}_segments")

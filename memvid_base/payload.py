@@ -30,7 +30,10 @@ KIND_RECORDS = 0
 KIND_DICT = 1
 _RAW, _ZSTD, _ZSTD_DICT = 0, 1, 2
 _LEVEL = 19
-_DICT_MIN_BYTES = 64 * 1024  # below this a trained dictionary costs more than it saves
+_PROBE_LEVEL = 9
+_PROBE_SLACK = 1.03
+_DICT_MIN_BYTES = 64 * 1024
+_DICT_SAMPLES = 4000  # below this a trained dictionary costs more than it saves
 
 
 def record_checksum(chunk_id: str, text: str | None, metadata: dict[str, Any]) -> str:
@@ -86,58 +89,65 @@ class Group:
 
 
 class Packer:
-    """Packs encoded records into groups that each fill ``capacity`` bytes after compression."""
+    """Packs encoded records into groups that each fill ``capacity`` bytes after compression.
+
+    Candidate group sizes are tried with a fast zstd level; only the chosen group is compressed at
+    the final (slow, smaller) level, which costs about one slow compression per frame.
+    """
 
     def __init__(self, capacity: int, dictionary: bytes | None = None) -> None:
         self.capacity = capacity
         self.dictionary = dictionary
         zdict = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
-        self._cz = zstandard.ZstdCompressor(
-            level=_LEVEL, dict_data=zdict, write_checksum=False, write_content_size=True, write_dict_id=False
-        )
+        opts = {"dict_data": zdict, "write_checksum": False, "write_content_size": True, "write_dict_id": False}
+        self._final = zstandard.ZstdCompressor(level=_LEVEL, **opts)
+        self._probe = zstandard.ZstdCompressor(level=_PROBE_LEVEL, **opts)
         self._codec = _ZSTD_DICT if dictionary else _ZSTD
-        self._ratio = 0.45  # running estimate of compressed/raw, refined as groups are made
+        self._ratio = 0.45  # running estimate of probe-compressed/raw size
 
-    def _blob(self, items: Sequence[bytes]) -> bytes:
+    def _blob(self, items: Sequence[bytes], final: bool = True) -> bytes:
         raw = b"[" + b",".join(items) + b"]"
-        return bytes((KIND_RECORDS, self._codec)) + self._cz.compress(raw)
+        return bytes((KIND_RECORDS, self._codec)) + (self._final if final else self._probe).compress(raw)
 
     def pack(self, records: Sequence[tuple[str, bytes]]) -> list[Group]:
         """Greedy packing: as many whole records per group as fit, each record in exactly one group."""
         groups: list[Group] = []
         i, n = 0, len(records)
+        sizes = [len(r[1]) + 1 for r in records]
         while i < n:
-            cache: dict[int, bytes] = {}
+            probe_cache: dict[int, int] = {}
 
-            def blob_to(end: int, start: int = i) -> bytes:
-                if end not in cache:
-                    cache[end] = self._blob([r[1] for r in records[start:end]])
-                return cache[end]
+            def probe(end: int, start: int = i) -> int:
+                if end not in probe_cache:
+                    probe_cache[end] = len(self._blob([r[1] for r in records[start:end]], final=False))
+                return probe_cache[end]
 
-            def fits(end: int) -> bool:
-                return len(blob_to(end)) <= self.capacity
+            def guess(target: float, start: int = i) -> int:
+                end, size = start, 0
+                while end < n and (end == start or size + sizes[end] <= target):
+                    size += sizes[end]
+                    end += 1
+                return end
 
-            # Guess the count from the running compression ratio, then correct it with real compressions.
-            budget, end, size = self.capacity / max(self._ratio, 0.05), i, 0
-            while end < n and (end == i or size + len(records[end][1]) <= budget):
-                size += len(records[end][1]) + 1
-                end += 1
-            if fits(end):
-                step = max(1, (end - i) // 8)
-                while end < n and fits(min(n, end + step)):
-                    end = min(n, end + step)
-            elif end > i + 1 and fits(i + 1):
-                lo, hi = i + 1, end - 1  # largest fitting end lies in [lo, hi]
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
-                end = lo
+            # The final level compresses ~3% better than the probe level, so aim the probe a bit above capacity.
+            limit = self.capacity * _PROBE_SLACK
+            end = guess(limit / max(self._ratio, 0.05))
+            got = probe(end)
+            raw = sum(sizes[i:end])
+            end = guess(limit * raw / max(got, 1))  # one secant step from the measured ratio
+            if probe(end) <= limit:
+                while end < n and probe(end + 1) <= limit:
+                    # end + 1 is known to fit, so always advance (guess() alone can return end and loop forever)
+                    end = max(end + 1, guess(limit * sum(sizes[i:end]) / probe(end))) if probe(end) < 0.95 * limit else end + 1
             else:
-                end = i + 1  # one record larger than a frame: its group spans several frames
-            blob = blob_to(end)
-            raw_len = sum(len(r[1]) for r in records[i:end])
-            self._ratio = 0.7 * self._ratio + 0.3 * (len(blob) / max(raw_len, 1))
-            groups.append(Group(blob, tuple(r[0] for r in records[i:end])))
+                while end > i + 1 and probe(end) > limit:
+                    end -= max(1, (end - i) // 16)
+            self._ratio = 0.7 * self._ratio + 0.3 * probe(end) / max(sum(sizes[i:end]), 1)
+            blob = self._blob([r[1] for r in records[i:end]])
+            while len(blob) > self.capacity and end > i + 1:  # rare: the final level did not fit after all
+                end -= 1
+                blob = self._blob([r[1] for r in records[i:end]])
+            groups.append(Group(blob, tuple(r[0] for r in records[i:end])))  # a lone oversized record spans frames
             i = end
         return groups
 
@@ -148,8 +158,9 @@ def train_dictionary(samples: Sequence[bytes]) -> bytes | None:
     if total < _DICT_MIN_BYTES or len(samples) < 32:
         return None
     size = int(min(64 * 1024, max(8 * 1024, total // 12)))
+    step = max(1, len(samples) // _DICT_SAMPLES)  # training time grows with the sample; 4k records suffice
     try:
-        return zstandard.train_dictionary(size, list(samples), level=_LEVEL).as_bytes()
+        return zstandard.train_dictionary(size, list(samples[::step]), level=_LEVEL, k=1024, d=8).as_bytes()
     except zstandard.ZstdError:
         return None  # too few distinct samples; plain zstd still works
 

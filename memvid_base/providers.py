@@ -18,7 +18,10 @@ PROVIDERS: dict[str, tuple[str, str, str | None, str, str]] = {
 
 
 def create_chat_model(provider: str, model: str | None = None, api_key: str | None = None, timeout: float = 60) -> Any:
-    """Build the LangChain chat model for ``provider``; a missing package or key is a clear error."""
+    """Build the LangChain chat model for ``provider``; a missing package or key is a clear error.
+
+    Every model gets a request ``timeout`` (seconds) and at most one retry, so a chat never hangs.
+    """
     name = provider.lower()
     if name not in PROVIDERS:
         raise InvalidInputError(f"Unknown provider {provider!r}. Use one of: none, {', '.join(PROVIDERS)}.")
@@ -35,6 +38,13 @@ def create_chat_model(provider: str, model: str | None = None, api_key: str | No
     kwargs: dict[str, Any] = {"model": model or default_model}
     if env:
         kwargs["api_key"] = key
-    if name != "ollama":
+    if name == "ollama":
+        # A local server: the timeout goes to its httpx client, so a stalled server cannot hang a chat.
+        kwargs["client_kwargs"] = {"timeout": timeout}
+    else:
         kwargs["timeout"] = timeout
-    return getattr(module, cls_name)(**kwargs)
+        kwargs["max_retries"] = 1  # Google's default of 6 retries would keep a user waiting for minutes
+    try:
+        return getattr(module, cls_name)(**kwargs)
+    except Exception as exc:  # pydantic validation of a bad model name or key format
+        raise InvalidInputError(f"Could not set up provider {name!r}: {exc}") from exc

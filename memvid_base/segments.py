@@ -41,7 +41,7 @@ from .payload import (
 from .qr import read_frame, render_frame
 from .video import VideoReader, write_video
 
-_PARALLEL_MIN_FRAMES = 400  # spawning workers costs about a second; below this it does not pay
+_PARALLEL_MIN_FRAMES = 96  # below this, starting worker processes costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,10 @@ def _render_batch(args: tuple[list[bytes], VideoSettings]) -> list[np.ndarray]:
 
 
 def _process_pool(n_workers: int) -> Executor:
-    # spawn, not fork: the parent may be running torch threads, and fork would copy their locks.
-    return ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"))
+    # fork where available: spawn would re-run the user's __main__ script (seed-style scripts have no
+    # main guard). The children only run zxing-cpp and numpy, never torch or Chroma.
+    methods = multiprocessing.get_all_start_methods()
+    return ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork" if "fork" in methods else "spawn"))
 
 
 def _render_all(payloads: list[bytes], settings: VideoSettings, n_workers: int) -> Iterator[np.ndarray]:
@@ -76,6 +78,81 @@ def _render_all(payloads: list[bytes], settings: VideoSettings, n_workers: int) 
             yield from frames
 
 
+@dataclass
+class SegmentPlan:
+    """A segment's frames, packed but not yet rendered: enough to know where every chunk will live."""
+
+    uid: bytes
+    payloads: list[bytes]
+    placements: dict[str, Placement]
+    group_starts: list[int]
+    group_crcs: list[int]
+    dict_frames: int
+    raw_text_bytes: int
+    chunks: int
+
+
+def plan_segment(records: Sequence[Record], settings: VideoSettings) -> SegmentPlan:
+    """Compress and pack ``records`` into frame payloads (fast; no video work yet)."""
+    uid = secrets.token_bytes(8)
+    encoded = [(r.id, encode_record(r)) for r in records]
+    capacity = settings.frame_capacity - HEADER_SIZE
+    dictionary = train_dictionary([e[1] for e in encoded])
+    groups = ([dictionary_group(dictionary)] if dictionary else []) + Packer(capacity, dictionary).pack(encoded)
+    plan = SegmentPlan(uid, [], {}, [], [], 0, 0, len(records))
+    for group in groups:
+        parts = split_frames(group.blob, capacity)
+        first = len(plan.payloads)
+        plan.group_starts.append(first)
+        plan.group_crcs.append(zlib.crc32(group.blob))
+        if group.kind == KIND_DICT:
+            plan.dict_frames = len(parts)
+        for rid in group.record_ids:
+            plan.placements[rid] = Placement(uid.hex(), first, len(parts))
+        for k, body in enumerate(parts):
+            plan.payloads.append(frame_bytes(uid, first + k, k, len(parts), body))
+    plan.raw_text_bytes = sum(len(r.text.encode("utf-8", "surrogatepass")) for r in records if r.text is not None)
+    return plan
+
+
+def write_plan(
+    plan: SegmentPlan,
+    settings: VideoSettings,
+    path: Path,
+    version: int,
+    relative_to: Path,
+    n_workers: int = 1,
+    show_progress: bool = False,
+) -> Segment:
+    """Render, encode and verify a planned segment, then atomically move it to ``path``."""
+    tmp = path.with_name(f".{path.name}.{plan.uid.hex()}.tmp")
+    try:
+        frames = _render_all(plan.payloads, settings, n_workers)
+        if show_progress:
+            frames = tqdm(frames, total=len(plan.payloads), desc="Encoding frames", unit="frame")
+        write_video(tmp, frames, settings)
+        _verify_written(tmp, plan.payloads, settings, show_progress)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return Segment(
+        uid=plan.uid.hex(),
+        file=os.path.relpath(path, relative_to),
+        frames=len(plan.payloads),
+        dict_frames=plan.dict_frames,
+        version=version,
+        bytes=path.stat().st_size,
+        raw_text_bytes=plan.raw_text_bytes,
+        chunks=plan.chunks,
+        group_crcs=plan.group_crcs,
+        group_starts=plan.group_starts,
+    )
+
+
 def write_segment(
     records: Sequence[Record],
     settings: VideoSettings,
@@ -85,57 +162,9 @@ def write_segment(
     n_workers: int = 1,
     show_progress: bool = False,
 ) -> tuple[Segment, dict[str, Placement]]:
-    """Encode ``records`` into a new MP4 at ``path`` (atomically) and return its manifest entry."""
-    uid = secrets.token_bytes(8)
-    encoded = [(r.id, encode_record(r)) for r in records]
-    capacity = settings.frame_capacity - HEADER_SIZE
-    dictionary = train_dictionary([e[1] for e in encoded])
-    groups = ([dictionary_group(dictionary)] if dictionary else []) + Packer(capacity, dictionary).pack(encoded)
-
-    payloads: list[bytes] = []
-    placements: dict[str, Placement] = {}
-    starts: list[int] = []
-    crcs: list[int] = []
-    dict_frames = 0
-    for group in groups:
-        parts = split_frames(group.blob, capacity)
-        first = len(payloads)
-        starts.append(first)
-        crcs.append(zlib.crc32(group.blob))
-        if group.kind == KIND_DICT:
-            dict_frames = len(parts)
-        for rid in group.record_ids:
-            placements[rid] = Placement(uid.hex(), first, len(parts))
-        for k, body in enumerate(parts):
-            payloads.append(frame_bytes(uid, first + k, k, len(parts), body))
-
-    tmp = path.with_name(f".{path.name}.{uid.hex()}.tmp")
-    try:
-        frames = _render_all(payloads, settings, n_workers)
-        if show_progress:
-            frames = tqdm(frames, total=len(payloads), desc="Encoding frames", unit="frame")
-        write_video(tmp, frames, settings)
-        _verify_written(tmp, payloads, settings, show_progress)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    segment = Segment(
-        uid=uid.hex(),
-        file=os.path.relpath(path, relative_to),
-        frames=len(payloads),
-        dict_frames=dict_frames,
-        version=version,
-        bytes=path.stat().st_size,
-        raw_text_bytes=sum(len(r.text.encode("utf-8", "surrogatepass")) for r in records if r.text is not None),
-        chunks=len(records),
-        group_crcs=crcs,
-        group_starts=starts,
-    )
-    return segment, placements
+    """Plan and write a segment in one go; returns its manifest entry and where each chunk lives."""
+    plan = plan_segment(records, settings)
+    return write_plan(plan, settings, path, version, relative_to, n_workers, show_progress), plan.placements
 
 
 def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, show_progress: bool) -> None:

@@ -1,0 +1,408 @@
+"""``MemvidInteractive``: a Gradio web UI over a memory -- chat with citations, search, frame viewer, overview, upload.
+
+It runs entirely on this machine: Gradio analytics are switched off, the theme uses system fonts (no
+web-font downloads), the server binds 127.0.0.1 unless told otherwise, and answers come from the
+offline extractive answerer unless an LLM is configured.
+
+Example:
+    >>> MemvidInteractive("kb.mp4", "kb_index.json").run()   # doctest: +SKIP  (http://127.0.0.1:7860)
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no usage pings, no version checks
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from .chat import MemvidChat, cite
+from .cli import chunk_record, describe_chunk, info_rows
+from .errors import InvalidInputError, MemvidError
+from .loaders import SUPPORTED_SUFFIXES
+from .memory import Chunk, Memory
+from .video import VideoReader
+
+SEARCH_HEADERS = ["#", "score", "frame", "segment", "file", "page", "id", "text"]
+_SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
+_MONO_FONTS = ["ui-monospace", "SFMono-Regular", "DejaVu Sans Mono", "monospace"]
+_CSS = """
+#memvid-header h2 { margin-bottom: 0.2em; }
+#chat-sources { min-height: 120px; }
+.memvid-frame img { image-rendering: pixelated; }
+"""
+
+
+def _accepts(target: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(target).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+
+
+def _kw(cls: Any, **kwargs: Any) -> dict[str, Any]:
+    """Only the keyword arguments this Gradio version's component accepts (Gradio 5 and 6 differ a little)."""
+    return {k: v for k, v in kwargs.items() if _accepts(cls.__init__, k)}
+
+
+class MemvidInteractive:
+    """A browser UI over one memory.
+
+    Args:
+        video_file: The memory's MP4 (or its index JSON).
+        index_file: Its index; found beside the video when omitted.
+        llm: A LangChain chat model or a callable ``prompt -> str``; None answers offline, quoting the memory.
+        llm_provider: ``"openai"``, ``"anthropic"``, ``"google"``, ``"ollama"`` or ``"none"``, used when ``llm`` is None.
+        llm_model: Model name for ``llm_provider``.
+        api_key: API key for ``llm_provider`` (else its usual environment variable).
+        top_k: Chunks retrieved per question.
+        max_upload_mb: Largest file the upload box accepts.
+        allowed_types: File suffixes the upload box accepts (default: every type memvid can read).
+        chunk_size: Characters per chunk for uploaded files.
+        embedding_model: As for :class:`~memvid_base.memory.Memory`; must match the memory's model.
+        title: Page title.
+    """
+
+    def __init__(
+        self,
+        video_file: str | os.PathLike[str],
+        index_file: str | os.PathLike[str] | None = None,
+        llm: Any = None,
+        llm_provider: str | None = None,
+        llm_model: str | None = None,
+        api_key: str | None = None,
+        *,
+        top_k: int = 5,
+        max_upload_mb: float = 20,
+        allowed_types: Sequence[str] | None = None,
+        chunk_size: int = 512,
+        embedding_model: Any = None,
+        title: str = "memvid",
+        memory: Memory | None = None,
+    ) -> None:
+        self.memory = memory if memory is not None else Memory(video_file, index_file, embedding_model=embedding_model)
+        if llm is None and llm_provider and llm_provider.lower() != "none":
+            from .providers import create_chat_model
+
+            llm = create_chat_model(llm_provider, llm_model, api_key)
+        self.llm = llm
+        self.llm_label = "offline extractive answers" if llm is None else f"LLM: {llm_provider or type(llm).__name__}"
+        if top_k < 1:
+            raise InvalidInputError(f"top_k must be at least 1, got {top_k}.")
+        if max_upload_mb <= 0:
+            raise InvalidInputError(f"max_upload_mb must be positive, got {max_upload_mb}.")
+        self.top_k = top_k
+        self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.max_upload_mb = max_upload_mb
+        types = allowed_types if allowed_types is not None else sorted(SUPPORTED_SUFFIXES)
+        self.allowed_types = sorted({t.lower() if t.startswith(".") else f".{t.lower()}" for t in types})
+        unknown = set(self.allowed_types) - SUPPORTED_SUFFIXES
+        if unknown:
+            raise InvalidInputError(f"allowed_types has types memvid cannot read: {', '.join(sorted(unknown))}.")
+        self.chunk_size = chunk_size
+        self.title = title
+        self._lock = threading.RLock()  # one memory, many browser sessions: one operation at a time
+        self.demo: gr.Blocks | None = None
+
+    # ------------------------------------------------------------------ the work behind each panel (testable without a browser)
+
+    def new_chat(self) -> MemvidChat:
+        return MemvidChat(memory=self.memory, llm=self.llm, top_k=self.top_k)
+
+    def ask(self, message: str, chat: MemvidChat | None = None) -> tuple[str, list[Chunk], MemvidChat]:
+        """Answer one question; returns ``(reply, cited sources, chat)``. LLM replies get their sources appended."""
+        chat = chat or self.new_chat()
+        with self._lock:
+            reply = chat.chat(message)
+        sources = list(chat.last_sources)
+        if chat.llm is not None and sources:
+            reply += "\n\nSources:\n" + "\n".join(cite(c, k) for k, c in enumerate(sources, start=1))
+        return reply, sources, chat
+
+    def search(self, query: str, top_k: int | None = None) -> list[dict[str, Any]]:
+        """Search results as records: rank, score, frame, segment, file, page, id, text."""
+        if not query or not query.strip():
+            raise InvalidInputError("Type something to search for.")
+        with self._lock:
+            chunks = self.memory.search(query.strip(), top_k=int(top_k or self.top_k))
+        return [chunk_record(k, c) for k, c in enumerate(chunks, start=1)]
+
+    def frame_image(self, segment: str, frame: int, scale: int = 3) -> Image.Image:
+        """The QR frame a chunk was decoded from, enlarged with sharp pixels for viewing."""
+        path = self.memory.root / segment
+        reader = VideoReader(path)
+        try:
+            gray = reader.read(int(frame))
+        finally:
+            reader.close()
+        img = Image.fromarray(np.asarray(gray, dtype=np.uint8), mode="L")
+        return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+
+    def overview(self) -> list[list[str]]:
+        with self._lock:
+            info = self.memory.info()
+        return [[k, v] for k, v in info_rows(info)]
+
+    def header(self) -> str:
+        with self._lock:
+            info = self.memory.info()
+        return (
+            f"## memvid · {Path(info['video_file']).name}\n"
+            f"{info['chunks']} chunks in {info['frames']} QR frames · {info['codec']} · version {info['version']} · "
+            f"{self.llm_label}"
+        )
+
+    def add_files(self, files: Sequence[Any] | None) -> tuple[bool, str]:
+        """Append uploaded files to the memory (a new segment). Returns ``(ok, message)``; on error nothing changes."""
+        from .encoder import MemvidEncoder
+
+        paths = [Path(getattr(f, "name", f)) for f in (files or []) if f]
+        if not paths:
+            return False, "Choose one or more files to add first."
+        for p in paths:
+            if p.suffix.lower() not in self.allowed_types:
+                return False, (f"{p.name}: files of type {p.suffix or '(none)'!r} are not accepted. "
+                               f"Allowed: {', '.join(self.allowed_types)}. Nothing was added.")
+            size = p.stat().st_size if p.is_file() else -1
+            if size < 0:
+                return False, f"{p.name}: the upload did not arrive; try again. Nothing was added."
+            if size > self.max_upload_bytes:
+                return False, (f"{p.name} is {size / 1048576:.1f} MB; the limit is {self.max_upload_mb:g} MB per file. "
+                               "Split it or add it with `memvid encode --append`. Nothing was added.")
+            if size == 0:
+                return False, f"{p.name} is empty. Nothing was added."
+        encoder = MemvidEncoder(chunk_size=self.chunk_size, embedding_model=self.memory.embedder)
+        try:
+            for p in paths:  # read and chunk everything first: one bad file rejects the whole upload
+                encoder.add_file(p)
+            with self._lock:
+                self.memory.add(encoder.chunks, encoder.metadatas)
+                version = self.memory.version
+        except (MemvidError, OSError) as exc:
+            message = " ".join(str(exc).split())
+            for p in paths:  # name the file as the user knows it, not by its temporary upload path
+                message = message.replace(str(p), p.name)
+            return False, f"{message} Nothing was added."
+        names = ", ".join(p.name for p in paths)
+        return True, f"Added {len(encoder.chunks)} chunks from {names} (memory version {version})."
+
+    # ------------------------------------------------------------------ the Gradio app
+
+    def build(self) -> gr.Blocks:
+        """Build (once) and return the Gradio Blocks app."""
+        if self.demo is not None:
+            return self.demo
+        blocks_kwargs: dict[str, Any] = {"title": self.title, "analytics_enabled": False}
+        if not _accepts(gr.Blocks.launch, "theme"):  # Gradio 5 takes the theme here, Gradio 6 in launch()
+            blocks_kwargs.update(theme=self._theme(), css=_CSS)
+        with gr.Blocks(**blocks_kwargs) as demo:
+            header = gr.Markdown(self.header(), elem_id="memvid-header")
+            chat_state = gr.State(None)
+            sources_state = gr.State([])
+            results_state = gr.State([])
+            with gr.Tabs():
+                with gr.Tab("Chat", id="chat"):
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            chatbot = gr.Chatbot(**_kw(gr.Chatbot, label="Chat", height=440, elem_id="chatbot", type="messages",
+                                                       placeholder="Ask anything about the memory. Answers cite their sources."))
+                            with gr.Row():
+                                question = gr.Textbox(placeholder="Ask a question about the memory…", show_label=False,
+                                                      scale=5, elem_id="chat-input", lines=1, max_lines=4)
+                                ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="chat-send")
+                            clear_btn = gr.Button("Clear conversation", size="sm", elem_id="chat-clear")
+                        with gr.Column(scale=2):
+                            gr.Markdown("### Cited sources")
+                            sources_md = gr.Markdown("Sources cited in the answer appear here.", elem_id="chat-sources")
+                            source_pick = gr.Dropdown(choices=[], label="Show the QR frame of source", elem_id="source-pick",
+                                                      interactive=True)
+                            chat_frame = gr.Image(**_kw(gr.Image, label="QR frame", interactive=False, height=320,
+                                                        type="pil", elem_id="chat-frame", elem_classes=["memvid-frame"]))
+                            chat_frame_caption = gr.Markdown("", elem_id="chat-frame-caption")
+                            chat_frame_text = gr.Textbox(label="Text decoded from this frame", lines=6, max_lines=12,
+                                                         interactive=False, elem_id="chat-frame-text")
+                with gr.Tab("Search", id="search"):
+                    with gr.Row():
+                        query = gr.Textbox(placeholder="Search the memory…", show_label=False, scale=5, elem_id="search-input")
+                        top_k = gr.Slider(1, 20, value=self.top_k, step=1, label="results", scale=1)
+                        search_btn = gr.Button("Search", variant="primary", scale=1, elem_id="search-send")
+                    results = gr.Dataframe(**_kw(gr.Dataframe, headers=SEARCH_HEADERS, value=[], interactive=False,
+                                                 wrap=True, elem_id="search-results", label="Results (select a row to see its frame)",
+                                                 column_widths=["5%", "7%", "6%", "10%", "14%", "5%", "6%", "47%"]))
+                    with gr.Row():
+                        with gr.Column(scale=1):
+                            result_pick = gr.Dropdown(choices=[], label="Show the QR frame of result", elem_id="result-pick",
+                                                      interactive=True)
+                            search_frame = gr.Image(**_kw(gr.Image, label="QR frame", interactive=False, height=320,
+                                                          type="pil", elem_id="search-frame", elem_classes=["memvid-frame"]))
+                        with gr.Column(scale=1):
+                            search_text = gr.Markdown("", elem_id="search-text")
+                            search_chunk_text = gr.Textbox(label="Text decoded from this frame", lines=12, max_lines=20,
+                                                           interactive=False, elem_id="search-chunk-text")
+                with gr.Tab("Memory", id="memory"):
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            overview = gr.Dataframe(**_kw(gr.Dataframe, headers=["Figure", "Value"], value=self.overview(),
+                                                          interactive=False, wrap=True, elem_id="overview", label="Overview",
+                                                          max_height=800))
+                            refresh_btn = gr.Button("Refresh", size="sm")
+                        with gr.Column(scale=2):
+                            upload = gr.File(**_kw(gr.File, file_count="multiple", file_types=list(self.allowed_types),
+                                                   label=f"Add files ({', '.join(self.allowed_types)}; up to {self.max_upload_mb:g} MB each)",
+                                                   elem_id="upload"))
+                            add_btn = gr.Button("Add to memory", variant="primary", elem_id="upload-add")
+                            upload_status = gr.Markdown("", elem_id="upload-status")
+
+            # ---- chat
+            def respond(message: str, history: list[Any], chat: MemvidChat | None, previous: list[dict[str, Any]]):
+                history = list(history or [])
+                message = (message or "").strip()
+                if not message:
+                    return history, "", gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), chat, previous
+                try:
+                    reply, sources, chat = self.ask(message, chat)
+                except MemvidError as exc:
+                    reply, sources = f"Sorry: {exc}", []
+                except Exception as exc:  # the LLM call failed (network, key, quota): say so, keep the session
+                    reply, sources = f"The language model call failed ({type(exc).__name__}: {exc}).", []
+                history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+                records = [chunk_record(k, c) for k, c in enumerate(sources, start=1)]
+                choices = [(f"[{r['rank']}] {describe_chunk(c)} · frame {r['frame']}", r["rank"]) for r, c in zip(records, sources, strict=True)]
+                image, caption, text = self._frame_for(records, 1)
+                pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
+                return history, "", self._sources_markdown(records, sources), pick, image, caption, text, chat, records
+
+            chat_frame_outputs = [chat_frame, chat_frame_caption, chat_frame_text]
+            chat_outputs = [chatbot, question, sources_md, source_pick, *chat_frame_outputs, chat_state, sources_state]
+            chat_inputs = [question, chatbot, chat_state, sources_state]
+            question.submit(respond, chat_inputs, chat_outputs)
+            ask_btn.click(respond, chat_inputs, chat_outputs)
+
+            def clear_chat():
+                return [], "Sources cited in the answer appear here.", gr.update(choices=[], value=None), None, "", "", None, []
+
+            clear_btn.click(clear_chat, None, [chatbot, sources_md, source_pick, *chat_frame_outputs, chat_state, sources_state])
+            source_pick.input(lambda rank, recs: self._frame_for(recs, rank), [source_pick, sources_state], chat_frame_outputs)
+
+            # ---- search
+            def run_search(text: str, k: float):
+                try:
+                    recs = self.search(text, int(k))
+                except MemvidError as exc:
+                    gr.Warning(str(exc))
+                    return [], [], gr.update(choices=[], value=None), None, "", ""
+                rows = [[r["rank"], round(r["score"] or 0.0, 3), r["frame"], r["segment"], r["file"] or "",
+                         "" if r["page"] is None else r["page"], r["id"], _preview(r["text"])] for r in recs]
+                choices = [(f"#{r['rank']} · {r['file'] or r['id']} · frame {r['frame']}", r["rank"]) for r in recs]
+                pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
+                return rows, recs, pick, *self._frame_for(recs, 1)
+
+            search_frame_outputs = [search_frame, search_text, search_chunk_text]
+            search_outputs = [results, results_state, result_pick, *search_frame_outputs]
+            query.submit(run_search, [query, top_k], search_outputs)
+            search_btn.click(run_search, [query, top_k], search_outputs)
+
+            def select_row(recs: list[dict[str, Any]], evt: gr.SelectData):
+                index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+                rank = int(index) + 1
+                return rank, *self._frame_for(recs, rank)
+
+            results.select(select_row, [results_state], [result_pick, *search_frame_outputs])
+            result_pick.input(lambda rank, recs: self._frame_for(recs, rank), [result_pick, results_state], search_frame_outputs)
+
+            # ---- overview and upload
+            refresh_btn.click(lambda: (self.overview(), self.header()), None, [overview, header])
+
+            def add_uploads(files: list[Any] | None):
+                ok, message = self.add_files(files)
+                if not ok:
+                    gr.Warning(message)
+                    return None, f"**Upload rejected.** {message}", gr.update(), gr.update()
+                return None, f"**Added.** {message}", self.overview(), self.header()
+
+            add_btn.click(add_uploads, [upload], [upload, upload_status, overview, header])
+        self.demo = demo
+        return demo
+
+    def _frame_for(self, records: Sequence[dict[str, Any]], rank: Any) -> tuple[Image.Image | None, str, str]:
+        """Frame image, caption and decoded text for the result with this rank (1-based)."""
+        try:
+            rec = next(r for r in records if int(r["rank"]) == int(rank))
+        except (StopIteration, TypeError, ValueError):
+            return None, "", ""
+        try:
+            image = self.frame_image(rec["segment"], rec["frame"])
+        except (MemvidError, OSError) as exc:
+            return None, f"Could not read frame {rec['frame']} of {rec['segment']}: {exc}", rec["text"]
+        where = rec["file"] or "memory"
+        if rec["page"] is not None:
+            where += f", page {rec['page']}"
+        score = "" if rec["score"] is None else f" · score {rec['score']:.3f}"
+        caption = f"**[{rec['rank']}] {_escape_md(where)}** — frame {rec['frame']} of `{rec['segment']}`, chunk `{rec['id']}`{score}"
+        return image, caption, rec["text"]
+
+    @staticmethod
+    def _sources_markdown(records: Sequence[dict[str, Any]], sources: Sequence[Chunk]) -> str:
+        if not records:
+            return "No sources: nothing in the memory matched."
+        lines = []
+        for rec, chunk in zip(records, sources, strict=True):
+            score = "" if rec["score"] is None else f" · score {rec['score']:.3f}"
+            lines.append(f"**[{rec['rank']}] {describe_chunk(chunk)}** — frame {rec['frame']} of `{rec['segment']}`, "
+                         f"chunk `{rec['id']}`{score}\n\n> {_escape_md(_preview(rec['text'], 240))}")
+        return "\n\n".join(lines)
+
+    @staticmethod
+    def _theme() -> Any:
+        return gr.themes.Soft(font=_SYSTEM_FONTS, font_mono=_MONO_FONTS)  # system fonts: no web-font downloads
+
+    def launch_kwargs(self, host: str, port: int | None, share: bool, block: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "server_name": host,
+            "server_port": port,
+            "share": share,
+            "prevent_thread_lock": not block,
+            "max_file_size": self.max_upload_bytes,
+            "show_error": True,
+            "quiet": True,
+            "inbrowser": False,
+        }
+        if _accepts(gr.Blocks.launch, "theme"):
+            kwargs.update(theme=self._theme(), css=_CSS)
+        return kwargs
+
+    def run(self, host: str = "127.0.0.1", port: int | None = 7860, share: bool = False, block: bool = True) -> Any:
+        """Serve the UI at ``http://host:port``. ``block=False`` returns at once (the server runs in a thread).
+
+        The default host is 127.0.0.1, reachable from this machine only; pass ``host="0.0.0.0"`` to expose it.
+        """
+        demo = self.build()
+        demo.queue(default_concurrency_limit=4)
+        return demo.launch(**self.launch_kwargs(host, port, share, block))
+
+    launch = run
+
+    def close(self) -> None:
+        if self.demo is not None:
+            self.demo.close()
+        self.memory.close()
+
+
+def _preview(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _escape_md(text: str) -> str:
+    """Show text literally inside Markdown (chunks are often Markdown themselves)."""
+    return re.sub(r"([\\`*_\[\]#|<>~])", r"\\\1", text)

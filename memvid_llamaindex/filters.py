@@ -1,0 +1,115 @@
+"""LlamaIndex ``MetadataFilters`` to Chroma ``where`` clauses, as small pure functions.
+
+Supported operators are the ones Chroma can express: ``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``,
+``in`` and ``nin``; conditions ``and`` and ``or``, nested to any depth.  Anything else (``any``,
+``all``, ``contains``, ``text_match``, ``is_empty``, the ``not`` condition) raises
+:class:`UnsupportedFilterError` instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+
+from memvid_base.errors import InvalidInputError
+from memvid_base.store import INTERNAL_PREFIX, and_where
+
+# Chroma metadata keys memvid uses for its own bookkeeping; ``_mv_id`` is the chunk (= node) id.
+NODE_ID_KEY = f"{INTERNAL_PREFIX}id"
+REF_DOC_KEY = "ref_doc_id"  # written by llama_index's node_to_metadata_dict
+
+OPERATORS: dict[FilterOperator, str] = {
+    FilterOperator.EQ: "$eq",
+    FilterOperator.NE: "$ne",
+    FilterOperator.GT: "$gt",
+    FilterOperator.GTE: "$gte",
+    FilterOperator.LT: "$lt",
+    FilterOperator.LTE: "$lte",
+    FilterOperator.IN: "$in",
+    FilterOperator.NIN: "$nin",
+}
+CONDITIONS: dict[FilterCondition, str] = {FilterCondition.AND: "$and", FilterCondition.OR: "$or"}
+_LIST_OPERATORS = (FilterOperator.IN, FilterOperator.NIN)
+
+
+class UnsupportedFilterError(InvalidInputError):
+    """A metadata filter uses an operator or condition the memory's Chroma index cannot express."""
+
+
+def transform_operator(operator: FilterOperator | str) -> str:
+    """``FilterOperator.GTE`` -> ``"$gte"``; raises :class:`UnsupportedFilterError` for the rest."""
+    try:
+        return OPERATORS[FilterOperator(operator)]
+    except (KeyError, ValueError):
+        supported = ", ".join(op.value for op in OPERATORS)
+        raise UnsupportedFilterError(
+            f"Filter operator {getattr(operator, 'value', operator)!r} is not supported by MemvidVectorStore "
+            f"(Chroma cannot express it). Supported operators: {supported}."
+        ) from None
+
+
+def transform_condition(condition: FilterCondition | str | None) -> str:
+    """``FilterCondition.OR`` -> ``"$or"`` (``None`` means AND); ``not`` raises."""
+    if condition is None:
+        return "$and"
+    try:
+        return CONDITIONS[FilterCondition(condition)]
+    except (KeyError, ValueError):
+        raise UnsupportedFilterError(
+            f"Filter condition {getattr(condition, 'value', condition)!r} is not supported by MemvidVectorStore "
+            "(Chroma has no negation). Use 'and' or 'or', and negate single filters with '!=' or 'nin'."
+        ) from None
+
+
+def filter_to_clause(flt: MetadataFilter) -> dict[str, Any]:
+    """One ``MetadataFilter`` (or legacy ``ExactMatchFilter``) -> ``{key: {"$op": value}}``."""
+    operator = getattr(flt, "operator", FilterOperator.EQ)
+    op = transform_operator(operator)
+    key, value = flt.key, flt.value
+    if key.startswith(INTERNAL_PREFIX):
+        raise UnsupportedFilterError(f"Metadata key {key!r} is reserved for memvid and cannot be filtered on.")
+    if value is None:
+        raise UnsupportedFilterError(f"Filter on {key!r} has no value; Chroma cannot filter on None.")
+    if FilterOperator(operator) in _LIST_OPERATORS:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not values:
+            raise UnsupportedFilterError(f"Filter {key!r} {FilterOperator(operator).value!r} needs a non-empty list of values.")
+        return {key: {op: values}}
+    if isinstance(value, (list, tuple)):
+        raise UnsupportedFilterError(
+            f"Filter {key!r} {FilterOperator(operator).value!r} got a list; use 'in' or 'nin' to match any of several values."
+        )
+    return {key: {op: value}}
+
+
+def to_chroma_where(filters: MetadataFilters | None) -> dict[str, Any] | None:
+    """``MetadataFilters`` (nested to any depth) -> a Chroma ``where`` dict, or ``None`` if there is nothing to filter."""
+    if filters is None:
+        return None
+    clauses: list[dict[str, Any]] = []
+    for item in filters.filters:
+        clause = to_chroma_where(item) if isinstance(item, MetadataFilters) else filter_to_clause(item)
+        if clause is not None:
+            clauses.append(clause)
+    condition = transform_condition(filters.condition)
+    if not clauses:
+        return None
+    if len(clauses) == 1:
+        return clauses[0]  # Chroma wants at least two clauses under $and / $or
+    return {condition: clauses}
+
+
+def restrict_where(
+    where: dict[str, Any] | None,
+    doc_ids: Sequence[str] | None = None,
+    node_ids: Sequence[str] | None = None,
+) -> dict[str, Any] | None:
+    """AND a where clause with ``doc_ids`` (source documents) and ``node_ids`` restrictions."""
+    extra: list[dict[str, Any]] = []
+    if doc_ids is not None:
+        extra.append({REF_DOC_KEY: {"$in": [str(d) for d in doc_ids]}})
+    if node_ids is not None:
+        extra.append({NODE_ID_KEY: {"$in": [str(n) for n in node_ids]}})
+    return and_where(where, *extra)

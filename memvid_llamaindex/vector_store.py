@@ -1,0 +1,317 @@
+"""``MemvidVectorStore``: a memvid memory as a LlamaIndex vector store.
+
+The adapter is thin: every operation is one call on :class:`memvid_base.Memory`.  Nodes are stored
+with their text in the video (QR frames) and their metadata, relationships and node type as
+LlamaIndex's ``node_to_metadata_dict(node, remove_text=True)`` defines them; that dict is kept
+exactly in the video, and its scalar values also go to Chroma so they can be filtered on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.schema import BaseNode, MetadataMode, TextNode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+
+from memvid_base.embeddings import DEFAULT_MODEL_NAME, Embedder
+from memvid_base.errors import DimensionMismatchError, InvalidInputError, MemoryNotFoundError
+from memvid_base.memory import Chunk, Memory, resolve_paths
+
+from .embeddings import MemvidEmbedding
+from .filters import REF_DOC_KEY, restrict_where, to_chroma_where
+
+NODE_CONTENT_KEY = "_node_content"
+_MODES = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR)
+
+
+class MemvidVectorStore(BasePydanticVectorStore):
+    """A LlamaIndex vector store backed by a memvid memory (QR-code video + Chroma index).
+
+    ``stores_text`` is True: node text is decoded from the video on every query, so a
+    ``VectorStoreIndex`` needs no docstore and ``VectorStoreIndex.from_vector_store`` reopens an
+    existing memory (including one built by ``MemvidEncoder``) without re-ingesting anything.
+
+    Similarities in query results are cosine relevance in ``[0, 1]``, **higher is more similar**:
+    ``1 - cosine_distance / 2`` (1 for an identical direction, 0.5 for orthogonal vectors).
+
+    Args:
+        video_file: The memory's video (``kb.mp4``) or index (``kb_index.json``).
+        index_file: The index path, if not ``<video stem>_index.json`` beside the video.
+        memory: An open :class:`memvid_base.Memory` to wrap instead of opening paths.
+        embed_model: The model that made the nodes' embeddings (any LlamaIndex ``BaseEmbedding``).
+            Needed only to create a memory for vectors other than the default 384-d MiniLM ones
+            (``MemvidEmbedding``), or to embed a ``query_str`` that comes without a vector.  An
+            existing memory opened without it still answers vector queries and takes new nodes
+            that carry their own embeddings.
+        codec: Video codec for a new memory (``av1``, ``h265``, ``h264``, ``mp4v``).
+        create_if_missing: Create an empty memory at the paths if none exists (default True).
+        client: Any ``chromadb`` client; default: a persistent client beside the index.
+        mmr_prefetch_factor: In MMR mode, fetch ``similarity_top_k * factor`` candidates (at least 20)
+            unless the query passes ``mmr_prefetch_k``.
+
+    Example:
+        >>> from llama_index.core import StorageContext, VectorStoreIndex      # doctest: +SKIP
+        >>> store = MemvidVectorStore("kb.mp4")                               # doctest: +SKIP
+        >>> ctx = StorageContext.from_defaults(vector_store=store)            # doctest: +SKIP
+        >>> index = VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=MemvidEmbedding())  # doctest: +SKIP
+        >>> VectorStoreIndex.from_vector_store(store, embed_model=MemvidEmbedding())  # reopen later  # doctest: +SKIP
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+
+    video_file: str = Field(description="The memory's video file.")
+    index_file: str = Field(description="The memory's index (manifest) file.")
+    codec: str = Field(default="av1", description="Video codec used when the memory is created here.")
+    mmr_prefetch_factor: float = Field(default=4.0, gt=0, description="MMR candidates per requested result.")
+
+    _memory: Memory = PrivateAttr()
+
+    def __init__(
+        self,
+        video_file: str | os.PathLike[str] | None = None,
+        index_file: str | os.PathLike[str] | None = None,
+        *,
+        memory: Memory | None = None,
+        embed_model: Any = None,
+        codec: str = "av1",
+        create_if_missing: bool = True,
+        client: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if memory is None:
+            if video_file is None:
+                raise InvalidInputError("MemvidVectorStore needs video_file (e.g. 'kb.mp4') or memory=Memory(...).")
+            video, index = resolve_paths(video_file, index_file)
+            model = embed_model.embedder if isinstance(embed_model, MemvidEmbedding) else embed_model
+            if index.exists():
+                memory = Memory(video, index, embedding_model=model, client=client)
+                if model is None:
+                    _stand_in_for_recorded_model(memory)
+            elif create_if_missing:
+                memory = Memory.create(video, index, embedding_model=model, codec=codec, client=client)
+            else:
+                raise MemoryNotFoundError(f"No memory at {index}; pass create_if_missing=True to create one.")
+        super().__init__(  # type: ignore[call-arg]  # pydantic fields declared on this class
+            video_file=str(memory.video_path), index_file=str(memory.index_path), codec=memory.settings.codec, **kwargs
+        )
+        self._memory = memory
+
+    @classmethod
+    def from_memory(cls, memory: Memory, **kwargs: Any) -> MemvidVectorStore:
+        """Wrap an already open :class:`memvid_base.Memory`."""
+        return cls(memory=memory, **kwargs)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MemvidVectorStore"
+
+    @property
+    def client(self) -> Memory:
+        """The underlying :class:`memvid_base.Memory`."""
+        return self._memory
+
+    @property
+    def memory(self) -> Memory:
+        return self._memory
+
+    # ------------------------------------------------------------------ writing
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Store nodes (upsert by node id) as one new memory version, using the embeddings on the nodes."""
+        if not nodes:
+            return []
+        latest: dict[str, BaseNode] = {}
+        for node in nodes:  # a node id given twice in one batch: the last one wins, as in an upsert
+            if node.embedding is None:
+                raise InvalidInputError(
+                    f"Node {node.node_id!r} has no embedding. Add nodes through a VectorStoreIndex with an "
+                    "embed_model (e.g. MemvidEmbedding()), or set node.embedding first."
+                )
+            latest.pop(node.node_id, None)
+            latest[node.node_id] = node
+        unique = list(latest.values())
+        vectors = [node.get_embedding() for node in unique]
+        self._check_dimension(len(vectors[0]))
+        self._memory.add(
+            texts=[node.get_content(metadata_mode=MetadataMode.NONE) for node in unique],
+            metadatas=[
+                node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata) for node in unique
+            ],
+            ids=[node.node_id for node in unique],
+            embeddings=vectors,
+        )
+        return [node.node_id for node in nodes]
+
+    def _check_dimension(self, dim: int) -> None:
+        want = self._memory.manifest.embedding.get("dimension") or self._memory.embedder.dimension
+        if dim != want:
+            raise DimensionMismatchError(
+                f"The nodes carry {dim}-d embeddings but this memory holds {want}-d vectors "
+                f"({self._memory.manifest.embedding.get('model') or self._memory.embedder.name}). Open the store with "
+                "MemvidVectorStore(..., embed_model=<the embed_model that made the nodes>) and a memory built with it."
+            )
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node whose source document is ``ref_doc_id``."""
+        self._memory.delete(where={REF_DOC_KEY: str(ref_doc_id)})
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete the nodes matching both ``node_ids`` and ``filters`` (either may be omitted, not both)."""
+        where = to_chroma_where(filters)
+        if node_ids is None and where is None:
+            raise InvalidInputError("delete_nodes() needs node_ids or filters; call clear() to delete everything.")
+        if node_ids is not None and not node_ids:
+            return
+        if where is None:
+            self._memory.delete(ids=[str(i) for i in node_ids or []])
+        else:
+            self._memory.delete(where=restrict_where(where, node_ids=node_ids))
+
+    def clear(self) -> None:
+        """Delete every node (as one new memory version)."""
+        self._memory.clear()
+
+    # ------------------------------------------------------------------ reading
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Nearest nodes to ``query.query_embedding``, in ``DEFAULT`` or ``MMR`` mode.
+
+        ``filters``, ``doc_ids`` and ``node_ids`` all restrict the candidates (an empty id list
+        restricts nothing, as LlamaIndex's retriever expects).  In MMR mode,
+        ``mmr_threshold`` (from the query or from kwargs, default 0.5) weighs relevance against
+        diversity: 1 is plain relevance order, 0 is maximum diversity.  ``mmr_prefetch_k`` or
+        ``mmr_prefetch_factor`` in kwargs sets how many candidates MMR chooses from.
+        """
+        if query.mode not in _MODES:
+            raise InvalidInputError(
+                f"Query mode {query.mode.value!r} is not supported by MemvidVectorStore; use 'default' or 'mmr'."
+            )
+        if query.query_embedding is not None:
+            vector: Any = query.query_embedding
+        elif query.query_str:
+            vector = self._memory.embed_query(query.query_str)
+        else:
+            raise InvalidInputError("The query has neither a query_embedding nor a query_str.")
+        # An empty doc_ids / node_ids list means "no restriction": VectorStoreIndex.as_retriever() passes
+        # node_ids=[] for every store that keeps its own text.
+        where = restrict_where(to_chroma_where(query.filters), query.doc_ids or None, query.node_ids or None)
+        top_k = query.similarity_top_k
+        if query.mode == VectorStoreQueryMode.MMR:
+            lam = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
+            fetch_k = kwargs.get("mmr_prefetch_k") or max(
+                20, int(top_k * kwargs.get("mmr_prefetch_factor", self.mmr_prefetch_factor))
+            )
+            chunks = self._memory.mmr_search(
+                vector=vector,
+                top_k=top_k,
+                fetch_k=max(int(fetch_k), top_k),
+                lambda_mult=0.5 if lam is None else float(lam),
+                where=where,
+            )
+        else:
+            chunks = self._memory.search_by_vector(vector, top_k, where)
+        return VectorStoreQueryResult(
+            nodes=[chunk_to_node(c) for c in chunks],
+            similarities=[float(c.score if c.score is not None else 0.0) for c in chunks],
+            ids=[c.id for c in chunks],
+        )
+
+    def get_nodes(self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None) -> list[BaseNode]:
+        """Nodes by id (in the order asked) and/or by metadata filter (in insertion order); all nodes if neither."""
+        if node_ids is not None and not node_ids:
+            return []
+        where = to_chroma_where(filters)
+        if where is None and node_ids is not None:
+            chunks = self._memory.get_by_ids([str(i) for i in node_ids])
+        else:
+            chunks = self._memory.get(where=restrict_where(where, node_ids=node_ids))
+        return [chunk_to_node(c) for c in chunks]
+
+    # ------------------------------------------------------------------ async: the same work in a worker thread
+
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        return await asyncio.to_thread(self.add, nodes, **kwargs)
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        await asyncio.to_thread(self.delete, ref_doc_id, **delete_kwargs)
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        await asyncio.to_thread(self.delete_nodes, node_ids, filters, **delete_kwargs)
+
+    async def aclear(self) -> None:
+        await asyncio.to_thread(self.clear)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        return await asyncio.to_thread(self.query, query, **kwargs)
+
+    async def aget_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        return await asyncio.to_thread(self.get_nodes, node_ids, filters)
+
+    def persist(self, persist_path: str, fs: Any = None) -> None:
+        """Nothing to do: every change is committed to the memory's files as it happens."""
+        return None
+
+    def close(self) -> None:
+        self._memory.close()
+
+
+class _RecordedModel(Embedder):
+    """Stands in for the model a memory was built with when the store was opened without it.
+
+    It knows the model's name and dimension, so nodes that carry their own vectors can be added and
+    nodes deleted, but it cannot embed text: that needs the real model.
+    """
+
+    def __init__(self, name: str, dimension: int) -> None:
+        super().__init__(self._refuse)
+        self.name = name
+        self._dimension = dimension
+
+    def _refuse(self, texts: list[str]) -> Any:
+        raise InvalidInputError(
+            f"This memory's vectors come from {self.name!r}, which the store was not given. Pass "
+            "MemvidVectorStore(..., embed_model=<that model>) to embed text, or query with a query_embedding."
+        )
+
+
+def _stand_in_for_recorded_model(memory: Memory) -> None:
+    """Opened with no embed_model: if the memory was built with another model than MiniLM, stand in for it."""
+    recorded = memory.manifest.embedding
+    if recorded.get("dimension") and recorded.get("model") not in (None, DEFAULT_MODEL_NAME):
+        memory.embedder = _RecordedModel(str(recorded["model"]), int(recorded["dimension"]))
+
+
+def chunk_to_node(chunk: Chunk) -> BaseNode:
+    """A memvid chunk as a LlamaIndex node.
+
+    Chunks written by this store come back as the node that was added (type, id, metadata,
+    relationships, templates) with the text decoded from the video.  Chunks written by other memvid
+    APIs (``MemvidEncoder``, ``Memory.add``) become a ``TextNode`` with the chunk id and metadata.
+    """
+    if NODE_CONTENT_KEY in chunk.metadata:
+        return metadata_dict_to_node(chunk.metadata, text=chunk.text)
+    return TextNode(id_=chunk.id, text=chunk.text, metadata=dict(chunk.metadata))

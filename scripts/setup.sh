@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine: system libraries, a virtualenv in .venv, the package with its test extras.
+# Safe to run again: every step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# zbar (for the qrcode/pyzbar backend) is a system library.
+if ! ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0'; then
+  echo ">> installing libzbar0"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzbar0 >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo ">> creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.memvid-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo ">> installing torch (CPU build) and memvid-rag[test]"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # Pinned first: an unpinned torch would pull several GB of CUDA wheels.
+  .venv/bin/python -m pip install -q torch==2.13.0
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$stamp"
+fi
+
+# Headless Chromium for the web UI test (browsers cannot be downloaded here; Debian's package can).
+bash scripts/install_browser.sh
+echo ">> setup done: activate with 'source .venv/bin/activate'"

@@ -1,0 +1,374 @@
+"""The ``memvid`` command line and ``examples/file_chat.py``, on the real files in ``corpus/``."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from memvid_base.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+MEMVID = Path(sys.executable).with_name("memvid")
+SUBCOMMANDS = ["encode", "search", "chat", "info", "verify", "compact", "serve"]
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+       "ANONYMIZED_TELEMETRY": "False"}
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one error line, got: {err!r}"
+    assert lines[0].startswith("memvid: error: ")
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A memory encoded by the CLI from the corpus: four Markdown files and a two-page PDF."""
+    out = tmp_path_factory.mktemp("cli") / "kb.mp4"
+    code = main(["encode", str(CORPUS), "-o", str(out), "--chunk-size", "400", "--workers", "1", "--quiet"])
+    assert code == 0
+    return out
+
+
+def copy_memory(kb: Path, dest: Path) -> Path:
+    shutil.copytree(kb.parent, dest)
+    return dest / kb.name
+
+
+# ---------------------------------------------------------------------- help and parsing
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_help_on_every_subcommand(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: memvid {command}")
+    assert "--help" in out
+    if command != "encode":
+        assert "kb_index.json" in out  # every command on a memory says it takes the video or the index
+
+
+def test_top_level_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in SUBCOMMANDS:
+        assert command in out
+
+
+def test_serve_binds_localhost_by_default() -> None:
+    args = build_parser().parse_args(["serve", "kb.mp4"])
+    assert (args.host, args.port) == ("127.0.0.1", 7860)
+    assert build_parser().parse_args(["serve", "kb.mp4", "--host", "0.0.0.0"]).host == "0.0.0.0"
+
+
+# ---------------------------------------------------------------------- round trips
+
+
+def test_encode_writes_video_and_index(kb: Path) -> None:
+    assert kb.is_file() and kb.stat().st_size > 0
+    assert (kb.parent / "kb_index.json").is_file()
+
+
+def test_info_human_and_json(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "info", str(kb))
+    assert code == 0
+    assert "Chunks" in out and "Frames" in out and "av1" in out and "all-MiniLM-L6-v2" in out
+    code, out, _ = run_main(capsys, "info", str(kb.parent / "kb_index.json"), "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["codec"] == "av1"
+    assert info["chunks"] >= 10  # ~9.5 KB of Markdown and PDF text in 400-character chunks
+    assert info["frames"] >= 1 and info["segments"] == 1
+    assert info["video_bytes"] == kb.stat().st_size
+    assert info["raw_text_bytes"] > 8000
+    assert info["ratio_to_raw_text"] == pytest.approx(info["video_bytes"] / info["raw_text_bytes"], rel=1e-3)
+    assert Path(info["video_file"]).name == "kb.mp4"
+
+
+def test_search_json_finds_the_right_file(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "search", str(kb), "Who walked on the Moon with Neil Armstrong?", "-k", "3", "--json")
+    assert code == 0
+    results = json.loads(out)
+    assert [r["rank"] for r in results] == [1, 2, 3]
+    top = results[0]
+    assert top["file"] == "apollo_11.md"
+    assert "Aldrin" in top["text"] or "Armstrong" in top["text"]
+    assert 0 < top["score"] <= 1 and top["score"] >= results[-1]["score"]
+    assert isinstance(top["frame"], int) and top["segment"].endswith(".mp4")
+
+
+def test_search_pdf_result_has_its_page(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "search", str(kb.parent / "kb_index.json"), "royalty-free codec from the Alliance for Open Media", "--json")
+    assert code == 0
+    top = json.loads(out)[0]
+    assert top["file"] == "video_codecs.pdf"
+    assert top["page"] in (1, 2)
+    assert "AV1" in top["text"]
+
+
+def test_search_human_output(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "search", str(kb), "how do honey bees tell nestmates where food is", "-k", "2")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("1. score ") and "frame" in first and "honeybees.md" in first
+    assert out.count("\n") >= 4  # two results, each a header line and a text line
+
+
+def test_verify_ok_and_json(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "verify", str(kb), "--quiet")
+    assert code == 0
+    assert out.startswith("OK:")
+    code, out, _ = run_main(capsys, "verify", str(kb), "--json", "--quiet")
+    report = json.loads(out)
+    assert report["ok"] is True and report["frames_ok"] == report["frames_total"] >= 1
+    assert report["bad_chunks"] == [] and report["live_chunks"] >= 10
+
+
+def test_chat_provider_none_answers_with_citations(kb: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("When did Apollo 11 launch?\n\nWhat do bees make from nectar?\nquit\nnever asked\n"))
+    code, out, _ = run_main(capsys, "chat", str(kb), "--provider", "none")
+    assert code == 0
+    answers = out.split("Assistant: ")[1:]
+    assert len(answers) == 2  # the blank line is skipped; nothing after 'quit' is read
+    assert "1969" in answers[0] and "apollo_11.md" in answers[0]
+    assert "[1] apollo_11.md" in answers[0]
+    assert "honey" in answers[1].lower() and "honeybees.md" in answers[1]
+    assert "never asked" not in out
+    assert out.rstrip().endswith("Bye.")
+
+
+def test_append_then_compact_then_verify(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    video = copy_memory(kb, tmp_path / "mem")
+    before = json.loads(run_main(capsys, "info", str(video), "--json")[1])
+    note = tmp_path / "zeppelins.txt"
+    note.write_text("The Hindenburg was a German passenger airship that caught fire at Lakehurst, New Jersey, in May 1937.\n")
+    code, out, _ = run_main(capsys, "encode", str(note), "-o", str(video), "--append", "--quiet")
+    assert code == 0 and out.startswith("Appended 1 chunks to")
+    after = json.loads(run_main(capsys, "info", str(video), "--json")[1])
+    assert after["chunks"] == before["chunks"] + 1
+    assert after["segments"] == 2 and after["version"] == before["version"] + 1
+    top = json.loads(run_main(capsys, "search", str(video), "airship disaster in New Jersey", "-k", "1", "--json")[1])[0]
+    assert top["file"] == "zeppelins.txt" and "Hindenburg" in top["text"]
+    assert "kb_segments" in top["segment"]  # it lives in the appended segment
+
+    code, out, _ = run_main(capsys, "compact", str(video), "--quiet")
+    assert code == 0 and "2 -> 1 segments" in out
+    compacted = json.loads(run_main(capsys, "info", str(video), "--json")[1])
+    assert compacted["segments"] == 1 and compacted["chunks"] == after["chunks"]
+    assert run_main(capsys, "verify", str(video), "--quiet")[0] == 0
+    top = json.loads(run_main(capsys, "search", str(video), "airship disaster in New Jersey", "-k", "1", "--json")[1])[0]
+    assert "Hindenburg" in top["text"]
+
+
+def test_verify_rebuild_index_restores_a_lost_store(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    video = copy_memory(kb, tmp_path / "mem")
+    shutil.rmtree(tmp_path / "mem" / "kb_index_chroma")
+    code, out, _ = run_main(capsys, "verify", str(video), "--rebuild-index", "--quiet")
+    assert code == 0
+    assert "Rebuilt the vector index from the video" in out and "OK:" in out
+    top = json.loads(run_main(capsys, "search", str(video), "Who walked on the Moon with Neil Armstrong?", "--json")[1])[0]
+    assert top["file"] == "apollo_11.md"
+
+
+def test_verify_reports_a_damaged_video(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    video = copy_memory(kb, tmp_path / "mem")
+    data = bytearray(video.read_bytes())
+    video.write_bytes(bytes(data[: len(data) // 2]))  # truncated, as by an interrupted copy
+    code, out, err = run_main(capsys, "verify", str(video), "--quiet")
+    assert code == 1
+    assert "DAMAGED" in out
+    assert_one_line_error(err, str(video), "failed verification", "restore")
+
+
+# ---------------------------------------------------------------------- user errors: exit 1, one line naming the file and the fix
+
+
+def test_missing_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nothere.mp4"
+    for argv in (["search", str(missing), "x"], ["info", str(missing)], ["verify", str(missing)], ["chat", str(missing)]):
+        code, _, err = run_main(capsys, *argv)
+        assert code == 1
+        assert_one_line_error(err, str(missing), "nothere_index.json", "memvid encode")
+
+
+def test_video_without_index(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lone = tmp_path / "lone.mp4"
+    shutil.copy(kb, lone)
+    code, _, err = run_main(capsys, "info", str(lone))
+    assert code == 1
+    assert_one_line_error(err, "lone_index.json", "--index")
+
+
+def test_encode_refuses_to_clobber(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb))
+    assert code == 1
+    assert_one_line_error(err, "kb_index.json", "--append", "--overwrite")
+
+
+def test_encode_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "x.mp4")
+    bad = tmp_path / "picture.png"
+    bad.write_bytes(b"\x89PNG\r\n")
+    code, _, err = run_main(capsys, "encode", str(bad), "-o", out)
+    assert code == 1
+    assert_one_line_error(err, str(bad), "unsupported file type", ".md")
+
+    code, _, err = run_main(capsys, "encode", str(tmp_path / "missing.md"), "-o", out)
+    assert code == 1
+    assert_one_line_error(err, "missing.md", "does not exist")
+
+    empty = tmp_path / "empty_dir"
+    empty.mkdir()
+    code, _, err = run_main(capsys, "encode", str(empty), "-o", out)
+    assert code == 1
+    assert_one_line_error(err, str(empty), "Supported types")
+
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    code, _, err = run_main(capsys, "encode", str(latin1), "-o", out)
+    assert code == 1
+    assert_one_line_error(err, str(latin1), "UTF-8")
+    assert not (tmp_path / "x_index.json").exists()  # nothing was written
+
+    code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(tmp_path / "x.avi"))
+    assert code == 1
+    assert_one_line_error(err, "x.avi", ".mp4")
+
+
+def test_append_with_another_codec_is_refused(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb), "--append", "--codec", "h264")
+    assert code == 1
+    assert_one_line_error(err, str(kb), "av1", "--codec")
+
+
+def test_llm_provider_without_key_or_package(kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello\n"))
+    code, _, err = run_main(capsys, "chat", str(kb), "--provider", "openai")
+    assert code == 1
+    assert_one_line_error(err, "openai")
+    assert "pip install" in err or "OPENAI_API_KEY" in err
+
+
+def test_argparse_errors_exit_2_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["search"])
+    assert exc.value.code == 2
+    assert "usage: memvid search" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- the installed entry point and file_chat.py
+
+
+def test_entry_point_subprocess(kb: Path, tmp_path: Path) -> None:
+    assert MEMVID.is_file(), "run `pip install -e .` so the memvid entry point exists"
+    proc = subprocess.run([str(MEMVID), "info", str(kb), "--json"], capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["codec"] == "av1"
+    proc = subprocess.run([str(MEMVID), "verify", str(kb)], capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("OK:")
+    assert "Verifying" not in proc.stderr and "it/s" not in proc.stderr  # no progress bars when stderr is not a TTY
+    proc = subprocess.run([str(MEMVID), "search", str(tmp_path / "none.mp4"), "q"], capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_file_chat_example_builds_then_chats(tmp_path: Path) -> None:
+    script = ROOT / "examples" / "file_chat.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--files", str(CORPUS / "photosynthesis.md"), str(CORPUS / "video_codecs.pdf"),
+         "--provider", "none", "--output-dir", str(tmp_path / "output"), "--memory-name", "memory", "--chunk-size", "600"],
+        input="Which pigment absorbs light in plants?\nquit\n", capture_output=True, text=True, env=ENV, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "output" / "memory.mp4").is_file() and (tmp_path / "output" / "memory_index.json").is_file()
+    answer = proc.stdout.split("Assistant: ", 1)[1]
+    assert "chlorophyll" in answer.lower()
+    assert "photosynthesis.md" in answer and "Sources:" in answer
+
+    proc = subprocess.run(
+        [sys.executable, str(script), "--load-existing", str(tmp_path / "output" / "memory"), "--provider", "none"],
+        input="What is AV1?\n", capture_output=True, text=True, env=ENV, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    answer = proc.stdout.split("Assistant: ", 1)[1]
+    assert "AV1" in answer and "video_codecs.pdf, page" in answer
+
+    proc = subprocess.run([sys.executable, str(script), "--load-existing", str(tmp_path / "nope")],
+                          capture_output=True, text=True, env=ENV, timeout=180)
+    assert proc.returncode == 1 and "nope.mp4" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listen_addresses(port: int) -> set[str] | None:
+    """IPv4 addresses listening on ``port``, from /proc/net/tcp (None where that does not exist)."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        return None
+    found = set()
+    for line in table.read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        addr, hex_port = local.split(":")
+        if int(hex_port, 16) == port and state == "0A":
+            found.add(socket.inet_ntoa(bytes.fromhex(addr)[::-1]))
+    return found
+
+
+def test_serve_subprocess_listens_on_localhost(kb: Path) -> None:
+    pytest.importorskip("gradio")
+    port = _free_port()
+    proc = subprocess.Popen([str(MEMVID), "serve", str(kb), "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        deadline = time.monotonic() + 120
+        html = ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    html = resp.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert "<title>memvid</title>" in html or "memvid" in html
+        listening = _listen_addresses(port)
+        if listening is not None:  # Linux: the socket listens on 127.0.0.1 only, not on 0.0.0.0
+            assert listening == {"127.0.0.1"}, listening
+    finally:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    assert f"http://127.0.0.1:{port}" in out
+    assert "Traceback" not in err
