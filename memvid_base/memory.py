@@ -540,6 +540,8 @@ class Memory:
         write_manifest(self.index_path, m)  # the atomic commit point
         _fault("committed")
         self._after_commit()
+        if self._promote:
+            self._pending_marker().unlink(missing_ok=True)
 
     def _after_commit(self) -> None:
         self._mtime = self.index_path.stat().st_mtime_ns
@@ -554,17 +556,34 @@ class Memory:
         if old is not self._segments:
             old.close()
         self._check_dimension()
+        self._had_pending = self._pending_marker().exists() or not self._promote
         self._repair()
 
+    def _pending_marker(self) -> Path:
+        return self.index_path.with_name(self.index_path.name + ".pending")
+
     def _repair(self) -> None:
-        """Undo what an interrupted writer left behind: rows and files that no committed version references."""
+        """Undo what an interrupted writer left behind: rows and files that no committed version references.
+
+        Writers drop a marker before touching the store and remove it after committing, so the store
+        scans (which cost time proportional to the memory) only run after a crash.
+        """
+        marker = self._pending_marker()
+        if self._promote:
+            marker.touch()
         v = self.manifest.version
         chroma = self._store()
+        if not getattr(self, "_had_pending", True):
+            self._repair_files()
+            return
         orphans = chroma.get({"_mv_v0": {"$gt": v}})
         chroma.delete_rows(orphans["ids"])
         reopened = chroma.get({"$and": [{"_mv_v1": {"$gt": v}}, {"_mv_v1": {"$lt": st.LIVE}}]})
         for rid in reopened["ids"]:
             chroma.collection.update(ids=[rid], metadatas=[{"_mv_v1": st.LIVE}])
+        self._repair_files()
+
+    def _repair_files(self) -> None:
         if not self._promote:
             return  # a staging build shares the segments folder with the live memory; never clean it from here
         known = {(self.root / s.file).resolve() for s in self.manifest.segments if s.file}
@@ -682,7 +701,7 @@ class Memory:
         if m.live_chunks == 0 and self.as_of is None:
             return []
         chroma = self._store()
-        total = chroma.count()
+        total = m.live_chunks + m.dead_rows  # committed rows; cheaper than asking Chroma on every query
         if total == 0:
             return []
 
@@ -690,13 +709,15 @@ class Memory:
             return meta["_mv_v0"] <= v < meta["_mv_v1"]
 
         user = dict(where) if where else None
-        # Fast path: most rows are live, so ask for a few extra unfiltered neighbours and drop the invisible ones.
+        # Fast path: most rows are live, so ask for a few extra unfiltered neighbours and drop the invisible
+        # ones (rows of older versions, or of a writer that has not committed yet).
         if user is None and self.as_of is None and m.dead_rows <= 256:
-            n = min(total, top_k + m.dead_rows + 8)
-            rows = [r for r in chroma.query(vec, n, None, emb) if is_visible(r[2])]
-            if len(rows) >= top_k or n >= total:
+            n = top_k + m.dead_rows + 8
+            found = chroma.query(vec, n, None, emb)
+            rows = [r for r in found if is_visible(r[2])]
+            if len(rows) >= top_k or len(found) < n:
                 return rows[:top_k]
-        rows = chroma.query(vec, min(top_k, total), st.and_where(user, st.visible(v)), emb)
+        rows = chroma.query(vec, top_k, st.and_where(user, st.visible(v)), emb)
         return [r for r in rows if is_visible(r[2])][:top_k]
 
     def _fetch_record(self, meta: Mapping[str, Any]) -> Record:
