@@ -31,8 +31,11 @@ CODECS: dict[str, CodecPreset] = {
     # Screen-content AV1 keeps 1-px QR modules intact; the lossy codecs need 3-px modules (2 px failed at
     # x265 crf 28). All-intra gives exact, cheap seeks.
     "av1": CodecPreset("av1", "libsvtav1", 30, 1, {"svtav1-params": "scm=1", "preset": "8"}),
-    "h265": CodecPreset("h265", "libx265", 28, 3, {"x265-params": "log-level=error"}),
-    "h264": CodecPreset("h264", "libx264", 23, 3, {}),
+    # Deblocking, SAO, psy-rd and adaptive quantisation smear QR module edges; off, crf 28 decodes reliably.
+    "h265": CodecPreset(
+        "h265", "libx265", 28, 3, {"x265-params": "log-level=error:sao=0:deblock=-6,-6:psy-rd=0:psy-rdoq=0:aq-mode=0"}
+    ),
+    "h264": CodecPreset("h264", "libx264", 23, 3, {"x264-params": "deblock=-6,-6:psy-rd=0,0:aq-mode=0"}),
     "mp4v": CodecPreset("mp4v", "mpeg4", 8, 3, {}),
 }
 _ALIASES = {"hevc": "h265", "avc": "h264", "libx264": "h264", "libx265": "h265", "libsvtav1": "av1", "mpeg4": "mp4v"}
