@@ -14,6 +14,7 @@ crash at any point leaves the memory at its last committed version.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -754,7 +755,7 @@ class Memory:
                 Chunk(
                     id=rec.id,
                     text=rec.text,
-                    metadata=rec.metadata,
+                    metadata=copy.deepcopy(rec.metadata),  # callers may edit it; the decoded-group cache must not change
                     frame=int(meta["_mv_frame"]),
                     segment=self._seg_by_uid[meta["_mv_seg"]].file,
                     score=None if dist is None else _relevance(dist),
