@@ -3,10 +3,10 @@
 The video is the source of truth: every search decodes its results from the frames.
 """
 
-from .chat import MemvidChat, chat_with_memory, quick_chat
+from .chat import MemvidChat, chat_with_memory, create_chat_model, quick_chat
 from .chunking import chunk_text
 from .config import VideoSettings
-from .embeddings import Embedder
+from .embeddings import DEFAULT_DIMENSION, DEFAULT_MODEL_NAME, Embedder
 from .encoder import MemvidEncoder
 from .errors import (
     CorruptMemoryError,
@@ -19,8 +19,13 @@ from .errors import (
     UnsupportedCodecError,
     VersionNotAvailableError,
 )
-from .memory import Chunk, Memory, VerifyReport
+from .layout import resolve_paths
+from .maintenance import VerifyReport
+from .memory import Memory
+from .present import cite, human_bytes, info_rows, source_label
 from .retriever import MemvidRetriever
+from .types import Chunk, relevance
+from .vectors import RESERVED_PREFIX, and_where
 
 __version__ = "0.2.0"
 
@@ -34,6 +39,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "DEFAULT_DIMENSION",
+    "DEFAULT_MODEL_NAME",
+    "RESERVED_PREFIX",
     "Chunk",
     "CorruptMemoryError",
     "DimensionMismatchError",
@@ -52,8 +60,16 @@ __all__ = [
     "VerifyReport",
     "VersionNotAvailableError",
     "VideoSettings",
+    "__version__",
+    "and_where",
     "chat_with_memory",
     "chunk_text",
+    "cite",
+    "create_chat_model",
+    "human_bytes",
+    "info_rows",
     "quick_chat",
-    "__version__",
+    "relevance",
+    "resolve_paths",
+    "source_label",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -11,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInputError
-from .memory import Chunk, Memory
+from .memory import Memory
+from .present import cite
+from .types import Chunk
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered context passages from the user's memory. "
@@ -20,14 +23,53 @@ SYSTEM_PROMPT = (
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
-def cite(chunk: Chunk, number: int) -> str:
-    """A one-line citation: ``[1] notes.md, page 3 (frame 12, chunk 7)``."""
-    meta = chunk.metadata
-    where = [str(meta[k]) for k in ("file", "source", "title") if meta.get(k)][:1]
-    if meta.get("page") is not None:
-        where.append(f"page {meta['page']}")
-    label = ", ".join(where) or "memory"
-    return f"[{number}] {label} (frame {chunk.frame}, chunk {chunk.id})"
+# provider -> (module, class, API-key environment variable or None, default model, pip extra)
+PROVIDERS: dict[str, tuple[str, str, str | None, str, str]] = {
+    "openai": ("langchain_openai", "ChatOpenAI", "OPENAI_API_KEY", "gpt-4o-mini", "openai"),
+    "anthropic": ("langchain_anthropic", "ChatAnthropic", "ANTHROPIC_API_KEY", "claude-3-5-haiku-latest", "anthropic"),
+    "google": ("langchain_google_genai", "ChatGoogleGenerativeAI", "GOOGLE_API_KEY", "gemini-1.5-flash", "google"),
+    "ollama": ("langchain_ollama", "ChatOllama", None, "llama3.2", "ollama"),
+}
+
+
+def create_chat_model(provider: str, model: str | None = None, api_key: str | None = None, timeout: float = 60) -> Any:
+    """Build the LangChain chat model for ``provider``; a missing package or key is a clear error.
+
+    Every model gets a request ``timeout`` (seconds) and at most one retry, so a chat never hangs.
+    """
+    name = provider.lower()
+    if name not in PROVIDERS:
+        raise InvalidInputError(f"Unknown provider {provider!r}. Use one of: none, {', '.join(PROVIDERS)}.")
+    module_name, cls_name, env, default_model, extra = PROVIDERS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"Provider {name!r} needs the {module_name.replace('_', '-')} package: pip install 'memvid-rag[{extra}]'."
+        ) from exc
+    key = api_key or (os.environ.get(env) if env else None)
+    if env and not key:
+        raise InvalidInputError(f"Provider {name!r} needs an API key: set {env} or pass api_key=. Or use --provider none.")
+    kwargs: dict[str, Any] = {"model": model or default_model}
+    if env:
+        kwargs["api_key"] = key
+    if name == "ollama":
+        # A local server: the timeout goes to its httpx client, so a stalled server cannot hang a chat.
+        kwargs["client_kwargs"] = {"timeout": timeout}
+    else:
+        kwargs["timeout"] = timeout
+        kwargs["max_retries"] = 1  # Google's default of 6 retries would keep a user waiting for minutes
+    try:
+        return getattr(module, cls_name)(**kwargs)
+    except Exception as exc:  # pydantic validation of a bad model name or key format
+        raise InvalidInputError(f"Could not set up provider {name!r}: {exc}") from exc
+
+
+def resolve_llm(llm: Any = None, provider: str | None = None, model: str | None = None, api_key: str | None = None) -> Any:
+    """The chat model to use: ``llm`` itself, else one built for ``provider``; None means offline answers."""
+    if llm is None and provider and provider.lower() != "none":
+        return create_chat_model(provider, model, api_key)
+    return llm
 
 
 def format_context(chunks: Sequence[Chunk]) -> str:
@@ -115,11 +157,7 @@ class MemvidChat:
                 raise InvalidInputError("MemvidChat needs a video_file (or a memory=).")
             memory = Memory(video_file, index_file, embedding_model=embedding_model)
         self.memory = memory
-        if llm is None and llm_provider and llm_provider != "none":
-            from .providers import create_chat_model
-
-            llm = create_chat_model(llm_provider, llm_model, api_key)
-        self.llm = llm
+        self.llm = resolve_llm(llm, llm_provider, llm_model, api_key)
         self.top_k = top_k
         self.max_history = max_history
         self.history: list[tuple[str, str]] = []

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import InvalidInputError, MemoryNotFoundError, MemvidError
+from .present import chunk_record, human_bytes, info_rows, source_label
 
 if TYPE_CHECKING:
-    from .memory import Chunk, Memory
+    from .memory import Memory
 
 PROG = "memvid"
 CODEC_CHOICES = ("av1", "h265", "h264", "mp4v")
@@ -55,7 +56,7 @@ def _one_line(message: str) -> str:
 
 def memory_paths(path: str, index: str | None = None) -> tuple[Path, Path]:
     """``(video, index)`` for a path that is either the video or the index."""
-    from .memory import resolve_paths
+    from .layout import resolve_paths
 
     return resolve_paths(path, index)
 
@@ -75,63 +76,6 @@ def open_memory(path: str, index: str | None = None, **kwargs: Any) -> Memory:
             f"{path}: no memory there (looked for {index_path}). Create one with `memvid encode FILES -o {video}`."
         )
     return Memory(video, index_path, **kwargs)
-
-
-def describe_chunk(chunk: Chunk) -> str:
-    """``apollo_11.md, page 2`` -- where a chunk came from, for people."""
-    meta = chunk.metadata or {}
-    parts = [str(meta[k]) for k in ("file", "source", "title") if meta.get(k)][:1]
-    if meta.get("page") is not None:
-        parts.append(f"page {meta['page']}")
-    return ", ".join(parts) or "(no file)"
-
-
-def chunk_record(rank: int, chunk: Chunk) -> dict[str, Any]:
-    """A search result as plain JSON-ready data."""
-    meta = chunk.metadata or {}
-    return {
-        "rank": rank,
-        "id": chunk.id,
-        "score": None if chunk.score is None else round(chunk.score, 6),
-        "distance": None if chunk.distance is None else round(chunk.distance, 6),
-        "frame": chunk.frame,
-        "segment": chunk.segment,
-        "file": meta.get("file") or meta.get("source"),
-        "page": meta.get("page"),
-        "metadata": meta,
-        "text": chunk.text,
-    }
-
-
-def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover
-
-
-def info_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
-    """The ``info`` figures as labelled rows (shared with the web UI)."""
-    ratio = info.get("ratio_to_raw_text")
-    return [
-        ("Video", str(info["video_file"])),
-        ("Index", str(info["index_file"])),
-        ("Chunks", str(info["chunks"])),
-        ("Frames", str(info["frames"])),
-        ("Segments", str(info["segments"])),
-        ("Version", f"{info['version']} ({info['versions']} versions kept, history from {info['history_floor']})"),
-        ("Codec", f"{info['codec']} (crf {info['crf']}, {info['fps']} fps, {info['frame_size']}px frames, QR v{info['qr_version']})"),
-        ("Video size", human_bytes(info["video_bytes"])),
-        ("Raw text", human_bytes(info["raw_text_bytes"])),
-        ("Video / raw text", "-" if ratio is None else f"{ratio:.3f}"),
-        ("Duration", f"{info['duration_seconds']} s"),
-        ("Embedding model", f"{info['embedding_model']} ({info['embedding_dimension']} dims)"),
-        ("Dead rows", str(info["dead_rows"])),
-    ]
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -225,7 +169,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
         print("No results: the memory is empty.", file=out)
         return 0
     for rec, chunk in zip(records, results, strict=True):
-        print(f"{rec['rank']}. score {rec['score']:.3f} | frame {rec['frame']} of {rec['segment']} | {describe_chunk(chunk)} | id {rec['id']}", file=out)
+        print(f"{rec['rank']}. score {rec['score']:.3f} | frame {rec['frame']} of {rec['segment']} | {source_label(chunk.metadata)} | id {rec['id']}", file=out)
         text = " ".join(chunk.text.split())
         print(f"   {text[:300]}{'...' if len(text) > 300 else ''}", file=out)
     return 0
@@ -306,7 +250,7 @@ def _make_chat(args: argparse.Namespace, memory: Memory) -> Any:
 
 def run_chat_loop(chat: Any, stdin: TextIO, out: TextIO, banner: str | None = None) -> int:
     """The terminal chat: one question per line until 'quit' or end of input (so it can be piped)."""
-    from .chat import cite
+    from .present import cite
 
     interactive = stdin.isatty()
     if banner:

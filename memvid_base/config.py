@@ -116,3 +116,17 @@ class VideoSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VideoSettings:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """The five video arguments users pass when creating a memory, validated by :meth:`settings`."""
+
+    codec: str = "av1"
+    fps: float = 30
+    frame_size: int | None = None
+    crf: int | None = None
+    qr_backend: str = "zxing"
+
+    def settings(self) -> VideoSettings:
+        return VideoSettings.create(self.codec, self.fps, self.frame_size, self.crf, self.qr_backend)

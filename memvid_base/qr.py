@@ -60,7 +60,7 @@ def read_frame(gray: np.ndarray, backend: str) -> bytes | None:
             return base64.b64decode(found[0].data, validate=True)
         except binascii.Error:
             return None
-    codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode, is_pure=True, try_rotate=False)
+    codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode), is_pure=True, try_rotate=False)
     if not codes:  # a lossy codec may have disturbed the pure-symbol fast path
-        codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+        codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     return bytes(codes[0].bytes) if codes and codes[0].valid else None

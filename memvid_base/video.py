@@ -41,9 +41,10 @@ def write_video(path: Path, frames: Iterable[np.ndarray], settings: VideoSetting
     count = 0
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream(settings.preset.encoder, rate=Fraction(settings.fps))
+        assert isinstance(stream, av.VideoStream)
         stream.width = stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.options = _encoder_options(settings)
+        stream.options = dict(_encoder_options(settings))
         chroma = np.full((size // 2, size), 128, dtype=np.uint8)  # U and V planes, neutral grey
         for gray in frames:
             frame = av.VideoFrame.from_ndarray(np.concatenate([gray, chroma]), format="yuv420p")
@@ -78,12 +79,6 @@ class VideoReader:
                 raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
             self._container = container
         return self._container
-
-    @property
-    def frame_count(self) -> int:
-        with self._lock:
-            self._open()
-            return len(self._pts)
 
     def read(self, index: int) -> np.ndarray:
         """Seek to frame ``index`` and return it as a grayscale array."""

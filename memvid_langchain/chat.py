@@ -15,11 +15,10 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 from langchain_core.vectorstores import VectorStoreRetriever
 
-from memvid_base.chat import SYSTEM_PROMPT, extractive_answer, follow_up_query, format_context
-from memvid_base.errors import InvalidInputError
-from memvid_base.memory import Chunk
+from memvid_base import Chunk, InvalidInputError
+from memvid_base.chat import SYSTEM_PROMPT, extractive_answer, follow_up_query, format_context, resolve_llm
 
-from .vectorstores import MemvidVectorStore, PathLike, _to_document
+from .vectorstores import MemvidVectorStore, PathLike, chunk_to_document
 
 HUMAN_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}"
 
@@ -101,11 +100,7 @@ class MemvidChat:
                 raise InvalidInputError("MemvidChat needs a video_file (or a store=).")
             store = MemvidVectorStore(video_file, index_file, embedding, create=False)
         self.store = store
-        if llm is None and llm_provider and llm_provider.lower() != "none":
-            from memvid_base.providers import create_chat_model
-
-            llm = create_chat_model(llm_provider, llm_model, api_key)
-        self.llm = llm
+        self.llm = resolve_llm(llm, llm_provider, llm_model, api_key)
         self.top_k = top_k
         self.max_history = max_history
         self.retriever: VectorStoreRetriever = store.as_retriever(
@@ -123,9 +118,11 @@ class MemvidChat:
     # ------------------------------------------------------------------ the chain
 
     def _build_chain(self) -> Runnable[dict[str, Any], str]:
+        # Chunks, not documents: they keep the frame and segment that citations show.
         retrieve = RunnablePassthrough.assign(
-            docs=RunnableLambda(_search_query).with_config(run_name="search_query") | self.retriever
-        ) | RunnablePassthrough.assign(chunks=RunnableLambda(self._chunks).with_config(run_name="decode_sources"))
+            chunks=RunnableLambda(_search_query).with_config(run_name="search_query")
+            | RunnableLambda(self._retrieve).with_config(run_name="retrieve")
+        )
         answer: Runnable[dict[str, Any], str]
         if self.llm is None:
             answer = RunnableLambda(self._extractive).with_config(run_name="extractive_answer")
@@ -141,16 +138,14 @@ class MemvidChat:
             )
         return retrieve | answer
 
-    def _chunks(self, inputs: dict[str, Any]) -> list[Chunk]:
-        """The retrieved documents as core chunks, whose frame numbers the citations show."""
-        docs: list[Document] = inputs["docs"]
-        self.last_sources = docs
-        by_id = {c.id: c for c in self.store.memory.get_by_ids([d.id for d in docs if d.id is not None])}
-        return [by_id[d.id] for d in docs if d.id in by_id]
+    def _retrieve(self, query: str) -> list[Chunk]:
+        chunks = self.store.search_chunks(query, self.retriever.search_type, **self.retriever.search_kwargs)
+        self.last_sources = [chunk_to_document(c) for c in chunks]
+        return chunks
 
     def _extractive(self, inputs: dict[str, Any]) -> str:
         answer = extractive_answer(inputs["question"], inputs["chunks"], self.store.memory)
-        self.last_sources = [_to_document(c) for c in answer.sources]
+        self.last_sources = [chunk_to_document(c) for c in answer.sources]
         return answer.text
 
     # ------------------------------------------------------------------ conversation

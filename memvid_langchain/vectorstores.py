@@ -13,17 +13,16 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
-from memvid_base.embeddings import Embedder
-from memvid_base.memory import Chunk, Memory
-from memvid_base.memory import _relevance as _cosine_relevance
+from memvid_base import Chunk, Embedder, Memory, relevance
 
 from .embeddings import MemvidEmbeddings
 
 PathLike = str | os.PathLike[str]
 
 
-def _to_document(chunk: Chunk) -> Document:
-    # The core caches decoded chunks; copy the metadata so a caller's edits cannot reach the cache.
+def chunk_to_document(chunk: Chunk) -> Document:
+    """A memvid chunk as a LangChain ``Document``: decoded text, the user's metadata, and the chunk id."""
+    # Copy the metadata so a caller's edits cannot reach anything the core holds.
     return Document(page_content=chunk.text, metadata=copy.deepcopy(chunk.metadata), id=chunk.id)
 
 
@@ -32,9 +31,15 @@ def _fill_ids(ids: Sequence[str | None] | None, n: int) -> list[str]:
     return [str(i) if i is not None else str(uuid.uuid4()) for i in (ids if ids is not None else [None] * n)]
 
 
-def _core_embedder(embedding: Embeddings) -> Embedder | Embeddings:
+def _core_embedder(embedding: Embeddings) -> Embedder:
     """What the core ``Memory`` should embed with: the core model itself for ``MemvidEmbeddings``."""
-    return embedding.embedder if isinstance(embedding, MemvidEmbeddings) else embedding
+    if isinstance(embedding, MemvidEmbeddings):
+        return embedding.embedder
+    label = getattr(embedding, "model", None) or getattr(embedding, "model_name", None) or ""
+    return Embedder.from_functions(
+        embedding.embed_documents, embedding.embed_query, name=f"langchain:{type(embedding).__name__}:{label}",
+        source=embedding,
+    )
 
 
 def _resolve_where(filter: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any] | None:
@@ -144,7 +149,7 @@ class MemvidVectorStore(VectorStore):
         if memory is not None:
             if embedding is not None:
                 raise ValueError("Pass embedding= or memory=, not both: a Memory already has its embedding model.")
-            inner = getattr(memory.embedder, "_model", None)  # the LangChain model the memory embeds with, if any
+            inner = memory.embedder.wrapped  # the LangChain model the memory embeds with, if any
             self._embedding: Embeddings = inner if isinstance(inner, Embeddings) else MemvidEmbeddings(memory.embedder)
             self._memory = memory
             return
@@ -180,7 +185,7 @@ class MemvidVectorStore(VectorStore):
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Cosine distance ``d`` in ``[0, 2]`` to relevance ``1 - d / 2`` in ``[0, 1]``."""
-        return _cosine_relevance
+        return relevance
 
     # ------------------------------------------------------------------ writing
 
@@ -254,7 +259,7 @@ class MemvidVectorStore(VectorStore):
         Returns:
             The documents, text decoded from the video, ``id`` set.
         """
-        return [_to_document(c) for c in self._memory.get_by_ids([str(i) for i in ids])]
+        return [chunk_to_document(c) for c in self._memory.get_by_ids([str(i) for i in ids])]
 
     def similarity_search(
         self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, **kwargs: Any
@@ -321,7 +326,7 @@ class MemvidVectorStore(VectorStore):
             ``(document, distance)`` pairs, best first; distances lie in ``[0, 2]``.
         """
         chunks = self._memory.search_by_vector(embedding, k, _resolve_where(filter, kwargs))
-        return [(_to_document(c), float(c.distance or 0.0)) for c in chunks]
+        return [(chunk_to_document(c), float(c.distance or 0.0)) for c in chunks]
 
     def max_marginal_relevance_search(
         self,
@@ -373,7 +378,38 @@ class MemvidVectorStore(VectorStore):
         """
         where = _resolve_where(filter, kwargs)
         chunks = self._memory.mmr_search(None, k, fetch_k, lambda_mult, where, vector=embedding)
-        return [_to_document(c) for c in chunks]
+        return [chunk_to_document(c) for c in chunks]
+
+    def search_chunks(self, query: str, search_type: str = "similarity", **search_kwargs: Any) -> list[Chunk]:
+        """Core chunks for a query, as ``as_retriever(search_type, search_kwargs)`` would find them.
+
+        Unlike documents, chunks keep the frame and segment that citations show.
+
+        Args:
+            query: The query text.
+            search_type: ``"similarity"``, ``"mmr"`` or ``"similarity_score_threshold"``.
+            **search_kwargs: ``k``, ``filter``, and ``fetch_k``/``lambda_mult`` (MMR) or ``score_threshold``.
+
+        Returns:
+            The chunks, best first.
+        """
+        kwargs = dict(search_kwargs)
+        k = int(kwargs.pop("k", 4))
+        where = _resolve_where(kwargs.pop("filter", None), {k2: kwargs.pop(k2) for k2 in list(kwargs) if k2 == "where"})
+        vector = self._memory.embed_query(query)
+        if search_type == "mmr":
+            fetch_k, lambda_mult = int(kwargs.pop("fetch_k", 20)), float(kwargs.pop("lambda_mult", 0.5))
+            chunks = self._memory.mmr_search(None, k, fetch_k, lambda_mult, where, vector=vector)
+        elif search_type in ("similarity", "similarity_score_threshold"):
+            threshold = kwargs.pop("score_threshold", None)
+            chunks = self._memory.search_by_vector(vector, k, where)
+            if search_type == "similarity_score_threshold" and threshold is not None:
+                chunks = [c for c in chunks if (c.score or 0.0) >= float(threshold)]
+        else:
+            raise ValueError(f"Unknown search_type {search_type!r}: use similarity, mmr or similarity_score_threshold.")
+        if kwargs:
+            raise TypeError(f"Unexpected search arguments: {', '.join(sorted(kwargs))}.")
+        return chunks
 
     # ------------------------------------------------------------------ constructors
 

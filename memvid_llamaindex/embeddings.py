@@ -8,7 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 
-from memvid_base.embeddings import DEFAULT_MODEL_NAME, Embedder
+from memvid_base import DEFAULT_MODEL_NAME, Embedder
 
 
 class MemvidEmbedding(BaseEmbedding):
@@ -64,3 +64,17 @@ class MemvidEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+
+def as_core_embedder(model: Any) -> Embedder | None:
+    """What the core ``Memory`` should embed with for a LlamaIndex ``embed_model`` (None: the memory's default)."""
+    if model is None or isinstance(model, Embedder):
+        return model
+    if isinstance(model, MemvidEmbedding):
+        return model.embedder
+    if isinstance(model, BaseEmbedding):
+        return Embedder.from_functions(
+            model.get_text_embedding_batch, model.get_query_embedding,
+            name=f"llamaindex:{getattr(model, 'model_name', None) or type(model).__name__}", source=model,
+        )
+    return Embedder(model)

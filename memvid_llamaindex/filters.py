@@ -13,11 +13,8 @@ from typing import Any
 
 from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 
-from memvid_base.errors import InvalidInputError
-from memvid_base.store import INTERNAL_PREFIX, and_where
+from memvid_base import RESERVED_PREFIX, InvalidInputError, and_where
 
-# Chroma metadata keys memvid uses for its own bookkeeping; ``_mv_id`` is the chunk (= node) id.
-NODE_ID_KEY = f"{INTERNAL_PREFIX}id"
 REF_DOC_KEY = "ref_doc_id"  # written by llama_index's node_to_metadata_dict
 
 OPERATORS: dict[FilterOperator, str] = {
@@ -68,7 +65,7 @@ def filter_to_clause(flt: MetadataFilter) -> dict[str, Any]:
     operator = getattr(flt, "operator", FilterOperator.EQ)
     op = transform_operator(operator)
     key, value = flt.key, flt.value
-    if key.startswith(INTERNAL_PREFIX):
+    if key.startswith(RESERVED_PREFIX):
         raise UnsupportedFilterError(f"Metadata key {key!r} is reserved for memvid and cannot be filtered on.")
     if value is None:
         raise UnsupportedFilterError(f"Filter on {key!r} has no value; Chroma cannot filter on None.")
@@ -101,15 +98,10 @@ def to_chroma_where(filters: MetadataFilters | None) -> dict[str, Any] | None:
     return {condition: clauses}
 
 
-def restrict_where(
-    where: dict[str, Any] | None,
-    doc_ids: Sequence[str] | None = None,
-    node_ids: Sequence[str] | None = None,
-) -> dict[str, Any] | None:
-    """AND a where clause with ``doc_ids`` (source documents) and ``node_ids`` restrictions."""
-    extra: list[dict[str, Any]] = []
-    if doc_ids is not None:
-        extra.append({REF_DOC_KEY: {"$in": [str(d) for d in doc_ids]}})
-    if node_ids is not None:
-        extra.append({NODE_ID_KEY: {"$in": [str(n) for n in node_ids]}})
-    return and_where(where, *extra)
+def restrict_where(where: dict[str, Any] | None, doc_ids: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """AND a where clause with a ``doc_ids`` (source documents) restriction.
+
+    Node ids are not a metadata filter: they go to the core as ``ids=``.
+    """
+    extra = None if doc_ids is None else {REF_DOC_KEY: {"$in": [str(d) for d in doc_ids]}}
+    return and_where(where, extra)

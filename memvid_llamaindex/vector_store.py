@@ -24,11 +24,18 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from memvid_base.embeddings import DEFAULT_MODEL_NAME, Embedder
-from memvid_base.errors import DimensionMismatchError, InvalidInputError, MemoryNotFoundError
-from memvid_base.memory import Chunk, Memory, resolve_paths
+from memvid_base import (
+    DEFAULT_MODEL_NAME,
+    Chunk,
+    DimensionMismatchError,
+    Embedder,
+    InvalidInputError,
+    Memory,
+    MemoryNotFoundError,
+    resolve_paths,
+)
 
-from .embeddings import MemvidEmbedding
+from .embeddings import as_core_embedder
 from .filters import REF_DOC_KEY, restrict_where, to_chroma_where
 
 NODE_CONTENT_KEY = "_node_content"
@@ -94,7 +101,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
             if video_file is None:
                 raise InvalidInputError("MemvidVectorStore needs video_file (e.g. 'kb.mp4') or memory=Memory(...).")
             video, index = resolve_paths(video_file, index_file)
-            model = embed_model.embedder if isinstance(embed_model, MemvidEmbedding) else embed_model
+            model = as_core_embedder(embed_model)
             if index.exists():
                 memory = Memory(video, index, embedding_model=model, client=client)
                 if model is None:
@@ -155,7 +162,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
         return [node.node_id for node in nodes]
 
     def _check_dimension(self, dim: int) -> None:
-        want = self._memory.manifest.embedding.get("dimension") or self._memory.embedder.dimension
+        want = self._memory.dimension or self._memory.embedder.dimension
         if dim != want:
             raise DimensionMismatchError(
                 f"The nodes carry {dim}-d embeddings but this memory holds {want}-d vectors "
@@ -181,8 +188,10 @@ class MemvidVectorStore(BasePydanticVectorStore):
             return
         if where is None:
             self._memory.delete(ids=[str(i) for i in node_ids or []])
-        else:
-            self._memory.delete(where=restrict_where(where, node_ids=node_ids))
+        elif node_ids is None:
+            self._memory.delete(where=where)
+        else:  # both: only the listed nodes that match the filters
+            self._memory.delete(ids=[c.id for c in self._memory.get(where=where, ids=[str(i) for i in node_ids])])
 
     def clear(self) -> None:
         """Delete every node (as one new memory version)."""
@@ -211,7 +220,8 @@ class MemvidVectorStore(BasePydanticVectorStore):
             raise InvalidInputError("The query has neither a query_embedding nor a query_str.")
         # An empty doc_ids / node_ids list means "no restriction": VectorStoreIndex.as_retriever() passes
         # node_ids=[] for every store that keeps its own text.
-        where = restrict_where(to_chroma_where(query.filters), query.doc_ids or None, query.node_ids or None)
+        where = restrict_where(to_chroma_where(query.filters), query.doc_ids or None)
+        ids = [str(i) for i in query.node_ids] if query.node_ids else None
         top_k = query.similarity_top_k
         if query.mode == VectorStoreQueryMode.MMR:
             lam = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
@@ -224,9 +234,10 @@ class MemvidVectorStore(BasePydanticVectorStore):
                 fetch_k=max(int(fetch_k), top_k),
                 lambda_mult=0.5 if lam is None else float(lam),
                 where=where,
+                ids=ids,
             )
         else:
-            chunks = self._memory.search_by_vector(vector, top_k, where)
+            chunks = self._memory.search_by_vector(vector, top_k, where, ids=ids)
         return VectorStoreQueryResult(
             nodes=[chunk_to_node(c) for c in chunks],
             similarities=[float(c.score if c.score is not None else 0.0) for c in chunks],
@@ -241,7 +252,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
         if where is None and node_ids is not None:
             chunks = self._memory.get_by_ids([str(i) for i in node_ids])
         else:
-            chunks = self._memory.get(where=restrict_where(where, node_ids=node_ids))
+            chunks = self._memory.get(where=where, ids=None if node_ids is None else [str(i) for i in node_ids])
         return [chunk_to_node(c) for c in chunks]
 
     # ------------------------------------------------------------------ async: the same work in a worker thread
@@ -279,30 +290,24 @@ class MemvidVectorStore(BasePydanticVectorStore):
         self._memory.close()
 
 
-class _RecordedModel(Embedder):
-    """Stands in for the model a memory was built with when the store was opened without it.
+def _stand_in_for_recorded_model(memory: Memory) -> None:
+    """Opened with no embed_model: if the memory was built with another model than MiniLM, stand in for it.
 
-    It knows the model's name and dimension, so nodes that carry their own vectors can be added and
-    nodes deleted, but it cannot embed text: that needs the real model.
+    The stand-in knows the model's name and dimension, so nodes that carry their own vectors can be
+    added and nodes deleted, but it cannot embed text: that needs the real model.
     """
+    recorded = memory.manifest.embedding
+    if not (recorded.get("dimension") and recorded.get("model") not in (None, DEFAULT_MODEL_NAME)):
+        return
+    name = str(recorded["model"])
 
-    def __init__(self, name: str, dimension: int) -> None:
-        super().__init__(self._refuse)
-        self.name = name
-        self._dimension = dimension
-
-    def _refuse(self, texts: list[str]) -> Any:
+    def refuse(texts: list[str]) -> Any:
         raise InvalidInputError(
-            f"This memory's vectors come from {self.name!r}, which the store was not given. Pass "
+            f"This memory's vectors come from {name!r}, which the store was not given. Pass "
             "MemvidVectorStore(..., embed_model=<that model>) to embed text, or query with a query_embedding."
         )
 
-
-def _stand_in_for_recorded_model(memory: Memory) -> None:
-    """Opened with no embed_model: if the memory was built with another model than MiniLM, stand in for it."""
-    recorded = memory.manifest.embedding
-    if recorded.get("dimension") and recorded.get("model") not in (None, DEFAULT_MODEL_NAME):
-        memory.embedder = _RecordedModel(str(recorded["model"]), int(recorded["dimension"]))
+    memory.use_embedder(Embedder.from_functions(refuse, name=name, dimension=int(recorded["dimension"])))
 
 
 def chunk_to_node(chunk: Chunk) -> BaseNode:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import pydoc_data.topics
 import re
 
 import numpy as np
-import pydoc_data.topics
 
 _WORD = re.compile(r"\w+")
 DIM = 64
@@ -35,3 +35,13 @@ def pydoc_chunks(limit: int | None = None, size: int = 512) -> list[str]:
     seen: set[str] = set()
     unique = [c for c in chunks if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
     return unique[:limit] if limit else unique
+
+
+def chroma_rows(memory: object, include: list[str] | None = None) -> dict:
+    """The raw rows of a memory's Chroma collection, read as an outsider would: straight from the store folder."""
+    import chromadb
+    from chromadb.config import Settings
+
+    store = memory.manifest.store  # type: ignore[attr-defined]
+    client = chromadb.PersistentClient(path=str(memory.root / store["path"]), settings=Settings(anonymized_telemetry=False))  # type: ignore[attr-defined]
+    return client.get_collection(store["collection"]).get(include=include or ["metadatas"])

@@ -64,7 +64,7 @@ def test_search_decodes_from_frames_after_the_cache_is_dropped(built: Path) -> N
     mem = Memory(built / "kb.mp4", embedding_model=hash_embed)
     first = [(c.id, c.text) for c in mem.search("for loop iteration over a sequence", top_k=5)]
     mem.clear_cache()
-    mem._segments.close()  # drop decoders and decoded groups entirely
+    mem.segments.close()  # drop decoders and decoded groups entirely
     again = [(c.id, c.text) for c in mem.search("for loop iteration over a sequence", top_k=5)]
     assert first == again and len(first) == 5
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from core_fixtures import chroma_rows
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
@@ -235,7 +236,7 @@ def test_default_embeddings_are_memvid_minilm(tmp_path: Path) -> None:
 
 
 def test_text_is_decoded_from_the_video(store: MemvidVectorStore) -> None:
-    rows = store.memory._store().collection.get(include=["documents"])
+    rows = chroma_rows(store.memory, include=["documents"])
     assert rows["ids"] and all(d is None for d in rows["documents"])  # Chroma holds vectors, never text
     assert store.similarity_search("beta one", k=1)[0].page_content == "beta one"
     for path in {store.memory.root / c.segment for c in store.memory.get_by_ids(["a1"])}:

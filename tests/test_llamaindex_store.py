@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from core_fixtures import chroma_rows
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import Document, NodeRelationship, RelatedNodeInfo, TextNode
@@ -137,7 +138,7 @@ def test_add_then_get_nodes_round_trips_whole_nodes(tmp_path):
     assert res.nodes[0].get_content() == rich.get_content()  # templates and excluded keys survive
 
     # The text really lives in the video: the Chroma rows carry no copy of it.
-    rows = store.client._store().get(None)["metadatas"]
+    rows = chroma_rows(store.client)["metadatas"]
     assert all(rich.text not in str(v) for row in rows for v in row.values())
 
 
@@ -309,9 +310,7 @@ def test_filter_translation_is_pure_and_exact():
     assert to_chroma_where(None) is None
     assert filter_to_clause(MetadataFilter(key="k", value="v", operator="nin")) == {"k": {"$nin": ["v"]}}
     assert transform_operator(FilterOperator.GTE) == "$gte"
-    assert restrict_where({"a": {"$eq": 1}}, ["d"], ["n"]) == {
-        "$and": [{"a": {"$eq": 1}}, {"ref_doc_id": {"$in": ["d"]}}, {"_mv_id": {"$in": ["n"]}}]
-    }
+    assert restrict_where({"a": {"$eq": 1}}, ["d"]) == {"$and": [{"a": {"$eq": 1}}, {"ref_doc_id": {"$in": ["d"]}}]}
 
 
 @pytest.mark.parametrize(

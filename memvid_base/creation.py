@@ -1,0 +1,104 @@
+"""Creating an empty memory, and building one from scratch so that it replaces an old one atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .config import VideoOptions
+from .embeddings import Embedder
+from .errors import CorruptMemoryError, InvalidInputError
+from .layout import Layout
+from .manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
+from .transaction import new_uid, now
+
+if TYPE_CHECKING:
+    from .memory import Memory
+
+
+def new_manifest(layout: Layout, options: VideoOptions, embedder: Embedder, client: Any, store_dir: str) -> Manifest:
+    """The manifest of an empty memory at version 0."""
+    store = {
+        "kind": "chroma-persistent" if client is None else f"chroma-client:{type(client).__name__}",
+        "path": store_dir,
+        "collection": f"mv_{new_uid()}",
+        "next_id": 0,
+    }
+    embedding = {"model": embedder.name, "dimension": embedder.known_dimension}
+    manifest = Manifest(video=options.settings().to_dict(), embedding=embedding, store=store)
+    manifest.versions.append(VersionEntry(0, now(), "create", 0))
+    return manifest
+
+
+def create(
+    cls: type[Memory],
+    layout: Layout,
+    embedding_model: Any,
+    options: VideoOptions,
+    client: Any,
+    exist_ok: bool,
+    n_workers: int | None,
+    store_dir: str | None = None,
+    owns_files: bool = True,
+) -> Memory:
+    """Write an empty memory's manifest and store, and open it (or open an existing one if ``exist_ok``)."""
+    if layout.index.exists():
+        if not exist_ok:
+            raise InvalidInputError(
+                f"{layout.index} already exists. Open it with Memory({str(layout.video)!r}) or delete it first."
+            )
+        return cls(layout.video, layout.index, embedding_model=embedding_model, client=client, n_workers=n_workers)
+    embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
+    manifest = new_manifest(layout, options, embedder, client, store_dir or layout.default_store_dir)
+    layout.index.parent.mkdir(parents=True, exist_ok=True)
+    write_manifest(layout.index, manifest)
+    mem = cls(layout.video, layout.index, embedding_model=embedder, client=client, n_workers=n_workers,
+              owns_files=owns_files)
+    mem.open_store(create=True)
+    return mem
+
+
+def build(
+    cls: type[Memory],
+    layout: Layout,
+    texts: Sequence[str],
+    metadatas: Sequence[Mapping[str, Any] | None] | None,
+    ids: Sequence[str | None] | None,
+    embedding_model: Any,
+    options: VideoOptions,
+    client: Any,
+    n_workers: int | None,
+    show_progress: bool,
+) -> tuple[Embedder, Manifest | None]:
+    """Build a memory under a staging index, then commit it by one atomic rename over ``layout.index``.
+
+    Returns the embedder used and the manifest that was replaced (None if there was none), whose
+    files the caller deletes once the new memory owns the name.
+    """
+    layout.index.parent.mkdir(parents=True, exist_ok=True)
+    staging = Layout(layout.video, layout.staging_index(new_uid()))
+    embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
+    with WriterLock(layout.index):
+        try:
+            # A staging memory shares kb.mp4's name and segments folder with the memory it replaces: it owns no files.
+            mem = create(cls, staging, embedder, options, client, False, n_workers, layout.default_store_dir,
+                         owns_files=False)
+            mem.add(texts, metadatas, ids, show_progress=show_progress)
+            mem.manifest.versions[-1].op = "build"
+            old = _read_replaced(layout)
+            write_manifest(staging.index, mem.manifest)
+            mem.close()
+            os.replace(staging.index, layout.index)  # the commit point
+        finally:
+            for leftover in (staging.index, staging.lock):
+                leftover.unlink(missing_ok=True)
+    return embedder, old
+
+
+def _read_replaced(layout: Layout) -> Manifest | None:
+    """The manifest a build is about to replace, if there is a readable one."""
+    try:
+        return read_manifest(layout.index) if layout.index.is_file() else None
+    except CorruptMemoryError:
+        return None  # a damaged memory is replaced wholesale; its files are left for the user

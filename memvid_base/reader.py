@@ -1,0 +1,62 @@
+"""Decoding chunks for vector hits: the only way text leaves a memory, and always from the video."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from .errors import CorruptMemoryError
+from .manifest import Segment
+from .payload import Record
+from .segments import Placement, SegmentCache
+from .types import Chunk, Hit, Row, relevance
+
+
+def fetch_record(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], row: Row) -> Record:
+    """The record a row points at, decoded from its frames and checked against the row's checksum."""
+    seg = seg_by_uid.get(row.segment)
+    if seg is None:
+        raise CorruptMemoryError(
+            f"Chunk {row.chunk_id!r} points at segment {row.segment}, which this version does not list. "
+            "Another process may have compacted the memory: reopen it."
+        )
+    return segments.record(Placement(seg.uid, row.frame, row.frames), seg, row.chunk_id, row.checksum)
+
+
+def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits: Sequence[Hit]) -> list[Chunk]:
+    """Chunks for ``hits``, in order, with text decoded from the video; any failed decode raises."""
+    # Decode each distinct group once, in parallel: zxing-cpp and the video decoder release the GIL.
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for k, hit in enumerate(hits):
+        groups[(hit.row.segment, hit.row.frame)].append(k)
+    records: list[Record | None] = [None] * len(hits)
+
+    def load(key: tuple[str, int]) -> None:
+        for k in groups[key]:
+            records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
+
+    if len(groups) > 1:
+        with ThreadPoolExecutor(min(4, len(groups))) as pool:
+            list(pool.map(load, groups))
+    else:
+        for key in groups:
+            load(key)
+    out = []
+    for hit, rec in zip(hits, records):
+        if rec is None or rec.text is None:
+            raise CorruptMemoryError(f"Chunk {hit.row.chunk_id!r} decoded as deleted, but its row says it is live.")
+        out.append(
+            Chunk(
+                id=rec.id,
+                text=rec.text,
+                metadata=copy.deepcopy(rec.metadata),  # callers may edit it; the decoded-group cache must not change
+                frame=hit.row.frame,
+                segment=seg_by_uid[hit.row.segment].file,
+                score=None if hit.distance is None else relevance(hit.distance),
+                distance=hit.distance,
+                embedding=None if hit.embedding is None else [float(x) for x in hit.embedding],
+            )
+        )
+    return out

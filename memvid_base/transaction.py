@@ -1,0 +1,174 @@
+"""The write transaction: lock, reload, repair, commit, promote.
+
+Every change writes one new immutable segment, then the vector rows tagged with the next version,
+then atomically replaces the manifest.  Until that last step no reader can see the change, and a
+crash at any point leaves the memory at its last committed version; the next writer undoes what
+the crashed one left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import InvalidInputError
+from .layout import Layout
+from .manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
+from .vectors import VectorStore
+
+_LAST_WRITTEN: dict[Path, int] = {}  # manifest mtimes this process committed, so readers here need no store reload
+
+
+def fault(point: str) -> None:
+    """Crash-test hook: ``MEMVID_FAULT=<point>`` kills the process right here, as ``kill -9`` would."""
+    if os.environ.get("MEMVID_FAULT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def committed_here(index: Path, mtime: int | None) -> bool:
+    """Whether the manifest at ``mtime`` was written by this process (so its store view is current)."""
+    return mtime is not None and _LAST_WRITTEN.get(index.resolve()) == mtime
+
+
+def new_uid() -> str:
+    return os.urandom(8).hex()
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+class WriteTransaction:
+    """One change to a memory, made by the one process that holds its writer lock.
+
+    Args:
+        layout: The memory's files.
+        open_store: Returns the vector store a manifest names.
+        promote: Whether this memory owns its files (False for a staging build that shares the
+            segments folder with a live memory it will replace).
+
+    Example:
+        >>> with WriteTransaction(layout, open_store) as tx:               # doctest: +SKIP
+        ...     version = tx.next_version
+        ...     ...  # write a segment and rows tagged with ``version``
+        ...     tx.commit("add", "3 chunks")
+    """
+
+    def __init__(self, layout: Layout, open_store: Callable[[Manifest], VectorStore], promote: bool = True) -> None:
+        self.layout = layout
+        self.promote = promote
+        self._open_store = open_store
+        self._lock = WriterLock(layout.index)
+        self.manifest: Manifest | None = None
+        self.mtime: int | None = None
+
+    def __enter__(self) -> WriteTransaction:
+        self._lock.__enter__()
+        try:
+            self.manifest = read_manifest(self.layout.index)
+            self.repair()
+        except BaseException:
+            self._lock.__exit__()
+            raise
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is None and self.promote:
+                # Every path through a transaction commits or raises, so a clean exit left nothing behind.
+                self.layout.pending_marker.unlink(missing_ok=True)
+        finally:
+            self._lock.__exit__()
+
+    @property
+    def m(self) -> Manifest:
+        if self.manifest is None:
+            raise InvalidInputError("The write transaction is not open: use it in a with block.")
+        return self.manifest
+
+    @property
+    def store(self) -> VectorStore:
+        return self._open_store(self.m)
+
+    @property
+    def next_version(self) -> int:
+        return self.m.version + 1
+
+    # ---------------------------------------------------------------- repair
+
+    def repair(self) -> None:
+        """Undo what an interrupted writer left behind: rows and files that no committed version references.
+
+        Writers drop a marker before touching the store and remove it after committing, so the store
+        scans (which cost time proportional to the memory) only run after a crash.
+        """
+        marker = self.layout.pending_marker
+        had_pending = marker.exists() or not self.promote
+        if self.promote:
+            marker.touch()
+        if had_pending:
+            self.store.undo_after(self.m.version)
+        self._repair_files()
+
+    def _repair_files(self) -> None:
+        if not self.promote:
+            return  # a staging build shares the segments folder with the live memory; never clean it from here
+        known = {self.layout.resolve(s.file, "segment file") for s in self.m.segments if s.file}
+        folder = self.layout.segments_dir
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.resolve() not in known and path.suffix in (".mp4", ".tmp"):
+                    path.unlink()
+        for path in self.layout.stale_promote_temps():
+            path.unlink()
+
+    # ---------------------------------------------------------------- commit
+
+    def commit(self, op: str, note: str) -> int:
+        """Make the prepared change visible as the next version: the atomic manifest replace."""
+        m = self.m
+        m.version = self.next_version
+        m.versions.append(VersionEntry(m.version, now(), op, m.live_chunks, note))
+        self.write()
+        fault("committed")
+        if self.promote:
+            self.layout.pending_marker.unlink(missing_ok=True)
+        return m.version
+
+    def write(self) -> None:
+        """Replace the manifest atomically and remember that this process wrote it."""
+        write_manifest(self.layout.index, self.m)
+        self.mtime = self.layout.index.stat().st_mtime_ns
+        _LAST_WRITTEN[self.layout.index.resolve()] = self.mtime
+
+    def promote_base(self) -> None:
+        """Give the oldest retained segment the memory's own name (``kb.mp4``) once nothing else uses that name.
+
+        The new name is linked in and committed before the old name is unlinked, so at every moment the
+        manifest points at a complete file with the right contents.
+        """
+        m = self.m
+        if not self.promote:
+            return
+        target = self.layout.video_name
+        if any(s.file == target for s in m.segments):
+            return
+        candidates = [s for s in m.segments if s.file and s.version >= m.history_floor]
+        if not candidates:
+            return
+        seg = candidates[0]
+        src = self.layout.resolve(seg.file, "segment file")
+        tmp = self.layout.promote_temp(seg.uid)
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, self.layout.video)
+        seg.file = target
+        self.write()
+        src.unlink()
