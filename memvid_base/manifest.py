@@ -285,10 +285,10 @@ def _video(c: _Checker, value: object) -> dict[str, Any]:
 
     video = c.mapping(value, "video")
     codec = c.get(video, "codec", "video.")
-    if codec not in CODECS:
+    if not isinstance(codec, str) or codec not in CODECS:
         raise c.fail("video.codec", f"one of {', '.join(CODECS)}", codec)
     backend = c.get(video, "qr_backend", "video.")
-    if backend not in ("zxing", "qrcode"):
+    if not isinstance(backend, str) or backend not in ("zxing", "qrcode"):
         raise c.fail("video.qr_backend", "'zxing' or 'qrcode'", backend)
     c.integer(c.get(video, "fps", "video."), "video.fps", 1, 240)
     size = c.integer(c.get(video, "frame_size", "video."), "video.frame_size", 16, 16_384)
@@ -349,6 +349,8 @@ def _segment(c: _Checker, value: object, where: str, version: int) -> Segment:
     seg_version = c.integer(req("version"), f"{where}.version", 0, version)
     starts = c.sequence(req("group_starts"), f"{where}.group_starts", frames)
     crcs = c.sequence(req("group_crcs"), f"{where}.group_crcs", frames)
+    if frames and not starts:
+        raise c.fail(f"{where}.group_starts", f"a non-empty list for a segment of {frames} frames", starts)
     if len(crcs) != len(starts):
         raise c.fail(f"{where}.group_crcs", f"a list as long as group_starts ({len(starts)})", f"{len(crcs)} items")
     prev = -1
@@ -357,8 +359,6 @@ def _segment(c: _Checker, value: object, where: str, version: int) -> Segment:
         if start <= prev or (k == 0 and start != 0):
             raise c.fail(f"{where}.group_starts[{k}]", "strictly increasing from 0", start)
         prev = start
-    if frames and not starts:
-        raise c.fail(f"{where}.group_starts", f"a non-empty list for a segment of {frames} frames", starts)
     if dict_frames and (len(starts) < 2 or starts[1] != dict_frames):
         raise c.fail(f"{where}.dict_frames", "the first frame of the second group", dict_frames)
     for k, crc in enumerate(crcs):
