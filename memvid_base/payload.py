@@ -150,15 +150,15 @@ class Packer:
 
     def _blob(self, items: Sequence[bytes], final: bool = True) -> bytes:
         raw = b"[" + b",".join(items) + b"]"
+        if len(raw) > MAX_GROUP_BYTES:  # only a lone record gets here: pack() keeps groups under _max_raw
+            raise InvalidInputError(
+                f"A chunk of {len(raw)} bytes is larger than the {MAX_GROUP_BYTES} bytes a frame group may hold. "
+                "Split it into smaller chunks."
+            )
         blob = bytes((KIND_RECORDS, self._codec)) + (self._final if final else self._probe).compress(raw)
         if final and len(raw) > max_group_output(len(blob) - 2):
             # Only a lone record compresses this well (pack() keeps multi-record groups under _max_raw):
             # store it uncompressed so that the reader's bound holds.
-            if len(raw) > MAX_GROUP_BYTES:
-                raise InvalidInputError(
-                    f"A chunk of {len(raw)} bytes is larger than the {MAX_GROUP_BYTES} bytes a frame group may hold. "
-                    "Split it into smaller chunks."
-                )
             blob = bytes((KIND_RECORDS, _RAW)) + raw
         return blob
 
