@@ -32,6 +32,10 @@ def _problem(value: str) -> str | None:
         return "is an absolute path"
     if _DRIVE.match(value):
         return "starts with a drive letter"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate)"
     parts = value.split("/")
     if any(p == "" for p in parts):
         return "has an empty path component"

@@ -243,6 +243,11 @@ def _parse(raw: str | bytes, source: Path) -> Manifest:
             f"{source} is not a memvid index (it may come from the original memvid 0.1.x, whose videos hold no "
             "decodable text). Rebuild the memory with MemvidEncoder."
         )
+    if "\\u" in raw:  # a \ud800 escape decodes to a lone surrogate, which the next write could not encode
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CorruptMemoryError(f"{source} holds a string that is not valid Unicode (a lone surrogate). {_FIX}") from exc
     c = _Checker(source)
     fmt = data.get("format_version")
     if type(fmt) is int and fmt > FORMAT_VERSION:

@@ -373,3 +373,12 @@ def test_resolved_paths_never_leave_the_folder(tmp_path_factory: pytest.TempPath
     base = root.resolve()
     assert target == base or base in target.parents
     assert os.path.realpath(target).startswith(str(base) + os.sep)
+
+
+def test_lone_surrogates_are_refused() -> None:
+    data = _set(valid_manifest(), ("versions", 0, "note"), "\ud800")
+    with pytest.raises(CorruptMemoryError, match="not valid Unicode"):
+        parse(data)
+    with pytest.raises(CorruptMemoryError, match="not valid Unicode"):
+        safe_relative_path("kb_segments/\udcff.mp4", "segments[0].file", SOURCE)
+    assert parse(_set(valid_manifest(), ("versions", 0, "note"), "\U0001f600")).versions[0].note == "\U0001f600"
