@@ -1,5 +1,12 @@
 """Every path of a memory, and the rule that no path read from a file leaves the memory's folder.
 
+A memory is shared as a folder, so every path stored inside it (a segment's ``file``, the store's
+``path``) comes from a stranger.  Such a path is accepted only in one canonical form: relative,
+POSIX separators, no ``..``, ``.`` or empty components, no drive letter, no backslash, no NUL and
+a bounded length.  :func:`safe_relative_path` checks that form without touching the disk when the
+manifest is parsed; :func:`resolve_inside` checks it again just before a file is opened, and also
+follows symbolic links so that a link planted in the folder cannot lead outside it either.
+
 A memory named ``kb`` is, in its folder:
 
 * ``kb.mp4``: the base segment (after a build or a compaction);
@@ -12,8 +19,101 @@ A memory named ``kb`` is, in its folder:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import CorruptMemoryError
+
+MAX_PATH_CHARS = 1024  # far longer than any name memvid writes; bounds what a stranger's file can make us handle
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_FIX = "Restore the index from a backup or rebuild the memory."
+
+
+def _problem(value: str) -> str | None:
+    """Why ``value`` is not a canonical relative path inside a folder, or None when it is one."""
+    if len(value) > MAX_PATH_CHARS:
+        return f"is longer than {MAX_PATH_CHARS} characters"
+    if "\x00" in value:
+        return "contains a NUL character"
+    if "\\" in value:
+        return "contains a backslash (paths are stored with '/')"
+    if value.startswith("/"):
+        return "is an absolute path"
+    if _DRIVE.match(value):
+        return "starts with a drive letter"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate)"
+    parts = value.split("/")
+    if any(p == "" for p in parts):
+        return "has an empty path component"
+    if any(p in (".", "..") for p in parts):
+        return "contains a '.' or '..' component"
+    return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def safe_relative_path(value: object, field: str, source: Path, *, allow_empty: bool = False) -> str:
+    """Check a path read from ``source`` and return it unchanged.
+
+    Args:
+        value: The value read from the file.
+        field: Where it was read, for the message, e.g. ``"segments[2].file"``.
+        source: The file it was read from, for the message.
+        allow_empty: Accept ``""`` (a segment with no file, such as an empty snapshot).
+
+    Returns:
+        ``value``, a relative POSIX path that cannot name anything outside the memory's folder
+        lexically (symbolic links are checked later by :func:`resolve_inside`).
+
+    Raises:
+        CorruptMemoryError: ``value`` is not a string or not a canonical relative path.
+    """
+    if not isinstance(value, str):
+        raise CorruptMemoryError(f"{source}: {field} must be a relative path string, got {_shown(value)}. {_FIX}")
+    if value == "" and allow_empty:
+        return value
+    why = "is empty" if value == "" else _problem(value)
+    if why is not None:
+        raise CorruptMemoryError(
+            f"{source}: {field} {why} ({_shown(value)}); every path in a memory must stay inside the memory's folder. "
+            f"Refusing to open it. {_FIX}"
+        )
+    return value
+
+
+def resolve_inside(root: Path, rel: str, field: str) -> Path:
+    """Resolve ``rel`` under ``root``, following symbolic links, and refuse anything that ends up outside.
+
+    Args:
+        root: The memory's folder.
+        rel: A path read from the memory's files (checked again here, so callers cannot skip the check).
+        field: What the path is, for the message, e.g. ``"segment 0123abcd file"``.
+
+    Returns:
+        The resolved absolute path, inside ``root.resolve()``.
+
+    Raises:
+        CorruptMemoryError: ``rel`` is not a canonical relative path, or it resolves outside ``root``.
+    """
+    safe_relative_path(rel, field, root)
+    base = root.resolve()
+    try:
+        target = (base / rel).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise CorruptMemoryError(f"{field} {_shown(rel)} under {base} cannot be resolved ({exc}). {_FIX}") from exc
+    if target != base and base not in target.parents:
+        raise CorruptMemoryError(
+            f"{field} {_shown(rel)} leads to {target}, outside the memory's folder {base} (through a symbolic link). "
+            "Refusing to open it: remove the link, or restore the memory from a backup."
+        )
+    return target
 
 
 def default_index_path(video_file: str | os.PathLike[str]) -> Path:
@@ -90,19 +190,3 @@ class Layout:
     def resolve(self, relative: str, field: str = "path") -> Path:
         """A manifest path, checked to stay inside the memory's folder."""
         return resolve_inside(self.root, relative, field)
-
-
-def resolve_inside(root: Path, relative: str, field: str) -> Path:
-    """``root / relative``, refusing any path that leaves ``root`` (absolute, ``..``, or through a symlink)."""
-    from .errors import CorruptMemoryError
-
-    if not isinstance(relative, str) or not relative or "\x00" in relative or os.path.isabs(relative):
-        raise CorruptMemoryError(f"{field} {relative!r} is not a relative path inside the memory's folder {root}.")
-    base = root.resolve()
-    target = (base / relative).resolve()
-    if target != base and base not in target.parents:
-        raise CorruptMemoryError(
-            f"{field} {relative!r} points outside the memory's folder {root}: refusing to touch it. "
-            "The index was crafted or damaged; restore it from a trusted copy."
-        )
-    return target

@@ -24,13 +24,16 @@ from tqdm.auto import tqdm
 
 from .config import VideoSettings
 from .errors import CorruptMemoryError, FrameDecodeError
+from .layout import resolve_inside
 from .manifest import Segment, fsync_dir
 from .payload import (
     HEADER_SIZE,
     KIND_DICT,
     Packer,
     Record,
+    decode_dictionary,
     decode_group,
+    decode_records,
     dictionary_group,
     encode_record,
     frame_bytes,
@@ -153,20 +156,6 @@ def write_plan(
     )
 
 
-def write_segment(
-    records: Sequence[Record],
-    settings: VideoSettings,
-    path: Path,
-    version: int,
-    relative_to: Path,
-    n_workers: int = 1,
-    show_progress: bool = False,
-) -> tuple[Segment, dict[str, Placement]]:
-    """Plan and write a segment in one go; returns its manifest entry and where each chunk lives."""
-    plan = plan_segment(records, settings)
-    return write_plan(plan, settings, path, version, relative_to, n_workers, show_progress), plan.placements
-
-
 def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, show_progress: bool) -> None:
     reader = VideoReader(path)
     frames = reader.iter_frames()
@@ -204,37 +193,39 @@ class SegmentCache:
     def reader(self, seg: Segment) -> VideoReader:
         with self._lock:
             if seg.uid not in self._readers:
-                self._readers[seg.uid] = VideoReader(self.root / seg.file)
+                # The file name comes from the manifest: never follow it (or a symlink) outside the memory's folder.
+                self._readers[seg.uid] = VideoReader(resolve_inside(self.root, seg.file, f"Segment {seg.uid} file"))
             return self._readers[seg.uid]
 
     def _read_blob(self, seg: Segment, first: int) -> list[bytes]:
+        k = bisect.bisect_left(seg.group_starts, first)
+        if k >= len(seg.group_starts) or seg.group_starts[k] != first:
+            raise FrameDecodeError(f"Frame {first} of {seg.file} does not start a group listed in the index.")
+        # The manifest, not the frame header, says how many frames to read, so a damaged header cannot make us loop.
+        span = (seg.group_starts[k + 1] if k + 1 < len(seg.group_starts) else seg.frames) - first
         reader = self.reader(seg)
         uid = bytes.fromhex(seg.uid)
         bodies: list[bytes] = []
-        frame, parts = first, 1
-        while len(bodies) < parts:
+        for j in range(span):
+            frame = first + j
             data = read_frame(reader.read(frame), self.settings.qr_backend)
             if data is None:
                 raise FrameDecodeError(
                     f"Frame {frame} of {reader.path} holds no readable QR code: the video is damaged. Run `memvid verify`."
                 )
             part, parts, body = parse_frame(data, uid, frame)
-            if part != len(bodies):
-                raise FrameDecodeError(f"Frame {frame} of {reader.path} is part {part}, expected part {len(bodies)}.")
+            if part != j or parts != span:
+                raise FrameDecodeError(
+                    f"Frame {frame} of {reader.path} is part {part} of {parts}, expected part {j} of {span}: "
+                    "the video does not match its index."
+                )
             bodies.append(body)
-            frame += 1
         _check_group_crc(seg, first, b"".join(bodies), reader.path)
         return bodies
 
     def dictionary(self, seg: Segment) -> bytes | None:
         if seg.uid not in self._dicts:
-            if not seg.dict_frames:
-                self._dicts[seg.uid] = None
-            else:
-                kind, data = decode_group(self._read_blob(seg, 0), None)
-                if kind != KIND_DICT:
-                    raise FrameDecodeError(f"Segment {seg.file} should start with its dictionary but does not.")
-                self._dicts[seg.uid] = data
+            self._dicts[seg.uid] = decode_dictionary(self._read_blob(seg, 0)) if seg.dict_frames else None
         return self._dicts[seg.uid]
 
     def group(self, seg: Segment, first: int) -> list[Record]:
@@ -243,9 +234,7 @@ class SegmentCache:
             if key in self._groups:
                 self._groups.move_to_end(key)
                 return self._groups[key]
-        kind, records = decode_group(self._read_blob(seg, first), self.dictionary(seg))
-        if kind == KIND_DICT:
-            raise FrameDecodeError(f"Frame {first} of {seg.file} holds a dictionary, not chunks.")
+        records = decode_records(self._read_blob(seg, first), self.dictionary(seg))
         with self._lock:
             self._groups[key] = records
             while len(self._groups) > self.max_groups:
@@ -269,23 +258,35 @@ class SegmentCache:
         reader = self.reader(seg)
         dictionary: bytes | None = None
         bodies: list[bytes] = []
-        first, frame = 0, -1
+        first, frame, expected = 0, -1, 0
         for frame, gray in enumerate(reader.iter_frames()):
+            if seg.frames and frame >= seg.frames:
+                raise FrameDecodeError(f"{reader.path} has more frames than the {seg.frames} the index lists.")
             data = read_frame(gray, self.settings.qr_backend)
             if data is None:
                 raise FrameDecodeError(f"Frame {frame} of {reader.path} holds no readable QR code.")
             part, parts, body = parse_frame(data, uid, frame)
-            if part == 0:
-                first, bodies = frame, []
+            if part == 0 and not bodies:
+                first, expected = frame, parts
+            if part != len(bodies) or parts != expected or (seg.frames and first + parts > seg.frames):
+                raise FrameDecodeError(
+                    f"Frame {frame} of {reader.path} is part {part} of {parts}, which does not continue the group "
+                    f"at frame {first}: the video is damaged."
+                )
             bodies.append(body)
             if len(bodies) == parts:
                 _check_group_crc(seg, first, b"".join(bodies), reader.path)
                 kind, payload = decode_group(bodies, dictionary)
                 if kind == KIND_DICT:
+                    if first != 0 or not seg.dict_frames:
+                        raise FrameDecodeError(f"Frame {first} of {reader.path} holds a dictionary, not chunks.")
                     dictionary = payload
                     self._dicts[seg.uid] = payload
                 else:
                     yield first, payload
+                bodies = []
+        if bodies:
+            raise FrameDecodeError(f"{reader.path} ends inside the group at frame {first}: it is truncated.")
         if seg.frames and frame + 1 != seg.frames:
             raise FrameDecodeError(f"{reader.path} has {frame + 1} frames, the index lists {seg.frames}: it is truncated.")
 
