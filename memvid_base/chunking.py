@@ -1,12 +1,13 @@
 """Splitting text into chunks that start and end on sentence boundaries where possible.
 
 A *sentence* here ends at ``.``, ``!`` or ``?`` (with any closing quotes or brackets) followed by
-whitespace, at ``。！？`` (no whitespace needed), or at a line break, so lines of code, list items and
-headings are units too.  A few abbreviations (``e.g.``, ``i.e.``, ``etc.``) do not end a sentence when
+whitespace, at ``。！？`` (no whitespace needed), or at a blank line (so headings and paragraphs of code
+end too).  A single line break does not end a sentence: prose is often hard-wrapped.  A few abbreviations (``e.g.``, ``i.e.``, ``etc.``) do not end a sentence when
 a lowercase word follows.  Sentences are packed greedily into chunks of at most ``chunk_size``
 characters; each chunk after the first repeats the last whole sentences of the previous one, up to
-``overlap`` characters.  A sentence longer than ``chunk_size`` is split at word boundaries, and a word
-longer than that (a URL, CJK text without punctuation) is cut hard.
+``overlap`` characters.  A sentence longer than ``chunk_size`` (typically a block of code) is split at
+line breaks, then at word boundaries, and a word longer than that (a URL, CJK text without
+punctuation) is cut hard.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from .errors import InvalidInputError
 
 __all__ = ["chunk_text", "split_sentences"]
 
-# End of a sentence: terminal punctuation + closers + whitespace, CJK terminal punctuation, or line breaks.
-_END = re.compile(r"[.!?][\"'”’)\]]*\s+|[。！？][\"'”’)\]」』]*\s*|\n\s*")
+# End of a sentence: terminal punctuation + closers + whitespace, CJK terminal punctuation, or a blank line.
+_END = re.compile(r"[.!?][\"'”’)\]]*\s+|[。！？][\"'”’)\]」』]*\s*|\n[ \t\r\f\v]*\n\s*")
 _ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.", "mr.", "mrs.", "dr.", "no."})
-_SPACE = re.compile(r"\s+")
+_FALLBACKS = (re.compile(r"\s*\n\s*"), re.compile(r"\s+"))
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -59,32 +60,28 @@ def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> 
         spans.append((a, a + len(stripped)))
 
 
-def _fit(text: str, span: tuple[int, int], size: int) -> list[tuple[int, int]]:
-    """Split one span longer than ``size`` at word boundaries, cutting over-long words hard."""
+def _fit(text: str, span: tuple[int, int], size: int, level: int = 0) -> list[tuple[int, int]]:
+    """Split a span longer than ``size`` at line breaks, then spaces, cutting over-long words hard."""
     a, b = span
-    words: list[tuple[int, int]] = []
+    if b - a <= size:
+        return [span]
+    if level >= len(_FALLBACKS):
+        return [(k, min(k + size, b)) for k in range(a, b, size)]
+    parts: list[tuple[int, int]] = []
     pos = a
-    for m in _SPACE.finditer(text, a, b):
-        words.append((pos, m.start()))
+    for m in _FALLBACKS[level].finditer(text, a, b):
+        if m.start() > pos:
+            parts.append((pos, m.start()))
         pos = m.end()
-    words.append((pos, b))
+    if pos < b:
+        parts.append((pos, b))
+    pieces = [p for part in parts for p in _fit(text, part, size, level + 1)]
     out: list[tuple[int, int]] = []
-    cur: tuple[int, int] | None = None
-    for ws, we in words:
-        if we - ws > size:  # no word boundary helps: hard cuts
-            if cur:
-                out.append(cur)
-                cur = None
-            out.extend((k, min(k + size, we)) for k in range(ws, we, size))
-            continue
-        if cur and we - cur[0] <= size:
-            cur = (cur[0], we)
+    for ps, pe in pieces:  # greedy: glue neighbouring pieces while they fit
+        if out and pe - out[-1][0] <= size:
+            out[-1] = (out[-1][0], pe)
         else:
-            if cur:
-                out.append(cur)
-            cur = (ws, we)
-    if cur:
-        out.append(cur)
+            out.append((ps, pe))
     return out
 
 

@@ -278,7 +278,7 @@ class KeywordIndex:
         limit = k if allowed is None else max(4 * k, 32)
         while True:
             hits = searcher.search(q, limit, count=False).hits
-            scored = [(searcher.doc(addr).get_first("row_id"), float(score)) for score, addr in hits]
+            scored = [(self._row_id(searcher, addr), float(score)) for score, addr in hits]
             out: list[tuple[str, float]] = []
             for rid, score in scored:
                 if rid == _STAMP_ID:
@@ -327,5 +327,8 @@ class KeywordIndex:
         if limit < 1:
             return []
         hits = searcher.search(q, limit, count=False).hits
-        ids = sorted(rid for rid in (searcher.doc(addr).get_first("row_id") for _, addr in hits) if rid != _STAMP_ID)
-        return ids
+        return sorted(rid for rid in (self._row_id(searcher, addr) for _, addr in hits) if rid != _STAMP_ID)
+
+    @staticmethod
+    def _row_id(searcher: Any, addr: Any) -> str:
+        return str(searcher.doc(addr).get_first("row_id"))
