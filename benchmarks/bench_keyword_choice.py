@@ -125,7 +125,7 @@ def bench_tantivy_words(chunks: list[str], extra: list[str], queries: list[str],
         if not clauses:
             return []
         s = index.searcher()
-        return [(s.doc(addr).get_first("row_id"), sc) for sc, addr in s.search(tantivy.Query.boolean_query(clauses), 10).hits]
+        return [(str(s.doc(addr).get_first("row_id")), float(sc)) for sc, addr in s.search(tantivy.Query.boolean_query(clauses), 10).hits]
 
     lat = latency(search, queries)
     t0 = time.perf_counter()
