@@ -18,7 +18,7 @@ Needs ``bm25s`` (not a dependency of memvid): ``pip install bm25s==0.3.16``.
 
 Usage::
 
-    python benchmarks/bench_keyword_choice.py            # 10k and 100k, about 5-8 minutes on 2 cores
+    python benchmarks/bench_keyword_choice.py            # 10k and 100k: 68-93 s on this 2-core machine
     python benchmarks/bench_keyword_choice.py --sizes 10000
 """
 
