@@ -34,6 +34,7 @@ import re
 import sys
 import sysconfig
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,15 @@ def table_bytes(chunks: list[str], vectors: np.ndarray) -> dict[str, float]:
         out["table_bytes"] = table
         out["table_bytes_per_chunk"] = table / len(chunks)
     out["raw_text_bytes_per_chunk"] = plan.raw_text_bytes / len(chunks)
+    # Users may bring their own ids: random 32-hex ids (uuid4) are the incompressible worst case.
+    rng = np.random.default_rng(0)
+    uuid_entries = tuple(replace(e, id=rng.bytes(16).hex()) for e in entries)
+    meta = SegmentMeta.build(
+        vectors, "int8", segment_uid=plan.uid.hex(), version=1, settings=settings, embedding_model="all-MiniLM-L6-v2",
+        chunks=uuid_entries, frames=len(plan.payloads), dict_frames=plan.dict_frames,
+        group_starts=tuple(plan.group_starts), group_crcs=tuple(plan.group_crcs), created=time.time(),
+    )  # fmt: skip
+    out["table_bytes_per_chunk_uuid_ids"] = (len(meta.encode()) - HEADER_SIZE - len(meta.vectors)) / len(chunks)
     return out
 
 
@@ -205,7 +215,8 @@ def main() -> None:
         print(f"{kind:<9} {r['bytes_per_chunk']:>8} {r['overlap_at_10']:>11.4f} {r['identical_top10']:>16.3f} "
               f"{r['same_top1']:>10.3f} {r['min_overlap_at_10']:>12.1f}")  # fmt: skip
     print(f"\nchunk table (ids, placements, checksums, text sizes) after zstd: {tables['table_bytes_per_chunk']:.1f} B/chunk"
-          f" ({tables['table_bytes']} B for {tables['chunks']} chunks in {tables['frames']} frames)")
+          f" ({tables['table_bytes']} B for {tables['chunks']} chunks in {tables['frames']} frames);"
+          f" {tables['table_bytes_per_chunk_uuid_ids']:.1f} B/chunk with random uuid4 ids")
     print(f"whole payload with int8 vectors: {tables['payload_bytes_per_chunk_int8']:.1f} B/chunk; "
           f"raw text {tables['raw_text_bytes_per_chunk']:.1f} B/chunk")
     print(f"recommended: {best} (fewest bytes with mean overlap@10 >= {TARGET})")

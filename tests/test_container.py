@@ -15,7 +15,7 @@ import pytest
 from memvid_base.config import VideoSettings
 from memvid_base.container import MEMVID_BOX_UUID, append_box, iter_top_level_boxes, read_box
 from memvid_base.errors import CorruptMemoryError, InvalidInputError
-from memvid_base.video import write_video
+from memvid_base.video import VideoReader, write_video
 
 PAYLOAD = b"memvid segment metadata \x00\xff" * 100
 
@@ -93,6 +93,12 @@ def test_append_keeps_the_video_valid_and_identical(copy: Path) -> None:
     with av.open(str(copy)) as container:
         assert container.streams.video[0].frames == 6
     assert read_box(copy) == PAYLOAD
+    reader = VideoReader(copy)  # memvid's own seeking reader lands on every frame as before
+    try:
+        assert reader.frame_count == 6
+        assert all(np.array_equal(reader.read(k), before[k]) for k in (5, 0, 3))
+    finally:
+        reader.close()
     types = [t for t, _, _ in iter_top_level_boxes(io.BytesIO(after_bytes))]
     assert types[0] == b"ftyp" and b"moov" in types and types[-1] == b"uuid"
 
