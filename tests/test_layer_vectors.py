@@ -6,9 +6,14 @@ import uuid
 
 import chromadb
 from chromadb.config import Settings
+from vector_store_contract import (
+    DIM,
+    VectorStoreContract,
+    test_and_where_flattens,
+    test_where_validation_names_the_mistake,
+)
 
 from memvid_base.vectors import VectorStore, open_client
-from vector_store_contract import DIM, VectorStoreContract, test_and_where_flattens, test_where_validation_names_the_mistake
 
 __all__ = ["test_and_where_flattens", "test_where_validation_names_the_mistake"]
 
