@@ -219,8 +219,16 @@ class KeywordIndex:
         w.delete_documents_by_term("row_id", _STAMP_ID)
         w.add_document(tantivy.Document(row_id=_STAMP_ID, stamp=stamp))
         w.commit()
+        # Release Tantivy's writer lock now: the next writer may be another process.
+        self._writer = None
+        del w
         self._index.reload()
         self._stamp = stamp
+
+    def reload(self) -> None:
+        """See what other processes committed since this index was opened or last reloaded."""
+        self._index.reload()
+        self._stamp = self._read_stamp()
 
     # ------------------------------------------------------------------------------------ reads
 

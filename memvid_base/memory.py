@@ -21,15 +21,15 @@ from . import creation, ingest, maintenance, query
 from . import query as _query  # mmr_search has a parameter named query
 from .config import VideoOptions, VideoSettings
 from .embeddings import Embedder
-from .errors import InvalidInputError, MemoryNotFoundError, VersionNotAvailableError
+from .errors import InvalidInputError
 from .layout import Layout, default_index_path, resolve_paths
 from .maintenance import VerifyReport
 from .manifest import Manifest, WriterLock, read_manifest
-from .reader import materialize
 from .segments import SegmentCache
-from .transaction import WriteTransaction, committed_here
+from .transaction import WriteTransaction
 from .types import Chunk, Hit
-from .vectors import VectorStore, open_client, validate_where
+from .vectors import VectorStore, validate_where
+from .view import MemoryView
 
 __all__ = ["Chunk", "Memory", "VerifyReport", "default_index_path", "resolve_paths"]
 
@@ -75,15 +75,18 @@ class Memory:
         self.embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
         self.as_of = as_of
         self.n_workers = max(1, n_workers if n_workers is not None else min(2, os.cpu_count() or 1))
-        self._client = client
-        self._owns_client = client is None
-        self._cache_size = cache_size
         self._lock = threading.RLock()
-        self._mtime: int | None = None
         self._promote = owns_files
-        self._vectors: VectorStore | None = None
-        self._segments: SegmentCache | None = None
-        self.manifest = self._load()
+        self._view = MemoryView(self.layout, client, as_of, cache_size)
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest of the version this memory reads."""
+        return self._view.manifest
+
+    @property
+    def settings(self) -> VideoSettings:
+        return self._view.settings
 
     @property
     def video_path(self) -> Path:
@@ -156,66 +159,17 @@ class Memory:
         final._adopt(tx)
         return final
 
-    def _load(self) -> Manifest:
-        if not self.layout.index.is_file():
-            hint = " The video exists but its index is missing: restore the index." if self.layout.video.exists() else ""
-            raise MemoryNotFoundError(
-                f"No memory index at {self.layout.index}.{hint} Build one with MemvidEncoder or Memory.create()."
-            )
-        manifest = read_manifest(self.layout.index)
-        self._mtime = self.layout.index.stat().st_mtime_ns
-        if self.as_of is not None and not manifest.history_floor <= self.as_of <= manifest.version:
-            raise VersionNotAvailableError(
-                f"Version {self.as_of} is not available: this memory has versions {manifest.history_floor}.."
-                f"{manifest.version} (older ones were compacted away)."
-            )
-        self.settings = VideoSettings.from_dict(manifest.video)
-        if self._segments is not None:
-            self._segments.close()
-        self._segments = SegmentCache(self.layout.root, self.settings, self._cache_size)
-        self._seg_by_uid = {s.uid: s for s in manifest.segments}
-        return manifest
-
     def refresh(self) -> bool:
         """Reload the manifest if another process committed a change. Returns True if it did.
 
         A memory opened ``as_of`` a version keeps reading that version, and raises
         :class:`VersionNotAvailableError` once a compaction has removed it.
         """
-        try:
-            mtime = self.layout.index.stat().st_mtime_ns
-        except FileNotFoundError as exc:
-            raise MemoryNotFoundError(f"The index {self.layout.index} was removed while the memory was open.") from exc
-        if mtime == self._mtime:
-            return False
-        with self._lock:
-            if self.as_of is not None:
-                floor = read_manifest(self.layout.index).history_floor
-                if self.as_of < floor:
-                    raise VersionNotAvailableError(
-                        f"Version {self.as_of} was compacted away while this memory was open (history now starts "
-                        f"at {floor}). Open a version from {floor} on, or the latest."
-                    )
-                self._mtime = mtime
-                return False
-            self.manifest = self._load()
-            if self._owns_client and not committed_here(self.layout.index, mtime):
-                # Another process committed: our cached Chroma view is stale, so open the store afresh.
-                self._client = open_client(self.layout.resolve(self.manifest.store["path"], "store.path"), fresh=True)
-                self._vectors = None
-        return True
+        return self._view.refresh()
 
     def open_store(self, create: bool = False) -> VectorStore:
         """The vector store of the version this memory reads (opened on first use)."""
-        if self._vectors is None or self._vectors.name != self.manifest.store["collection"]:
-            if self._client is None:
-                # A store last written by another process must be read afresh, not from Chroma's per-process cache.
-                fresh = not committed_here(self.layout.index, self._mtime)
-                self._client = open_client(self.layout.resolve(self.manifest.store["path"], "store.path"), fresh=fresh)
-            self._vectors = VectorStore(
-                self._client, self.manifest.store["collection"], self.manifest.embedding.get("dimension"), create=create
-            )
-        return self._vectors
+        return self._view.store(create)
 
     def _transaction(self) -> WriteTransaction:
         if self.as_of is not None:
@@ -225,26 +179,20 @@ class Memory:
         return WriteTransaction(self.layout, self._store_for, promote=self._promote)
 
     def _store_for(self, manifest: Manifest) -> VectorStore:
-        self.manifest = manifest
-        return self.open_store()
+        self._view.use(manifest)
+        return self._view.store()
 
     def _adopt(self, tx: WriteTransaction) -> None:
         """Take on the manifest a transaction committed."""
-        self.manifest = tx.m
-        if tx.mtime is not None:
-            self._mtime = tx.mtime
-        self._seg_by_uid = {s.uid: s for s in tx.m.segments}
-        self.segments.close()  # readers of renamed or removed segment files must not linger
-        self._segments = SegmentCache(self.layout.root, self.settings, self._cache_size)
+        self._view.adopt(tx.m, tx.mtime)
 
     def _sink(self) -> ingest.SegmentSink:
         return ingest.SegmentSink(self.layout, self.settings, self.n_workers)
 
     @property
     def segments(self) -> SegmentCache:
-        """The decoded-frame cache over this memory's segments (for viewers such as the web UI)."""
-        assert self._segments is not None
-        return self._segments
+        """The decoded-frame cache over this memory's segments."""
+        return self._view.segments
 
     @property
     def version(self) -> int:
@@ -280,7 +228,6 @@ class Memory:
             return []
         vectors = None if embeddings is None else query.check_vectors(self.manifest, embeddings, len(texts))
         with self._lock, self._transaction() as tx:
-            self._load_settings(tx.m)
             out = ingest.add(tx, self._sink(), self.embedder, texts, metas, id_list, vectors, show_progress)
         self._adopt(tx)
         return out
@@ -295,7 +242,6 @@ class Memory:
         if where is not None:
             validate_where(where)
         with self._lock, self._transaction() as tx:
-            self._load_settings(tx.m)
             hits: list[Hit] = []
             if ids is not None:
                 hits.extend(tx.store.live_rows_for([str(i) for i in ids], tx.m.version))
@@ -311,11 +257,6 @@ class Memory:
             ingest.clear(tx)
         self._adopt(tx)
 
-    def _load_settings(self, manifest: Manifest) -> None:
-        # The transaction re-read the manifest; the segment cache must follow it.
-        self.manifest = manifest
-        self.settings = VideoSettings.from_dict(manifest.video)
-        self._seg_by_uid = {s.uid: s for s in manifest.segments}
 
     def use_embedder(self, embedding_model: Any) -> None:
         """Embed with another model from now on; it must give vectors of the memory's dimension."""
@@ -413,7 +354,7 @@ class Memory:
         return self.segments.reader(seg).read(frame)
 
     def _materialize(self, hits: Sequence[Hit]) -> list[Chunk]:
-        return materialize(self.segments, self._seg_by_uid, hits)
+        return self._view.materialize(hits)
 
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every live chunk, decoded from the video, in insertion order."""
@@ -434,7 +375,6 @@ class Memory:
         versions before the compaction can no longer be opened with ``as_of``.
         """
         with self._lock, self._transaction() as tx:
-            self._load_settings(tx.m)
             out = maintenance.compact(tx, self.segments, self._sink(), keep_history, show_progress)
         self._adopt(tx)
         return out
@@ -447,12 +387,10 @@ class Memory:
         with self._lock, WriterLock(self.layout.index):
             tx = WriteTransaction(self.layout, self._store_for, promote=self._promote)
             tx.manifest = read_manifest(self.layout.index)
-            self._load_settings(tx.m)
-            self._vectors = None
-            if self._client is None:
-                self._client = open_client(self.layout.resolve(tx.m.store["path"], "store.path"))
+            self._view.use(tx.m)
+            self._view.forget_store()
             ingest.check_dimension(tx.m, self.embedder)
-            live = maintenance.rebuild_store(tx, self.segments, self.embedder.embed_many, self._client, show_progress)
+            live = maintenance.rebuild_store(tx, self.segments, self.embedder.embed_many, self._view.client, show_progress)
         self._adopt(tx)
         return live
 
@@ -471,7 +409,7 @@ class Memory:
 
     def close(self) -> None:
         """Close the video readers and drop decoded frames (the memory can be used again; files reopen lazily)."""
-        self.segments.close()
+        self._view.close()
 
     def __enter__(self) -> Memory:
         return self

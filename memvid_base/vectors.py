@@ -209,6 +209,25 @@ class VectorStore:
         """Rows written by versions after ``version`` (an uncommitted writer's, or a newer manifest's)."""
         return self._get({_V0: {"$gt": version}})
 
+    def all_rows(self) -> list[Hit]:
+        """Every row, of every retained version."""
+        return self._get(None)
+
+    def rows_by_id(
+        self, row_ids: Sequence[str], version: int, where: Mapping[str, Any] | None = None, include_embeddings: bool = False
+    ) -> dict[str, Hit]:
+        """The given rows that are visible at ``version`` and match ``where``, by row id."""
+        out: dict[str, Hit] = {}
+        include = ["metadatas", "embeddings"] if include_embeddings else ["metadatas"]
+        for k in range(0, len(row_ids), _ID_BATCH):
+            res = self.collection.get(ids=list(row_ids[k : k + _ID_BATCH]), where=and_where(where, visible_at(version)),
+                                      include=include)
+            embs = res.get("embeddings") if include_embeddings else None
+            for j, rid in enumerate(res["ids"]):
+                emb = None if embs is None else np.asarray(embs[j], dtype=np.float32)
+                out[rid] = Hit(row_from_metadata(rid, (res["metadatas"] or [])[j]), None, emb)
+        return out
+
     def live_rows(self, include_embeddings: bool = False) -> list[Hit]:
         """Every row that is live at the head version."""
         return self._get({_V1: LIVE}, include_embeddings)

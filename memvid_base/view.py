@@ -1,0 +1,138 @@
+"""What one reader of a memory sees: a committed manifest, its settings, decoded frames and vector rows.
+
+A view follows the memory as other processes commit (:meth:`MemoryView.refresh`), or stays on one
+version (``as_of``) until compaction removes that version.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .config import VideoSettings
+from .errors import MemoryNotFoundError, VersionNotAvailableError
+from .layout import Layout
+from .manifest import Manifest, Segment, read_manifest
+from .reader import materialize
+from .segments import SegmentCache
+from .transaction import committed_here
+from .types import Chunk, Hit
+from .vectors import VectorStore, open_client
+
+
+class MemoryView:
+    """The committed state one ``Memory`` object reads.
+
+    Args:
+        layout: The memory's files.
+        client: A Chroma client to use, or None to open a persistent one beside the manifest.
+        as_of: Stay on this version.
+        cache_size: Decoded groups (frames) kept in memory.
+    """
+
+    def __init__(self, layout: Layout, client: Any, as_of: int | None, cache_size: int) -> None:
+        self.layout = layout
+        self.as_of = as_of
+        self._client = client
+        self._owns_client = client is None
+        self._cache_size = cache_size
+        self._lock = threading.RLock()
+        self._vectors: VectorStore | None = None
+        self.mtime: int | None = None
+        self.manifest = self._read()
+        self.settings = VideoSettings.from_dict(self.manifest.video)
+        self.segments = SegmentCache(layout.root, self.settings, cache_size)
+        self.seg_by_uid: dict[str, Segment] = {s.uid: s for s in self.manifest.segments}
+
+    def _read(self) -> Manifest:
+        if not self.layout.index.is_file():
+            hint = " The video exists but its index is missing: restore the index." if self.layout.video.exists() else ""
+            raise MemoryNotFoundError(
+                f"No memory index at {self.layout.index}.{hint} Build one with MemvidEncoder or Memory.create()."
+            )
+        manifest = read_manifest(self.layout.index)
+        self.mtime = self.layout.index.stat().st_mtime_ns
+        if self.as_of is not None and not manifest.history_floor <= self.as_of <= manifest.version:
+            raise VersionNotAvailableError(
+                f"Version {self.as_of} is not available: this memory has versions {manifest.history_floor}.."
+                f"{manifest.version} (older ones were compacted away)."
+            )
+        return manifest
+
+    @property
+    def version(self) -> int:
+        return self.manifest.version if self.as_of is None else self.as_of
+
+    @property
+    def latest(self) -> bool:
+        return self.as_of is None
+
+    def refresh(self) -> bool:
+        """Reload the manifest if another process committed a change. Returns True if it did.
+
+        A view opened ``as_of`` a version keeps reading that version, and raises
+        :class:`VersionNotAvailableError` once a compaction has removed it.
+        """
+        try:
+            mtime = self.layout.index.stat().st_mtime_ns
+        except FileNotFoundError as exc:
+            raise MemoryNotFoundError(f"The index {self.layout.index} was removed while the memory was open.") from exc
+        if mtime == self.mtime:
+            return False
+        with self._lock:
+            if self.as_of is not None:
+                floor = read_manifest(self.layout.index).history_floor
+                if self.as_of < floor:
+                    raise VersionNotAvailableError(
+                        f"Version {self.as_of} was compacted away while this memory was open (history now starts "
+                        f"at {floor}). Open a version from {floor} on, or the latest."
+                    )
+                self.mtime = mtime
+                return False
+            self.adopt(self._read(), self.mtime)
+            if self._owns_client and not committed_here(self.layout.index, mtime):
+                # Another process committed: our cached Chroma view is stale, so open the store afresh.
+                self._client = open_client(self.layout.resolve(self.manifest.store["path"], "store.path"), fresh=True)
+                self._vectors = None
+        return True
+
+    def adopt(self, manifest: Manifest, mtime: int | None) -> None:
+        """Read ``manifest`` from now on (one this process committed, or just read)."""
+        self.manifest = manifest
+        if mtime is not None:
+            self.mtime = mtime
+        self.settings = VideoSettings.from_dict(manifest.video)
+        self.seg_by_uid = {s.uid: s for s in manifest.segments}
+        self.segments.close()  # readers of renamed or removed segment files must not linger
+        self.segments = SegmentCache(self.layout.root, self.settings, self._cache_size)
+
+    def use(self, manifest: Manifest) -> None:
+        """Follow a manifest a writer has just re-read under its lock (its segments may be newer)."""
+        self.manifest = manifest
+        self.seg_by_uid = {s.uid: s for s in manifest.segments}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            # A store last written by another process must be read afresh, not from Chroma's per-process cache.
+            fresh = not committed_here(self.layout.index, self.mtime)
+            self._client = open_client(self.layout.resolve(self.manifest.store["path"], "store.path"), fresh=fresh)
+        return self._client
+
+    def store(self, create: bool = False) -> VectorStore:
+        """The vector store the manifest names (opened on first use)."""
+        if self._vectors is None or self._vectors.name != self.manifest.store["collection"]:
+            self._vectors = VectorStore(self.client, self.manifest.store["collection"],
+                                        self.manifest.embedding.get("dimension"), create=create)
+        return self._vectors
+
+    def forget_store(self) -> None:
+        self._vectors = None
+
+    def materialize(self, hits: Sequence[Hit]) -> list[Chunk]:
+        """Chunks for hits, text decoded from the video."""
+        return materialize(self.segments, self.seg_by_uid, hits)
+
+    def close(self) -> None:
+        self.segments.close()
