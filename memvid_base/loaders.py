@@ -28,9 +28,9 @@ def read_pdf(path: str | os.PathLike[str]) -> Iterator[tuple[str, dict[str, Any]
         reader = PdfReader(str(p))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok = bool(reader.decrypt(""))  # PasswordType.NOT_DECRYPTED is 0
             except Exception:
-                ok = 0
+                ok = False
             if not ok:
                 raise InvalidInputError(f"{p} is encrypted. Decrypt it first (e.g. `qpdf --decrypt`) and add it again.")
         pages = list(reader.pages)
