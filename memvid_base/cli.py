@@ -329,6 +329,24 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, out: TextIO) -> int:
+    """Serve the memory to AI apps over MCP (stdio, or streamable HTTP with --http)."""
+    try:
+        from . import mcp_server
+    except ImportError as exc:
+        raise UserError(f"The MCP server needs the mcp package ({exc}): pip install 'memvid-rag[mcp]'.") from exc
+    token = args.token
+    if token is None and args.http:
+        token = os.environ.get(mcp_server.TOKEN_ENV) or None
+    host, port, token = mcp_server.check_http_options(http=args.http, host=args.host, port=args.port, token=token)
+    model = mcp_server.resolve_embedding_model(args.embedding_model)
+    with open_memory(args.memory, args.index, embedding_model=model) as memory:
+        if args.http:
+            print(f"{PROG}: MCP server for {memory.video_path} on http://{host}:{port}/mcp (Ctrl-C to stop).", file=sys.stderr)
+        mcp_server.serve(memory, writable=args.writable, http=args.http, host=args.host, port=args.port, token=token)
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -427,6 +445,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--top-k", type=int, default=5, dest="top_k", help="chunks retrieved per question (default 5)")
     p.add_argument("--max-upload-mb", type=float, default=20, metavar="MB", help="largest file the upload box accepts (default 20)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the memory to AI apps over the Model Context Protocol",
+                       description="Serve search/get/info (and add/delete with --writable) over MCP: stdio by default, "
+                                   "streamable HTTP on 127.0.0.1 with --http. Binding another --host requires a bearer "
+                                   "token (--token or MEMVID_MCP_TOKEN).")
+    _add_memory_arg(p)
+    p.add_argument("--writable", action="store_true", help="allow the add and delete tools to change the memory")
+    p.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    p.add_argument("--host", default=None, help="interface to bind with --http (default 127.0.0.1; any --host requires a token)")
+    p.add_argument("--port", type=int, default=None, help="port with --http (default 8000)")
+    p.add_argument("--token", default=None, help="bearer token HTTP clients must send (default: $MEMVID_MCP_TOKEN)")
+    p.add_argument("--embedding-model", default=None, metavar="MODEL",
+                   help="the model the memory was built with, when not the default: a local model path or module:callable")
+    p.set_defaults(func=cmd_mcp)
     return parser
 
 

@@ -15,8 +15,11 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".pdf"}
 
 def read_pdf(path: str | os.PathLike[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(page_text, {"file": name, "page": n})`` for each page with text (pages count from 1)."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+    except ImportError as exc:
+        raise InvalidInputError(f"Reading {Path(path).name} needs pypdf: pip install 'memvid-rag[pdf]'.") from exc
 
     p = Path(path)
     if not p.is_file():
@@ -25,7 +28,7 @@ def read_pdf(path: str | os.PathLike[str]) -> Iterator[tuple[str, dict[str, Any]
         reader = PdfReader(str(p))
         if reader.is_encrypted:
             try:
-                ok = bool(reader.decrypt(""))
+                ok = bool(reader.decrypt(""))  # PasswordType.NOT_DECRYPTED is 0
             except Exception:
                 ok = False
             if not ok:

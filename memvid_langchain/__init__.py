@@ -6,6 +6,11 @@ Example:
     >>> retriever = store.as_retriever(search_type="mmr", search_kwargs={"k": 5})  # doctest: +SKIP
 """
 
+try:
+    import langchain_core  # noqa: F401  (checked first, so a missing extra gives one clear line)
+except ImportError as _exc:
+    raise ImportError("memvid_langchain needs langchain-core: pip install 'memvid-rag[langchain]'") from _exc
+
 from memvid_langchain.chat import MemvidChat
 from memvid_langchain.embeddings import MemvidEmbeddings
 from memvid_langchain.vectorstores import MemvidVectorStore

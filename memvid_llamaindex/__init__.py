@@ -9,6 +9,11 @@ Example:
     >>> index.as_query_engine(similarity_top_k=3).query("question")     # doctest: +SKIP
 """
 
+try:
+    import llama_index.core  # noqa: F401  (checked first, so a missing extra gives one clear line)
+except ImportError as _exc:
+    raise ImportError("memvid_llamaindex needs llama-index-core: pip install 'memvid-rag[llamaindex]'") from _exc
+
 from .embeddings import MemvidEmbedding
 from .filters import UnsupportedFilterError, to_chroma_where
 from .vector_store import MemvidVectorStore, chunk_to_node

@@ -19,12 +19,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.memvid-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo ">> installing torch (CPU build) and memvid-rag[test]"
   .venv/bin/python -m pip install -q --upgrade pip
   # Pinned first: an unpinned torch would pull several GB of CUDA wheels.
   .venv/bin/python -m pip install -q torch==2.13.0
-  .venv/bin/python -m pip install -q -e ".[test]"
+  # constraints.txt pins the versions CI tests; memvid-rag[test] is every extra plus the test tools.
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
   touch "$stamp"
 fi
 
