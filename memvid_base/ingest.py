@@ -181,14 +181,17 @@ def add(
         if vectors is None:
             vectors = embedder.embed_many(texts, show_progress)
         replaced = {h.row.row_id: h.row for h in tx.store.live_rows_for(final_ids, m.version)}
+        rows = rows_for(records, plan.placements, version)
         try:
-            tx.store.add(rows_for(records, plan.placements, version), vectors, metas)
+            tx.store.add(rows, vectors, metas)
             fault("rows-added")
             tx.store.set_removed(list(replaced), version)
         except Exception as exc:
             future.cancel()
             raise CorruptMemoryError(f"The vector store rejected the new chunks: {exc}") from exc
         fault("rows-updated")
+        if tx.keywords is not None:
+            tx.keywords.stage(added=[(r.row_id, t) for r, t in zip(rows, texts)])
         segment = future.result()
     fault("segment-written")
     m.segments.append(segment)

@@ -13,6 +13,7 @@ A memory named ``kb`` is, in its folder:
 * ``kb_segments/<version>-<uid>.mp4``: segments appended later;
 * ``kb_index.json``: the manifest, the commit point;
 * ``kb_index_chroma/``: the vector store (its folder name is recorded in the manifest);
+* ``kb_index_keywords/``: the keyword index, built on the first keyword search;
 * ``kb_index.json.lock`` and ``kb_index.json.pending``: the writer's lock and its in-progress marker.
 """
 
@@ -162,6 +163,11 @@ class Layout:
     def pending_marker(self) -> Path:
         """Present while a writer may have touched the store without committing."""
         return self.index.with_name(self.index.name + ".pending")
+
+    @property
+    def keyword_dir(self) -> Path:
+        """The keyword index (a cache, rebuilt from the video when missing or stale)."""
+        return self.index.with_name(f"{self.index.stem}_keywords")
 
     @property
     def default_store_dir(self) -> str:

@@ -144,7 +144,10 @@ def compact(
         plan = sink.plan(records)
         segment = sink.write(plan, version, show_progress)
         vectors = np.asarray([h.embedding for h in live], dtype=np.float32)
-        tx.store.add(rows_for(records, plan.placements, version), vectors, [r.metadata for r in records])
+        rows = rows_for(records, plan.placements, version)
+        tx.store.add(rows, vectors, [r.metadata for r in records])
+        if tx.keywords is not None:
+            tx.keywords.stage(added=[(row.row_id, r.text or "") for row, r in zip(rows, records)])
     else:
         segment = empty_segment(version)
     tx.store.set_removed([h.row.row_id for h in live], version)
@@ -164,7 +167,10 @@ def compact(
 def _drop_history(tx: WriteTransaction, old_segments: list[Segment]) -> None:
     """Delete segments and vector rows that no version at or after history_floor can see."""
     m = tx.m
-    tx.store.delete_rows([h.row.row_id for h in tx.store.rows_removed_by(m.history_floor)])
+    dead = [h.row.row_id for h in tx.store.rows_removed_by(m.history_floor)]
+    tx.store.delete_rows(dead)
+    if tx.keywords is not None and tx.keywords.stage(removed=dead):
+        tx.keywords.commit(m, m.version)
     keep = {s.uid for s in m.segments if s.version >= m.history_floor}
     m.segments = [s for s in m.segments if s.uid in keep]
     m.dead_rows = 0

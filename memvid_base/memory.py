@@ -17,14 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from . import creation, ingest, maintenance, query
+from . import creation, fusion, ingest, maintenance, query, retrieval
 from . import query as _query  # mmr_search has a parameter named query
 from .config import VideoOptions, VideoSettings
+from .doc_filter import validate_where_document
 from .embeddings import Embedder
 from .errors import InvalidInputError
+from .keyword_cache import KeywordCache
 from .layout import Layout, default_index_path, resolve_paths
 from .maintenance import VerifyReport
 from .manifest import Manifest, WriterLock, read_manifest
+from .mmr import maximal_marginal_relevance
 from .segments import SegmentCache
 from .transaction import WriteTransaction
 from .types import Chunk, Hit
@@ -78,6 +81,7 @@ class Memory:
         self._lock = threading.RLock()
         self._promote = owns_files
         self._view = MemoryView(self.layout, client, as_of, cache_size)
+        self._keywords = KeywordCache(self.layout.keyword_dir, self.layout.index)
 
     @property
     def manifest(self) -> Manifest:
@@ -176,7 +180,7 @@ class Memory:
             raise InvalidInputError(
                 f"This memory was opened as_of={self.as_of} and is read-only; open the latest version to write."
             )
-        return WriteTransaction(self.layout, self._store_for, promote=self._promote)
+        return WriteTransaction(self.layout, self._store_for, promote=self._promote, keywords=self._keywords)
 
     def _store_for(self, manifest: Manifest) -> VectorStore:
         self._view.use(manifest)
@@ -280,9 +284,27 @@ class Memory:
         ingest.check_dimension(self.manifest, self.embedder)
         return self.embedder.embed_query(query)
 
-    def search(self, query: str, top_k: int = 5, where: Mapping[str, Any] | None = None) -> list[Chunk]:
-        """Semantic search; returns up to ``top_k`` chunks, best first, with text decoded from the video."""
-        return self.search_by_vector(self.embed_query(query), top_k, where)
+    def search(
+        self,
+        query: str,
+        top_k: int = 5,
+        where: Mapping[str, Any] | None = None,
+        *,
+        mode: str = "vector",
+        where_document: Mapping[str, Any] | None = None,
+        alpha: float | None = None,
+    ) -> list[Chunk]:
+        """Search; returns up to ``top_k`` chunks, best first, with text decoded from the video.
+
+        Args:
+            query: What to look for.
+            top_k: How many chunks to return.
+            where: A metadata filter, as in Chroma (``{"file": "a.md"}``, ``$and``, ``$gte``...).
+            mode: ``"vector"`` (semantic), ``"keyword"`` (BM25) or ``"hybrid"`` (both, fused by rank).
+            where_document: Keep chunks whose text matches, e.g. ``{"$contains": "zstd"}``.
+            alpha: Hybrid weight of the vector side, 0..1 (default 0.3: exact words count more).
+        """
+        return self.retrieve(query, None, top_k, where, mode=mode, where_document=where_document, alpha=alpha)
 
     def search_by_vector(
         self,
@@ -292,14 +314,63 @@ class Memory:
         include_embeddings: bool = False,
         *,
         ids: Sequence[str] | None = None,
+        where_document: Mapping[str, Any] | None = None,
     ) -> list[Chunk]:
         """Like :meth:`search` for a query vector. ``ids`` restricts the search to those chunk ids."""
-        return self._materialize(self._nearest(vector, top_k, where, ids, include_embeddings))
+        return self.retrieve(None, vector, top_k, where, ids=ids, where_document=where_document,
+                             include_embeddings=include_embeddings)
 
-    def _nearest(self, vector: Any, top_k: int, where: Any, ids: Sequence[str] | None, embeddings: bool) -> list[Hit]:
+    def retrieve(
+        self,
+        text: str | None,
+        vector: Sequence[float] | np.ndarray | None,
+        top_k: int = 5,
+        where: Mapping[str, Any] | None = None,
+        *,
+        mode: str = "vector",
+        ids: Sequence[str] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        alpha: float | None = None,
+        include_embeddings: bool = False,
+    ) -> list[Chunk]:
+        """Every search in one call: query text and/or vector, any mode, filters and id restriction.
+
+        The vector is made from ``text`` when not given (vector and hybrid modes); keyword and hybrid
+        modes need ``text``.
+        """
+        ranker, req = self._plan(text, vector, top_k, where, mode, ids, where_document, alpha, include_embeddings)
+        return ranker.search(req)
+
+    def _plan(
+        self, text: str | None, vector: Any, top_k: int, where: Any, mode: str, ids: Sequence[str] | None,
+        where_document: Any, alpha: float | None, embeddings: bool,
+    ) -> tuple[retrieval.Ranker, retrieval.SearchRequest]:
+        mode = retrieval.check_mode(mode)
+        query.check_count(top_k, "top_k")
+        if where_document is not None:
+            validate_where_document(where_document)
+        if mode != "vector" and (not isinstance(text, str) or not text.strip()):
+            raise InvalidInputError(f"{mode} search needs the query text, got {text!r}.")
+        if vector is None and mode != "keyword":
+            if text is None:
+                raise InvalidInputError("Give a query text or a query vector.")
+            vector = self.embed_query(text)
         self.refresh()  # before planning: the query is checked against the version it will read
-        q = query.VectorQuery.make(vector, top_k, self.manifest, where, ids, embeddings)
-        return query.nearest(self.open_store(), self.manifest, self.version, self.as_of is None, q)
+        m = self.manifest
+        if where is not None:
+            validate_where(where)
+        vec = None
+        if vector is not None:
+            vec = query.as_vector(vector)
+            query.require_dimension(m, vec.shape[0])
+        weight = retrieval.DEFAULT_ALPHA if alpha is None else alpha
+        fusion.alpha_weights(weight)  # validates
+        req = retrieval.SearchRequest(text, vec, top_k, mode, where, None if ids is None else tuple(str(i) for i in ids),
+                                      where_document, weight, embeddings)
+        store = self.open_store()
+        ranker = retrieval.Ranker(store, m, self.version, self.as_of is None,
+                                  lambda: self._keywords.ready(m, self.segments, store), self._materialize)
+        return ranker, req
 
     def mmr_search(
         self,
@@ -311,16 +382,23 @@ class Memory:
         vector: Sequence[float] | np.ndarray | None = None,
         *,
         ids: Sequence[str] | None = None,
+        mode: str = "vector",
+        where_document: Mapping[str, Any] | None = None,
+        alpha: float | None = None,
     ) -> list[Chunk]:
-        """Maximal marginal relevance: relevant to the query and diverse among themselves."""
+        """Maximal marginal relevance over the mode's candidates: relevant to the query and diverse."""
         if not 0.0 <= lambda_mult <= 1.0:
             raise InvalidInputError(f"lambda_mult must be in [0, 1], got {lambda_mult}.")
         if vector is None:
             if query is None:
                 raise InvalidInputError("mmr_search needs a query or a vector.")
             vector = self.embed_query(query)
-        hits = self._nearest(vector, max(fetch_k, top_k), where, ids, True)
-        return self._materialize(_query.pick_diverse(_query.as_vector(vector), hits, lambda_mult, top_k))
+        pool = self.retrieve(query, vector, max(fetch_k, top_k), where, mode=mode, ids=ids,
+                             where_document=where_document, alpha=alpha, include_embeddings=True)
+        if not pool:
+            return []
+        picked = maximal_marginal_relevance(_query.as_vector(vector), retrieval.embeddings_of(pool), lambda_mult, top_k)
+        return [pool[k] for k in picked]
 
     def get_by_ids(self, ids: Sequence[str], include_embeddings: bool = False) -> list[Chunk]:
         """The current version of each id that exists, in the order asked; unknown ids are skipped."""
@@ -410,6 +488,7 @@ class Memory:
     def close(self) -> None:
         """Close the video readers and drop decoded frames (the memory can be used again; files reopen lazily)."""
         self._view.close()
+        self._keywords.close()
 
     def __enter__(self) -> Memory:
         return self

@@ -18,7 +18,7 @@ from .errors import DimensionMismatchError, InvalidInputError
 from .manifest import Manifest
 from .mmr import maximal_marginal_relevance
 from .types import Hit
-from .vectors import VectorStore, validate_where
+from .vectors import VectorStore
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,6 @@ class VectorQuery:
     where: Mapping[str, Any] | None = None
     ids: tuple[str, ...] | None = None  # restrict to these chunk ids
     with_embeddings: bool = False
-
-    @classmethod
-    def make(
-        cls,
-        vector: Any,
-        top_k: int,
-        manifest: Manifest,
-        where: Mapping[str, Any] | None = None,
-        ids: Sequence[str] | None = None,
-        with_embeddings: bool = False,
-    ) -> VectorQuery:
-        check_count(top_k, "top_k")
-        if where is not None:
-            validate_where(where)
-        vec = as_vector(vector)
-        require_dimension(manifest, vec.shape[0])
-        return cls(vec, top_k, where, None if ids is None else tuple(str(i) for i in ids), with_embeddings)
 
 
 def check_count(value: object, name: str) -> int:

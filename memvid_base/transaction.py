@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import InvalidInputError
+from .keyword_cache import KeywordCache
 from .layout import Layout
 from .manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
 from .vectors import VectorStore
@@ -50,6 +51,7 @@ class WriteTransaction:
         open_store: Returns the vector store a manifest names.
         promote: Whether this memory owns its files (False for a staging build that shares the
             segments folder with a live memory it will replace).
+        keywords: The memory's keyword index, kept in step with each commit if it exists.
 
     Example:
         >>> with WriteTransaction(layout, open_store) as tx:               # doctest: +SKIP
@@ -58,9 +60,16 @@ class WriteTransaction:
         ...     tx.commit("add", "3 chunks")
     """
 
-    def __init__(self, layout: Layout, open_store: Callable[[Manifest], VectorStore], promote: bool = True) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        open_store: Callable[[Manifest], VectorStore],
+        promote: bool = True,
+        keywords: KeywordCache | None = None,
+    ) -> None:
         self.layout = layout
         self.promote = promote
+        self.keywords = keywords
         self._open_store = open_store
         self._lock = WriterLock(layout.index)
         self.manifest: Manifest | None = None
@@ -77,6 +86,8 @@ class WriteTransaction:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
+        if self.keywords is not None and exc_type is not None:
+            self.keywords.close()  # drop rows staged for a version that never committed
         try:
             if exc_type is None and self.promote:
                 # Every path through a transaction commits or raises, so a clean exit left nothing behind.
@@ -131,6 +142,8 @@ class WriteTransaction:
     def commit(self, op: str, note: str) -> int:
         """Make the prepared change visible as the next version: the atomic manifest replace."""
         m = self.m
+        if self.keywords is not None:
+            self.keywords.commit(m, self.next_version)  # before the manifest: a crash between leaves it ahead, still usable
         m.version = self.next_version
         m.versions.append(VersionEntry(m.version, now(), op, m.live_chunks, note))
         self.write()

@@ -1,0 +1,157 @@
+"""Ranking for the three search modes (vector, keyword, hybrid) and keyword filters on the decoded text.
+
+* ``vector``: nearest rows in the vector store (cosine).
+* ``keyword``: BM25 over the keyword index, restricted to rows visible at the version read.
+* ``hybrid``: both lists fused by weighted reciprocal rank fusion (k=60); ``alpha`` weights the
+  vector side (1 is vector only, 0 keyword only).
+
+Metadata filters (``where``) and id restrictions apply to both sides.  ``where_document`` keeps
+only chunks whose decoded text satisfies it (``$contains``, ``$not_contains``, ``$and``, ``$or``, as in
+Chroma); candidates come from the keyword index where the filter allows, and every match is
+confirmed against the text decoded from the video, so there are no false positives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import doc_filter
+from .errors import InvalidInputError
+from .fusion import alpha_weights, reciprocal_rank_fusion
+from .keywords import KeywordIndex
+from .manifest import Manifest
+from .query import VectorQuery, nearest
+from .types import Chunk, Hit
+from .vectors import VectorStore
+
+MODES = ("vector", "keyword", "hybrid")
+DEFAULT_ALPHA = 0.3  # keyword-leaning: met both retrieval goals in benchmarks/bench_retrieval.py
+RRF_K = 60
+FUSION_DEPTH = 50  # candidates taken from each side before fusing
+_MAX_CANDIDATE_IDS = 5000  # beyond this, a where_document prefilter is cheaper as a post-filter
+
+
+def check_mode(mode: object) -> str:
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+    return str(mode)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One validated search: what to rank, how, and which chunks may appear."""
+
+    query: str | None
+    vector: np.ndarray | None  # None in keyword mode
+    top_k: int
+    mode: str = "vector"
+    where: Mapping[str, Any] | None = None
+    ids: tuple[str, ...] | None = None  # restrict to these chunk ids
+    where_document: Mapping[str, Any] | None = None
+    alpha: float = DEFAULT_ALPHA
+    with_embeddings: bool = False
+
+
+@dataclass
+class Ranker:
+    """Runs search requests against one version of a memory.
+
+    Args:
+        store: The vector store.
+        manifest: The manifest of the version read.
+        version: That version.
+        latest: Whether it is the head version (enables the unfiltered fast path).
+        keywords: Returns a keyword index usable for this version (built on first use).
+        materialize: Turns hits into chunks with text decoded from the video.
+    """
+
+    store: VectorStore
+    manifest: Manifest
+    version: int
+    latest: bool
+    keywords: Callable[[], KeywordIndex]
+    materialize: Callable[[Sequence[Hit]], list[Chunk]]
+
+    def search(self, req: SearchRequest) -> list[Chunk]:
+        """Up to ``top_k`` chunks, best first, text decoded from the video."""
+        if req.where_document is None:
+            ranked = self.ranked(req, req.top_k)
+            return self._chunks(ranked[: req.top_k])
+        req = self._prefiltered(req)
+        depth, total = max(4 * req.top_k, FUSION_DEPTH), self.manifest.live_chunks + self.manifest.dead_rows
+        while True:
+            ranked = self.ranked(req, depth)
+            kept = [c for c in self._chunks(ranked) if doc_filter.matches(dict(req.where_document or {}), c.text)]
+            if len(kept) >= req.top_k or len(ranked) < depth or depth >= total:
+                return kept[: req.top_k]
+            depth *= 4
+
+    def ranked(self, req: SearchRequest, depth: int) -> list[tuple[Hit, float | None]]:
+        """``(hit, fused score)`` pairs, best first; the score is None in vector mode (distance ranks)."""
+        if req.mode == "vector":
+            return [(h, None) for h in self._vector(req, depth)]
+        if req.mode == "keyword":
+            hits = self._keyword(req, depth)
+            best = max((s for _, s in hits), default=1.0) or 1.0
+            return [(h, s / best) for h, s in hits]
+        n = max(depth, FUSION_DEPTH)
+        dense = self._vector(req, n)
+        sparse = [h for h, _ in self._keyword(req, n)]
+        by_row = {h.row.row_id: h for h in sparse} | {h.row.row_id: h for h in dense}
+        weights = alpha_weights(req.alpha)
+        fused = reciprocal_rank_fusion([[h.row.row_id for h in dense], [h.row.row_id for h in sparse]], RRF_K, weights)
+        top = sum(weights) / (RRF_K + 1)  # rank 1 on both sides
+        out: list[tuple[Hit, float | None]] = [(by_row[rid], score / top) for rid, score in fused[:depth]]
+        if req.with_embeddings:
+            missing = [h.row.row_id for h, _ in out if h.embedding is None]
+            found = self.store.rows_by_id(missing, self.version, include_embeddings=True) if missing else {}
+            out = [(found.get(h.row.row_id, h), s) for h, s in out]
+        return out
+
+    def _vector(self, req: SearchRequest, depth: int) -> list[Hit]:
+        assert req.vector is not None, "vector and hybrid modes need a query vector"
+        q = VectorQuery(req.vector, depth, req.where, req.ids, req.with_embeddings)
+        return nearest(self.store, self.manifest, self.version, self.latest, q)
+
+    def _keyword(self, req: SearchRequest, depth: int) -> list[tuple[Hit, float]]:
+        """BM25 hits visible at this version that pass ``where`` and the id restriction."""
+        if not req.query or not req.query.strip():
+            return []
+        index = self.keywords()
+        limit, total = max(depth, FUSION_DEPTH), len(index)
+        while True:
+            found = index.search(req.query, limit)
+            rows = self.store.rows_by_id([rid for rid, _ in found], self.version, req.where, req.with_embeddings)
+            hits = [(rows[rid], score) for rid, score in found if rid in rows]
+            if req.ids is not None:
+                allowed = set(req.ids)
+                hits = [(h, s) for h, s in hits if h.row.chunk_id in allowed]
+            if len(hits) >= depth or len(found) < limit or limit >= total:
+                return hits[:depth]
+            limit *= 4
+
+    def _prefiltered(self, req: SearchRequest) -> SearchRequest:
+        """Narrow the candidates to chunks the keyword index says may match ``where_document``."""
+        terms = doc_filter.required_terms(dict(req.where_document or {}))
+        if not terms:
+            return req
+        candidates = self.keywords().candidates(terms)
+        if candidates is None or len(candidates) > _MAX_CANDIDATE_IDS:
+            return req
+        chunk_ids = {rid.rpartition("@")[0] for rid in candidates}
+        if req.ids is not None:
+            chunk_ids &= set(req.ids)
+        return dataclasses.replace(req, ids=tuple(sorted(chunk_ids)))
+
+    def _chunks(self, ranked: Sequence[tuple[Hit, float | None]]) -> list[Chunk]:
+        chunks = self.materialize([h for h, _ in ranked])
+        return [c if s is None else dataclasses.replace(c, score=float(s)) for c, (_, s) in zip(chunks, ranked)]
+
+
+def embeddings_of(chunks: Sequence[Chunk]) -> np.ndarray:
+    return np.asarray([c.embedding for c in chunks], dtype=np.float32)
