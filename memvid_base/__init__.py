@@ -16,6 +16,7 @@ from .errors import (
     MemoryLockedError,
     MemoryNotFoundError,
     MemvidError,
+    StoreError,
     UnsupportedCodecError,
     VersionNotAvailableError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "MemvidError",
     "MemvidInteractive",
     "MemvidRetriever",
+    "StoreError",
     "UnsupportedCodecError",
     "VerifyReport",
     "VersionNotAvailableError",

@@ -37,3 +37,7 @@ class VersionNotAvailableError(MemvidError, LookupError):
 
 class UnsupportedCodecError(InvalidInputError):
     """The video codec name is not one memvid can write and read back."""
+
+
+class StoreError(MemvidError):
+    """The vector store failed (a full disk, a store another process replaced, a damaged file)."""

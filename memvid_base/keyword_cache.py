@@ -1,39 +1,42 @@
 """A memory's keyword index as a cache: kept in step with committed versions, rebuilt from the video when stale.
 
 The index (:class:`~memvid_base.keywords.KeywordIndex`) holds one entry per vector row, keyed by the
-same row id (``chunk@version``), and no text.  Its stamp names the store collection and the
-version it was last committed for.  It is usable for a manifest when the collection matches and the
-stamp's version is not older than the manifest's: extra rows of a newer, uncommitted writer are
-harmless because every hit is checked against the vector store's visibility rules.  Anything else
-(missing, damaged, older, another lineage) is rebuilt by decoding the video.
+same row id (``chunk@version``), and no text.  Its stamp names the memory (its creation time) and
+the version it was last committed for.  It is usable for a manifest of the same memory whose version
+is not newer than the stamp's: extra rows of a newer writer are harmless because every hit is
+checked against the vector store's visibility rules.  Anything else (missing, damaged, older,
+another memory) is rebuilt by decoding the video.
 
-Writers keep an existing index in step; a memory never searched by keyword never pays for one.
+Writers keep an existing index in step; a memory never searched by keyword never pays for one.  A
+writer that finds the index busy (a reader rebuilding it) leaves it behind, to be rebuilt on the
+next keyword search: the index is a cache, never a reason to fail a write.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import CorruptMemoryError, MemoryLockedError
+from .errors import CorruptMemoryError, StoreError
 from .keywords import KeywordIndex
-from .manifest import Manifest, WriterLock
+from .manifest import Manifest
 from .reader import materialize
 from .segments import SegmentCache
 from .vectors import VectorStore
 
 _REBUILD_BATCH = 2000
-_LOCK_WAIT_S = 60.0  # a reader that must rebuild waits this long for a writer to finish
+_BUSY_WAIT_S = 30.0  # a rebuild waits this long for another process's keyword writer
 
 
 def stamp_for(manifest: Manifest, version: int | None = None) -> str:
-    return f"{manifest.store['collection']}:{manifest.version if version is None else version}"
+    return f"{manifest.created!r}:{manifest.version if version is None else version}"
 
 
 def usable(index: KeywordIndex, manifest: Manifest) -> bool:
-    """Whether ``index`` holds every row committed up to ``manifest``'s version for its store."""
-    collection, _, version = (index.stamp or "").rpartition(":")
-    return collection == manifest.store["collection"] and version.isdigit() and int(version) >= manifest.version
+    """Whether ``index`` holds every row committed up to ``manifest``'s version of this memory."""
+    lineage, _, version = (index.stamp or "").rpartition(":")
+    return lineage == repr(manifest.created) and version.isdigit() and int(version) >= manifest.version
 
 
 class KeywordCache:
@@ -48,6 +51,7 @@ class KeywordCache:
         self.folder = folder
         self.index_path = index_path
         self._index: KeywordIndex | None = None
+        self._skip = False  # a write found the index busy: do not commit a partial update
 
     def existing(self) -> KeywordIndex | None:
         """The index if one was ever built here (writers only maintain an existing one)."""
@@ -55,34 +59,33 @@ class KeywordCache:
             self._index = KeywordIndex.open(self.folder)
         return self._index
 
-    def ready(self, manifest: Manifest, segments: SegmentCache, store: VectorStore, hold_lock: bool = False) -> KeywordIndex:
+    def ready(self, manifest: Manifest, segments: SegmentCache, store: VectorStore) -> KeywordIndex:
         """An index usable for ``manifest``, rebuilt from the video first if need be."""
         if self._index is None:
             self._index = KeywordIndex.open(self.folder)
         else:
             self._index.reload()
-        if usable(self._index, manifest):
-            return self._index
-        if hold_lock:
-            self.rebuild(manifest, segments, store)
-        else:
+        deadline = time.monotonic() + _BUSY_WAIT_S
+        while not usable(self._index, manifest):
             try:
-                with WriterLock(self.index_path, timeout=_LOCK_WAIT_S):
-                    self._index.reload()
-                    if not usable(self._index, manifest):
-                        self.rebuild(manifest, segments, store)
-            except MemoryLockedError as exc:
-                raise MemoryLockedError(
-                    f"The keyword index of {self.index_path} must be rebuilt, but a writer has held the memory for "
-                    f"{_LOCK_WAIT_S:.0f} s. Try again when it has finished."
-                ) from exc
+                self.rebuild(manifest, segments, store)
+            except StoreError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)  # another process holds the keyword writer: it may bring the index up to date
+                self._index.reload()
         return self._index
 
     def rebuild(self, manifest: Manifest, segments: SegmentCache, store: VectorStore) -> None:
         """Index every row the store holds (every retained version), with text decoded from the video."""
         assert self._index is not None
         index = self._index
-        index.clear()
+        try:
+            index.clear()
+        except Exception as exc:
+            index.close()
+            self._index = KeywordIndex.open(self.folder)
+            raise StoreError(f"The keyword index is busy in another process ({exc}).") from exc
         seg_by_uid = {s.uid: s for s in manifest.segments}
         hits = [h for h in store.all_rows() if h.row.v0 <= manifest.version]
         for k in range(0, len(hits), _REBUILD_BATCH):
@@ -98,23 +101,32 @@ class KeywordCache:
     def stage(self, added: Sequence[tuple[str, str]] = (), removed: Sequence[str] = ()) -> bool:
         """Stage a writer's rows into an existing, up-to-date index; False if there is none to keep."""
         index = self.existing()
-        if index is None:
+        if index is None or self._skip:
             return False
-        if added:
-            index.add([r for r, _ in added], [t for _, t in added])
-        if removed:
-            index.delete(list(removed))
+        try:
+            if added:
+                index.add([r for r, _ in added], [t for _, t in added])
+            if removed:
+                index.delete(list(removed))
+        except Exception:
+            self._skip = True  # busy (a reader is rebuilding it): leave it stale rather than fail the write
+            return False
         return True
 
     def commit(self, manifest: Manifest, version: int) -> None:
         """Record staged rows for ``version``, just before the manifest commit makes it visible."""
         index = self.existing()
-        if index is not None and usable(index, manifest):
-            index.commit(stamp_for(manifest, version))
+        if index is not None and not self._skip and usable(index, manifest):
+            try:
+                index.commit(stamp_for(manifest, version))
+            except Exception:
+                self.close()
         elif index is not None:
-            self.close()  # stale: drop the staged rows; the next keyword search rebuilds it
+            self.close()  # stale or skipped: drop the staged rows; the next keyword search rebuilds it
+        self._skip = False
 
     def close(self) -> None:
         if self._index is not None:
             self._index.close()
             self._index = None
+        self._skip = False

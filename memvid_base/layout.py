@@ -169,6 +169,13 @@ class Layout:
         """The keyword index (a cache, rebuilt from the video when missing or stale)."""
         return self.index.with_name(f"{self.index.stem}_keywords")
 
+    def store_dirs(self) -> list[Path]:
+        """Every vector-store folder of this memory: the current one and any an earlier version left."""
+        return [p for p in self.root.glob(f"{self.index.stem}_chroma*") if p.is_dir() and not p.is_symlink()]
+
+    def new_store_dir(self, uid: str) -> str:
+        return f"{self.index.stem}_chroma_{uid}"
+
     @property
     def default_store_dir(self) -> str:
         return f"{self.index.stem}_chroma"

@@ -23,7 +23,7 @@ from .manifest import Manifest, Segment
 from .payload import Record
 from .reader import fetch_record
 from .segments import SegmentCache
-from .transaction import WriteTransaction, new_uid
+from .transaction import WriteTransaction
 from .types import Row
 from .vectors import LIVE, VectorStore, make_row
 
@@ -126,70 +126,77 @@ def _version_errors(m: Manifest) -> list[str]:
     return errors
 
 
-def compact(
-    tx: WriteTransaction, segments: SegmentCache, sink: SegmentSink, keep_history: bool, show_progress: bool
-) -> dict[str, int]:
-    """Rewrite the live chunks into one fresh segment, keeping ids, metadata and vectors.
+FreshStore = Callable[[], tuple[VectorStore, dict[str, str]]]
+"""Makes an empty store for a new version and returns it with the manifest's new ``store`` fields."""
 
-    Without ``keep_history`` the old segments and dead vector rows are deleted afterwards, and
-    versions before the compaction can no longer be opened with ``as_of``.
+
+def compact(
+    tx: WriteTransaction,
+    segments: SegmentCache,
+    sink: SegmentSink,
+    fresh_store: FreshStore,
+    keep_history: bool,
+    show_progress: bool,
+) -> dict[str, int]:
+    """Rewrite the live chunks into one fresh segment and a fresh vector store, keeping ids, metadata and vectors.
+
+    The new rows go to a new store that the manifest names only at the commit, so readers of the
+    old version keep a store nobody writes to; the old one is removed once no reader holds it.
+    Without ``keep_history`` the old segments are deleted afterwards, and versions before the
+    compaction can no longer be opened with ``as_of``.
     """
     m = tx.m
     before = sum(s.bytes for s in m.segments)
     seg_by_uid = {s.uid: s for s in m.segments}
-    live = sorted(tx.store.live_rows(include_embeddings=True), key=lambda h: (h.row.v0, h.row.segment, h.row.frame))
+    old_store, old_fields = tx.store, dict(m.store)
+    live = sorted(old_store.live_rows(include_embeddings=True), key=lambda h: (h.row.v0, h.row.segment, h.row.frame))
     records = [fetch_record(segments, seg_by_uid, h.row) for h in live]
     version = tx.next_version
+    store, fields = fresh_store()
+    if keep_history:
+        old_store.copy_to(store)
+        store.set_removed([h.row.row_id for h in live], version)
+    elif tx.keywords is not None:
+        tx.keywords.stage(removed=[h.row.row_id for h in old_store.all_rows()])
     if records:
         plan = sink.plan(records)
         segment = sink.write(plan, version, show_progress)
-        vectors = np.asarray([h.embedding for h in live], dtype=np.float32)
         rows = rows_for(records, plan.placements, version)
-        tx.store.add(rows, vectors, [r.metadata for r in records])
+        store.add(rows, np.asarray([h.embedding for h in live], dtype=np.float32), [r.metadata for r in records])
         if tx.keywords is not None:
             tx.keywords.stage(added=[(row.row_id, r.text or "") for row, r in zip(rows, records)])
     else:
         segment = empty_segment(version)
-    tx.store.set_removed([h.row.row_id for h in live], version)
     old_segments = list(m.segments)
+    m.store.update(fields)
     m.segments.append(segment)
-    m.dead_rows += len(live)
-    if not keep_history:
+    if keep_history:
+        m.dead_rows += len(live)
+    else:
         m.history_floor = version
+        m.segments = [segment]
+        m.dead_rows = 0
     tx.commit("compact", f"{len(records)} live chunks")
+    tx.retire_store(old_fields)
     if not keep_history:
-        _drop_history(tx, old_segments)
+        for seg in old_segments:
+            if seg.file:
+                tx.layout.resolve(seg.file, "segment file").unlink(missing_ok=True)
     tx.promote_base()
     after = sum(s.bytes for s in tx.m.segments)
     return {"live_chunks": len(records), "bytes_before": before, "bytes_after": after, "version": version}
-
-
-def _drop_history(tx: WriteTransaction, old_segments: list[Segment]) -> None:
-    """Delete segments and vector rows that no version at or after history_floor can see."""
-    m = tx.m
-    dead = [h.row.row_id for h in tx.store.rows_removed_by(m.history_floor)]
-    tx.store.delete_rows(dead)
-    if tx.keywords is not None and tx.keywords.stage(removed=dead):
-        tx.keywords.commit(m, m.version)
-    keep = {s.uid for s in m.segments if s.version >= m.history_floor}
-    m.segments = [s for s in m.segments if s.uid in keep]
-    m.dead_rows = 0
-    tx.write()
-    for seg in old_segments:
-        if seg.uid not in keep and seg.file:
-            tx.layout.resolve(seg.file, "segment file").unlink(missing_ok=True)
 
 
 def rebuild_store(
     tx: WriteTransaction,
     segments: SegmentCache,
     embed: Callable[[list[str], bool], np.ndarray],
-    client: Any,
+    fresh_store: FreshStore,
     show_progress: bool = False,
 ) -> int:
     """Recreate the vector store from the video alone: decode every segment, replay versions, re-embed.
 
-    The rows go to a new collection that the manifest names only once it is complete. Returns the
+    The rows go to a new store that the manifest names only once it is complete. Returns the
     number of live chunks.
     """
     m = tx.m
@@ -209,9 +216,8 @@ def rebuild_store(
                 if not rec.deleted:
                     live[rec.id] = (rec, seg, first, span)
     entries = [e for e in history + [(*v, LIVE) for v in live.values()] if e[4] > m.history_floor]
-    old_name = m.store["collection"]
-    m.store["collection"] = f"mv_{new_uid()}"
-    store = VectorStore(client, m.store["collection"], m.embedding.get("dimension"), create=True)
+    old_fields = dict(m.store)
+    store, fields = fresh_store()
     texts = [rec.text or "" for rec, *_ in entries]
     vectors = embed(texts, show_progress) if entries else np.zeros((0, 1), np.float32)
     rows: list[Row] = []
@@ -220,13 +226,11 @@ def rebuild_store(
                        len((rec.text or "").encode("utf-8", "surrogatepass")))
         rows.append(dataclasses.replace(row, v1=v1))
     store.add(rows, vectors, [rec.metadata for rec, *_ in entries])
+    m.store.update(fields)
     m.live_chunks = len(live)
     m.dead_rows = len(entries) - len(live)
     tx.write()
-    try:
-        client.delete_collection(old_name)
-    except Exception:
-        pass  # the old collection was already gone, which is why we are rebuilding
+    tx.retire_store(old_fields)
     return len(live)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,17 +22,19 @@ from . import query as _query  # mmr_search has a parameter named query
 from .config import VideoOptions, VideoSettings
 from .doc_filter import validate_where_document
 from .embeddings import Embedder
-from .errors import InvalidInputError
+from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, StoreError
 from .keyword_cache import KeywordCache
 from .layout import Layout, default_index_path, resolve_paths
 from .maintenance import VerifyReport
 from .manifest import Manifest, WriterLock, read_manifest
 from .mmr import maximal_marginal_relevance
 from .segments import SegmentCache
-from .transaction import WriteTransaction
+from .transaction import WriteTransaction, collect_old_stores, new_uid
 from .types import Chunk, Hit
-from .vectors import VectorStore, validate_where
+from .vectors import VectorStore, open_client, validate_where
 from .view import MemoryView
+
+_R = TypeVar("_R")
 
 __all__ = ["Chunk", "Memory", "VerifyReport", "default_index_path", "resolve_paths"]
 
@@ -186,6 +188,22 @@ class Memory:
         self._view.use(manifest)
         return self._view.store()
 
+    def _fresh_store(self) -> tuple[VectorStore, dict[str, str]]:
+        """An empty store for a new version: a new folder for our own client, a new collection for a server's."""
+        collection = f"mv_{new_uid()}"
+        dim = self.manifest.embedding.get("dimension")
+        if not self._view.owns_client:
+            return VectorStore(self._view.client, collection, dim, create=True), {"collection": collection}
+        name = self.layout.new_store_dir(new_uid())
+        (self.layout.root / name).mkdir()
+        client = open_client(self.layout.resolve(name, "store.path"), fresh=True)
+        return VectorStore(client, collection, dim, create=True), {"path": name, "collection": collection}
+
+    def _collect_old_stores(self) -> None:
+        if self._promote and self._view.owns_client:
+            self.open_store()  # moves this process's readers lock to the new store
+            collect_old_stores(self.layout, self.manifest)
+
     def _adopt(self, tx: WriteTransaction) -> None:
         """Take on the manifest a transaction committed."""
         self._view.adopt(tx.m, tx.mtime)
@@ -338,8 +356,21 @@ class Memory:
         The vector is made from ``text`` when not given (vector and hybrid modes); keyword and hybrid
         modes need ``text``.
         """
-        ranker, req = self._plan(text, vector, top_k, where, mode, ids, where_document, alpha, include_embeddings)
-        return ranker.search(req)
+        def run() -> list[Chunk]:
+            ranker, req = self._plan(text, vector, top_k, where, mode, ids, where_document, alpha, include_embeddings)
+            return ranker.search(req)
+
+        return self._reading(run)
+
+    def _reading(self, read: Callable[[], _R]) -> _R:
+        """Run a read; if it fails because another process committed meanwhile (a compaction moved the
+        files), read again at the new version. A failure at an unchanged version is real and raised."""
+        try:
+            return read()
+        except (CorruptMemoryError, MemoryNotFoundError, StoreError):
+            if self.as_of is None and self.refresh():
+                return read()
+            raise
 
     def _plan(
         self, text: str | None, vector: Any, top_k: int, where: Any, mode: str, ids: Sequence[str] | None,
@@ -402,10 +433,14 @@ class Memory:
 
     def get_by_ids(self, ids: Sequence[str], include_embeddings: bool = False) -> list[Chunk]:
         """The current version of each id that exists, in the order asked; unknown ids are skipped."""
-        self.refresh()
-        ids = [str(i) for i in ids]
-        found = {h.row.chunk_id: h for h in self.open_store().lookup(self.version, None, ids, include_embeddings)}
-        return self._materialize([found[i] for i in dict.fromkeys(ids) if i in found])
+        wanted = [str(i) for i in ids]
+
+        def run() -> list[Chunk]:
+            self.refresh()
+            found = {h.row.chunk_id: h for h in self.open_store().lookup(self.version, None, wanted, include_embeddings)}
+            return self._materialize([found[i] for i in dict.fromkeys(wanted) if i in found])
+
+        return self._reading(run)
 
     def get(
         self, where: Mapping[str, Any] | None = None, limit: int | None = None, *, ids: Sequence[str] | None = None
@@ -415,11 +450,15 @@ class Memory:
             query.check_count(limit, "limit")
         if where is not None:
             validate_where(where)
-        self.refresh()
         chunk_ids = None if ids is None else [str(i) for i in ids]
-        hits = sorted(self.open_store().lookup(self.version, where, chunk_ids, limit=limit),
-                      key=lambda h: (h.row.v0, h.row.frame))
-        return self._materialize(hits[:limit] if limit else hits)
+
+        def run() -> list[Chunk]:
+            self.refresh()
+            hits = sorted(self.open_store().lookup(self.version, where, chunk_ids, limit=limit),
+                          key=lambda h: (h.row.v0, h.row.frame))
+            return self._materialize(hits[:limit] if limit else hits)
+
+        return self._reading(run)
 
     def frame_pixels(self, segment: str, frame: int) -> np.ndarray:
         """The grayscale pixels of one video frame: ``segment`` is a segment file as in :attr:`Chunk.segment`."""
@@ -453,8 +492,9 @@ class Memory:
         versions before the compaction can no longer be opened with ``as_of``.
         """
         with self._lock, self._transaction() as tx:
-            out = maintenance.compact(tx, self.segments, self._sink(), keep_history, show_progress)
+            out = maintenance.compact(tx, self.segments, self._sink(), self._fresh_store, keep_history, show_progress)
         self._adopt(tx)
+        self._collect_old_stores()
         return out
 
     def rebuild_index(self, show_progress: bool = False) -> int:
@@ -468,8 +508,9 @@ class Memory:
             self._view.use(tx.m)
             self._view.forget_store()
             ingest.check_dimension(tx.m, self.embedder)
-            live = maintenance.rebuild_store(tx, self.segments, self.embedder.embed_many, self._view.client, show_progress)
+            live = maintenance.rebuild_store(tx, self.segments, self.embedder.embed_many, self._fresh_store, show_progress)
         self._adopt(tx)
+        self._collect_old_stores()
         return live
 
     def info(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from .errors import InvalidInputError
 from .keyword_cache import KeywordCache
 from .layout import Layout
 from .manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
-from .vectors import VectorStore
+from .vectors import VectorStore, remove_if_unused
 
 _LAST_WRITTEN: dict[Path, int] = {}  # manifest mtimes this process committed, so readers here need no store reload
 
@@ -33,6 +33,14 @@ def fault(point: str) -> None:
 def committed_here(index: Path, mtime: int | None) -> bool:
     """Whether the manifest at ``mtime`` was written by this process (so its store view is current)."""
     return mtime is not None and _LAST_WRITTEN.get(index.resolve()) == mtime
+
+
+def collect_old_stores(layout: Layout, manifest: Manifest) -> None:
+    """Remove store folders of earlier versions that no reader process holds any more."""
+    current = layout.resolve(str(manifest.store["path"]), "store.path")
+    for folder in layout.store_dirs():
+        if folder.resolve() != current:
+            remove_if_unused(folder)
 
 
 def new_uid() -> str:
@@ -125,9 +133,24 @@ class WriteTransaction:
             self.store.undo_after(self.m.version)
         self._repair_files()
 
+    def retire_store(self, old: dict[str, object]) -> None:
+        """After a commit moved the rows to a new store: drop the old one, now or once no reader holds it."""
+        if old.get("path") != self.m.store.get("path"):
+            self.collect_old_stores()
+        elif old.get("collection") != self.m.store.get("collection"):
+            try:  # a server-side store (chroma run) is safe for other processes: drop the collection now
+                self.store.client.delete_collection(str(old["collection"]))
+            except Exception:
+                pass  # already gone
+
+    def collect_old_stores(self) -> None:
+        if self.promote:  # a staging build shares the folder with the memory it replaces
+            collect_old_stores(self.layout, self.m)
+
     def _repair_files(self) -> None:
         if not self.promote:
             return  # a staging build shares the segments folder with the live memory; never clean it from here
+        self.collect_old_stores()
         known = {self.layout.resolve(s.file, "segment file") for s in self.m.segments if s.file}
         folder = self.layout.segments_dir
         if folder.is_dir():

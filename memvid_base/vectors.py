@@ -9,14 +9,82 @@ rewriting anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import CorruptMemoryError, InvalidInputError
+from .errors import CorruptMemoryError, InvalidInputError, MemvidError, StoreError
 from .types import Hit, Row
+
+try:  # POSIX advisory locks keep a store folder alive while readers use it
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: old store folders are simply kept
+    fcntl = None  # type: ignore[assignment]
+
+_T = TypeVar("_T")
+READERS_LOCK = "memvid-readers.lock"
+
+
+def guarded(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """Turn any failure inside Chroma into a :class:`StoreError` that says what to do."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> _T:
+        try:
+            return fn(*args, **kwargs)
+        except MemvidError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"The vector store failed ({type(exc).__name__}: {exc}). If the disk is full, free space; if another "
+                "process compacted the memory, reopen it; if the store is damaged, run `memvid verify --repair`."
+            ) from exc
+
+    return wrapper
+
+
+def hold_readers_lock(store_dir: Path) -> int | None:
+    """Take a shared lock that keeps ``store_dir`` from being removed while this process reads it."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(store_dir / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None  # a read-only folder: nothing can remove it either
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def release_readers_lock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
+def remove_if_unused(store_dir: Path) -> bool:
+    """Delete a retired store folder unless a reader still holds it; True if it is gone."""
+    if not store_dir.is_dir():
+        return True
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(store_dir / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    try:
+        shutil.rmtree(store_dir, ignore_errors=True)
+    finally:
+        os.close(fd)
+    return not store_dir.exists()
 
 LIVE = 2**62  # v1 of a row that has not been deleted or replaced
 RESERVED_PREFIX = "_mv_"
@@ -43,7 +111,13 @@ def open_client(path: Path, fresh: bool = False) -> Any:
 
     if fresh or not path.exists():
         SharedSystemClient._identifier_to_system.pop(str(path), None)
-    return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
+    except Exception as exc:
+        raise StoreError(
+            f"Cannot open the vector store {path} ({type(exc).__name__}: {exc}). If the disk is full, free some space; "
+            "if the folder is read-only, copy the memory somewhere writable."
+        ) from exc
 
 
 def filterable_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,7 +229,7 @@ class VectorStore:
         self.client = client
         self.name = collection
         if create:
-            self.collection = client.get_or_create_collection(
+            self.collection = guarded(client.get_or_create_collection)(
                 collection,
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine", "ef_search": 100, "ef_construction": 200}},
@@ -176,6 +250,7 @@ class VectorStore:
 
     # ---------------------------------------------------------------- writing
 
+    @guarded
     def add(self, rows: Sequence[Row], vectors: np.ndarray, user_metadata: Sequence[Mapping[str, Any]]) -> None:
         metas = [row_metadata(r, m) for r, m in zip(rows, user_metadata)]
         for k in range(0, len(rows), self.batch):
@@ -185,16 +260,19 @@ class VectorStore:
                 metadatas=metas[k : k + self.batch],
             )
 
+    @guarded
     def set_removed(self, row_ids: Sequence[str], version: int) -> None:
         """Rows stop being live at ``version`` (their chunk was replaced or deleted then)."""
         for k in range(0, len(row_ids), self.batch):
             part = list(row_ids[k : k + self.batch])
             self.collection.update(ids=part, metadatas=[{_V1: version}] * len(part))
 
+    @guarded
     def delete_rows(self, row_ids: Sequence[str]) -> None:
         for k in range(0, len(row_ids), self.batch):
             self.collection.delete(ids=list(row_ids[k : k + self.batch]))
 
+    @guarded
     def undo_after(self, version: int) -> None:
         """Undo an interrupted writer: drop rows newer than ``version`` and make live again what it removed."""
         self.delete_rows([h.row.row_id for h in self.rows_after(version)])
@@ -209,10 +287,22 @@ class VectorStore:
         """Rows written by versions after ``version`` (an uncommitted writer's, or a newer manifest's)."""
         return self._get({_V0: {"$gt": version}})
 
+    @guarded
+    def copy_to(self, other: VectorStore) -> int:
+        """Copy every row, vectors and metadata included, into ``other``; returns how many."""
+        offset = 0
+        while True:
+            res = self.collection.get(include=["metadatas", "embeddings"], limit=self.batch, offset=offset)
+            if not res["ids"]:
+                return offset
+            other.collection.add(ids=res["ids"], embeddings=res["embeddings"], metadatas=res["metadatas"])
+            offset += len(res["ids"])
+
     def all_rows(self) -> list[Hit]:
         """Every row, of every retained version."""
         return self._get(None)
 
+    @guarded
     def rows_by_id(
         self, row_ids: Sequence[str], version: int, where: Mapping[str, Any] | None = None, include_embeddings: bool = False
     ) -> dict[str, Hit]:
@@ -286,6 +376,7 @@ class VectorStore:
         clause = and_where(where, ids_clause(chunk_ids) if chunk_ids is not None else None, visible_at(version))
         return [h for h in self._query(vector, top_k, clause, include_embeddings) if h.row.visible_at(version)][:top_k]
 
+    @guarded
     def _query(self, vector: np.ndarray, n: int, where: Mapping[str, Any] | None, include_embeddings: bool) -> list[Hit]:
         include = ["metadatas", "distances"] + (["embeddings"] if include_embeddings else [])
         res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=include)
@@ -296,6 +387,7 @@ class VectorStore:
             for k, rid in enumerate(res["ids"][0])
         ]
 
+    @guarded
     def _get(self, where: Mapping[str, Any] | None, include_embeddings: bool = False, limit: int | None = None) -> list[Hit]:
         include = ["metadatas", "embeddings"] if include_embeddings else ["metadatas"]
         out: list[Hit] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .config import VideoSettings
@@ -18,7 +19,7 @@ from .reader import materialize
 from .segments import SegmentCache
 from .transaction import committed_here
 from .types import Chunk, Hit
-from .vectors import VectorStore, open_client
+from .vectors import VectorStore, hold_readers_lock, open_client, release_readers_lock
 
 
 class MemoryView:
@@ -39,6 +40,8 @@ class MemoryView:
         self._cache_size = cache_size
         self._lock = threading.RLock()
         self._vectors: VectorStore | None = None
+        self._client_dir: Path | None = None  # the store folder our own client reads
+        self._readers_lock: int | None = None
         self.mtime: int | None = None
         self.manifest = self._read()
         self.settings = VideoSettings.from_dict(self.manifest.video)
@@ -93,8 +96,7 @@ class MemoryView:
             self.adopt(self._read(), self.mtime)
             if self._owns_client and not committed_here(self.layout.index, mtime):
                 # Another process committed: our cached Chroma view is stale, so open the store afresh.
-                self._client = open_client(self.layout.resolve(self.manifest.store["path"], "store.path"), fresh=True)
-                self._vectors = None
+                self._open_own_client(fresh=True)
         return True
 
     def adopt(self, manifest: Manifest, mtime: int | None) -> None:
@@ -114,16 +116,36 @@ class MemoryView:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            # A store last written by another process must be read afresh, not from Chroma's per-process cache.
-            fresh = not committed_here(self.layout.index, self.mtime)
-            self._client = open_client(self.layout.resolve(self.manifest.store["path"], "store.path"), fresh=fresh)
+        """The Chroma client for the store the manifest names (a compaction moves it to a new folder)."""
+        if self._owns_client:
+            if self._client is None or self.store_dir != self._client_dir:
+                # A store last written by another process must be read afresh, not from Chroma's per-process cache.
+                self._open_own_client(fresh=not committed_here(self.layout.index, self.mtime))
         return self._client
+
+    @property
+    def owns_client(self) -> bool:
+        return self._owns_client
+
+    @property
+    def store_dir(self) -> Path:
+        return self.layout.resolve(self.manifest.store["path"], "store.path")
+
+    def _open_own_client(self, fresh: bool) -> None:
+        folder = self.store_dir
+        self._client = open_client(folder, fresh=fresh)
+        self._vectors = None
+        if folder != self._client_dir:
+            # Hold the folder we read, so a writer never removes it under us; let go of the last one.
+            lock = hold_readers_lock(folder)
+            release_readers_lock(self._readers_lock)
+            self._readers_lock, self._client_dir = lock, folder
 
     def store(self, create: bool = False) -> VectorStore:
         """The vector store the manifest names (opened on first use)."""
+        client = self.client
         if self._vectors is None or self._vectors.name != self.manifest.store["collection"]:
-            self._vectors = VectorStore(self.client, self.manifest.store["collection"],
+            self._vectors = VectorStore(client, self.manifest.store["collection"],
                                         self.manifest.embedding.get("dimension"), create=create)
         return self._vectors
 
@@ -136,3 +158,6 @@ class MemoryView:
 
     def close(self) -> None:
         self.segments.close()
+
+    def __del__(self) -> None:
+        release_readers_lock(getattr(self, "_readers_lock", None))
