@@ -299,6 +299,33 @@ def test_a_server_that_ignores_range_is_refused_before_downloading(served: Serve
             open_remote(f"{base}/kb.mp4")
 
 
+def _redirecting_to(location: str) -> type[http.server.BaseHTTPRequestHandler]:
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Redirect
+
+
+def test_redirects_are_followed_to_the_file_and_loops_refused(served: Served) -> None:
+    with python_server(_redirecting_to(served.url)) as base, open_remote(f"{base}/kb.mp4") as remote:
+        assert remote.size == served.size and remote.requests == 2
+        remote.seek(served.size - 100)
+        assert remote.read(100) == served.path.read_bytes()[-100:]
+    with python_server(_redirecting_to("/again")) as base:
+        with pytest.raises(RemoteUnavailableError, match="redirected more than"):
+            open_remote(f"{base}/kb.mp4")
+    with python_server(_redirecting_to("file:///etc/passwd")) as base:
+        with pytest.raises(RemoteUnavailableError, match="unusable location"):
+            open_remote(f"{base}/kb.mp4")
+
+
 def test_a_small_file_sent_whole_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "small.bin").write_bytes(b"tiny file" * 100)  # smaller than one fetch: a 200 is all we asked for
     handler = functools.partial(_Quiet, directory=str(tmp_path))
