@@ -31,4 +31,6 @@ fi
 
 # Headless Chromium for the web UI test (browsers cannot be downloaded here; Debian's package can).
 bash scripts/install_browser.sh
+# Debian's nginx serves a memory over HTTP range requests in tests/test_remote_http.py.
+bash scripts/install_nginx.sh
 echo ">> setup done: activate with 'source .venv/bin/activate'"
