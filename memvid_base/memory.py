@@ -29,7 +29,7 @@ from .maintenance import VerifyReport
 from .manifest import Manifest, WriterLock, read_manifest
 from .mmr import maximal_marginal_relevance
 from .segments import SegmentCache
-from .transaction import WriteTransaction, collect_old_stores, new_uid
+from .transaction import WriteTransaction, collect_old_stores, new_uid, rolled_back_message
 from .types import Chunk, Hit
 from .vectors import VectorStore, open_client, validate_where
 from .view import MemoryView
@@ -84,6 +84,7 @@ class Memory:
         self._promote = owns_files
         self._view = MemoryView(self.layout, client, as_of, cache_size)
         self._keywords = KeywordCache(self.layout.keyword_dir, self.layout.index)
+        self._consistent = False  # checked on first use of the store
 
     @property
     def manifest(self) -> Manifest:
@@ -174,8 +175,19 @@ class Memory:
         return self._view.refresh()
 
     def open_store(self, create: bool = False) -> VectorStore:
-        """The vector store of the version this memory reads (opened on first use)."""
-        return self._view.store(create)
+        """The vector store of the version this memory reads (opened on first use).
+
+        On first use it checks that the store holds no versions newer than the manifest (which
+        happens when an old manifest is restored over a newer memory) unless a writer is at work.
+        """
+        store = self._view.store(create)
+        if not self._consistent and self.as_of is None:
+            if not self.layout.pending_marker.exists() and store.rows_after(self.manifest.version):
+                if self.refresh():  # a writer committed between our reads: check the newer manifest
+                    return self.open_store(create)
+                raise CorruptMemoryError(rolled_back_message(self.layout, self.manifest.version))
+            self._consistent = True
+        return store
 
     def _transaction(self) -> WriteTransaction:
         if self.as_of is not None:
@@ -483,7 +495,8 @@ class Memory:
         """Decode every frame of every segment and check every checksum against the manifest and the store."""
         self.refresh()
         pending = self.layout.pending_marker.exists()
-        return maintenance.verify(self.manifest, self.segments, self.open_store(), self.version, pending, show_progress)
+        store = self._view.store()  # not open_store(): verify reports a rolled-back index instead of raising
+        return maintenance.verify(self.manifest, self.segments, store, self.version, pending, show_progress)
 
     def compact(self, keep_history: bool = False, show_progress: bool = False) -> dict[str, int]:
         """Rewrite the live chunks into one fresh segment, keeping ids, metadata and vectors.
@@ -512,6 +525,28 @@ class Memory:
         self._adopt(tx)
         self._collect_old_stores()
         return live
+
+    def repair(self, show_progress: bool = False) -> dict[str, Any]:
+        """Rebuild what can be rebuilt from the video; report what cannot.
+
+        Drops vector rows newer than the manifest (a restored older index), rebuilds the vector store
+        from the video when its rows disagree with the frames, and lists damaged segments, whose
+        chunks only a backup can bring back.
+        """
+        with self._lock, WriterLock(self.layout.index):
+            store = self._view.store()
+            dropped = len(store.rows_after(self.manifest.version))
+            if dropped:
+                store.undo_after(self.manifest.version)
+            self.layout.pending_marker.unlink(missing_ok=True)
+            self._consistent = True
+        report = self.verify(show_progress)
+        rebuilt = False
+        if not report.ok and not report.bad_segments:
+            self.rebuild_index(show_progress)
+            rebuilt, report = True, self.verify(show_progress)
+        return {"dropped_newer_rows": dropped, "rebuilt_store": rebuilt, "live_chunks": report.live_chunks,
+                "ok": report.ok, "unrecoverable": sorted(set(report.bad_segments)), "errors": report.errors}
 
     def info(self) -> dict[str, Any]:
         """Figures about the memory: chunks, frames, versions, codec, sizes, ratio to raw text, model."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import InvalidInputError
+from .errors import CorruptMemoryError, InvalidInputError
 from .keyword_cache import KeywordCache
 from .layout import Layout
 from .manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
@@ -33,6 +33,14 @@ def fault(point: str) -> None:
 def committed_here(index: Path, mtime: int | None) -> bool:
     """Whether the manifest at ``mtime`` was written by this process (so its store view is current)."""
     return mtime is not None and _LAST_WRITTEN.get(index.resolve()) == mtime
+
+
+def rolled_back_message(layout: Layout, version: int) -> str:
+    return (
+        f"{layout.index} is older than its vector store, which holds versions after {version}: the index was "
+        "restored from an older copy. Restore the index that matches the store, or run `memvid verify --repair` "
+        "to drop the newer versions and keep this one."
+    )
 
 
 def collect_old_stores(layout: Layout, manifest: Manifest) -> None:
@@ -127,11 +135,19 @@ class WriteTransaction:
         """
         marker = self.layout.pending_marker
         had_pending = marker.exists() or not self.promote
+        if not had_pending and self.store.rows_after(self.m.version):
+            # No writer was interrupted, yet the store holds newer versions: the manifest was rolled back
+            # (restored from an older copy). Undoing those rows would destroy data, so refuse instead.
+            raise CorruptMemoryError(rolled_back_message(self.layout, self.m.version))
         if self.promote:
             marker.touch()
         if had_pending:
             self.store.undo_after(self.m.version)
-        self._repair_files()
+            self._repair_files()
+
+    def _referenced(self, path: Path) -> bool:
+        uid = path.name.split(".")[0].rpartition("-")[2]
+        return len(uid) == 16 and bool(self.store.rows_in_segment(uid))
 
     def retire_store(self, old: dict[str, object]) -> None:
         """After a commit moved the rows to a new store: drop the old one, now or once no reader holds it."""
@@ -153,9 +169,12 @@ class WriteTransaction:
         self.collect_old_stores()
         known = {self.layout.resolve(s.file, "segment file") for s in self.m.segments if s.file}
         folder = self.layout.segments_dir
+        if folder.is_symlink():
+            raise CorruptMemoryError(f"{folder} is a symbolic link; a memory's segments folder must be a real folder.")
         if folder.is_dir():
             for path in folder.iterdir():
-                if path.resolve() not in known and path.suffix in (".mp4", ".tmp"):
+                # Never delete a segment that a stored row still points at (its uid ends the file name).
+                if path.resolve() not in known and path.suffix in (".mp4", ".tmp") and not self._referenced(path):
                     path.unlink()
         for path in self.layout.stale_promote_temps():
             path.unlink()

@@ -298,6 +298,9 @@ class VectorStore:
             other.collection.add(ids=res["ids"], embeddings=res["embeddings"], metadatas=res["metadatas"])
             offset += len(res["ids"])
 
+    def rows_in_segment(self, segment_uid: str) -> list[Hit]:
+        return self._get({_SEG: segment_uid}, limit=1)
+
     def all_rows(self) -> list[Hit]:
         """Every row, of every retained version."""
         return self._get(None)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from core_fixtures import hash_embed
+
 from memvid_base import Memory
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from core_fixtures import hash_embed, pydoc_chunks
+
 from memvid_base import InvalidInputError, Memory
 
 IDENT = re.compile(r"\b[a-z_]+\.[a-z_]+(?:\.[a-z_]+)*\b|\b__[a-z]+__\b")  # sys.modules, __missing__, ...

@@ -1,0 +1,129 @@
+"""What issue 11 found, each as a test: rolled-back indexes, verify and repair, time travel after
+compaction, bad input as clear errors, and a full disk."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from core_fixtures import hash_embed, pydoc_chunks
+
+from memvid_base import CorruptMemoryError, InvalidInputError, Memory, MemvidError, VersionNotAvailableError
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Memory:
+    chunks = pydoc_chunks(limit=30)
+    return Memory.build(tmp_path / "kb.mp4", None, chunks, [{"file": f"f{k % 3}.txt"} for k in range(30)],
+                        [f"c{k}" for k in range(30)], embedding_model=hash_embed)
+
+
+def test_a_restored_older_index_is_detected_and_never_destroys_newer_data(memory: Memory, tmp_path: Path) -> None:
+    v1_index = tmp_path / "v1_index.json"
+    shutil.copy(memory.index_path, v1_index)
+    memory.add(["Added in version two."], ids=["v2"])
+    v2_segments = {memory.root / s.file for s in memory.manifest.segments if s.file}
+    shutil.copy(v1_index, memory.index_path)  # an operator restores last week's index
+    restored = Memory(memory.video_path, embedding_model=hash_embed)
+    with pytest.raises(CorruptMemoryError, match="restored from an older copy"):
+        restored.search("anything")
+    with pytest.raises(CorruptMemoryError, match="verify --repair"):
+        restored.add(["a write must not undo version two"])
+    assert all(p.exists() for p in v2_segments)  # nothing was deleted
+    assert not restored.verify().ok
+    report = restored.repair()
+    assert report["dropped_newer_rows"] == 1 and report["ok"]
+    assert restored.search("Added in version two", top_k=30)  # the memory works again at the restored version
+    assert "v2" not in {c.id for c in restored.get()}
+
+
+def test_verify_fails_when_rows_are_missing_or_point_at_the_wrong_frame(memory: Memory) -> None:
+    assert memory.verify().ok
+    store = memory.open_store()
+    rows = store.lookup(memory.version, limit=3)
+    store.delete_rows([h.row.row_id for h in rows[:2]])
+    report = memory.verify()
+    assert not report.ok and any("live rows" in e for e in report.errors)
+    repaired = memory.repair()
+    assert repaired["rebuilt_store"] and repaired["ok"] and repaired["live_chunks"] == 30
+    store = memory.open_store()
+    hit = store.lookup(memory.version, limit=1)[0]
+    store.collection.update(ids=[hit.row.row_id], metadatas=[{"_mv_frame": hit.row.frame + 1}])
+    assert not memory.verify().ok  # a frame pointer that does not hold its chunk
+
+
+def test_time_travel_after_compaction_raises_instead_of_returning_nothing(memory: Memory) -> None:
+    memory.add(["second version"], ids=["x"])
+    old = Memory(memory.video_path, embedding_model=hash_embed, as_of=1)
+    assert old.search("second version", top_k=3)
+    memory.compact()
+    with pytest.raises(VersionNotAvailableError, match="compacted away"):
+        old.search("second version", top_k=3)
+    kept = Memory(memory.video_path, embedding_model=hash_embed)
+    kept.add(["third"], ids=["y"])
+    history = Memory(memory.video_path, embedding_model=hash_embed, as_of=kept.version - 1)
+    kept.compact(keep_history=True)
+    assert {c.id for c in history.get()} >= {"x"}  # keep_history: the old version still reads
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.get(limit=-1),
+        lambda m: m.get(where="file"),
+        lambda m: m.search("q", where={"file": {"$like": "a"}}),
+        lambda m: m.search_by_vector([float("nan")] * 64),
+        lambda m: m.add(["x"], metadatas=[{"$and": 1}]),
+        lambda m: m.add(["x"], metadatas=[{"": 1}]),
+        lambda m: m.add(["x"], embeddings=[["a"] * 64]),
+        lambda m: Memory(m.video_path, embedding_model=hash_embed, as_of="1"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_input_is_a_clear_invalid_input_error(memory: Memory, call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInputError):
+        call(memory)
+
+
+def test_deeply_nested_metadata_is_refused_as_bad_input(memory: Memory) -> None:
+    meta: dict = {}
+    node = meta
+    for _ in range(5000):
+        node["k"] = {}
+        node = node["k"]
+    with pytest.raises(InvalidInputError, match="nested"):
+        memory.add(["deep"], metadatas=[meta])
+
+
+def test_a_full_disk_fails_writes_cleanly_and_keeps_reads_working(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs is not permitted here (needs root); the disk-full test cannot run")
+    try:
+        chunks = pydoc_chunks(limit=40)
+        mem = Memory.build(disk / "kb.mp4", None, chunks, None, [f"c{k}" for k in range(40)], embedding_model=hash_embed)
+        before = [(c.id, c.text) for c in mem.search("exceptions", top_k=5)]
+        filler = disk / "filler"
+        with open(filler, "wb") as fh:  # fill the disk to the last byte
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+            except OSError:
+                pass
+        big = [t * 40 for t in pydoc_chunks(limit=60)]
+        with pytest.raises(MemvidError):
+            mem.add(big, embeddings=np.ones((len(big), 64), np.float32))
+        reader = Memory(disk / "kb.mp4", embedding_model=hash_embed)
+        try:
+            assert [(c.id, c.text) for c in reader.search("exceptions", top_k=5)] == before
+        except MemvidError as exc:  # a clear error is acceptable; a raw traceback is not
+            assert "disk" in str(exc).lower() or "store" in str(exc).lower()
+        filler.unlink()
+        again = Memory(disk / "kb.mp4", embedding_model=hash_embed)
+        assert [(c.id, c.text) for c in again.search("exceptions", top_k=5)] == before
+        assert again.verify().ok
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
