@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 PROG = "memvid"
 CODEC_CHOICES = ("av1", "h265", "h264", "mp4v")
 PROVIDER_CHOICES = ("none", "openai", "anthropic", "google", "ollama")
+SEARCH_MODES = ("vector", "keyword", "hybrid")
 
 
 class UserError(MemvidError):
@@ -154,19 +155,42 @@ def cmd_encode(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def text_filter(contains: Sequence[str] | None, not_contains: Sequence[str] | None) -> dict[str, Any] | None:
+    """``--contains`` / ``--not-contains`` as a Chroma-style ``where_document`` (all must hold), or None.
+
+    Example:
+        >>> text_filter(["zstd"], ["gzip"])
+        {'$and': [{'$contains': 'zstd'}, {'$not_contains': 'gzip'}]}
+    """
+    clauses = [{"$contains": t} for t in contains or []] + [{"$not_contains": t} for t in not_contains or []]
+    for clause in clauses:
+        if not next(iter(clause.values())):
+            raise UserError("--contains and --not-contains need non-empty text.")
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.top_k < 1:
         raise UserError(f"-k must be at least 1, got {args.top_k}.")
     if not args.query.strip():
         raise UserError("The search query is empty; give some words to search for.")
+    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha must be between 0 and 1, got {args.alpha}.")
+    if args.alpha is not None and args.mode != "hybrid":
+        raise UserError(f"--alpha weighs hybrid search; add --mode hybrid (the mode is {args.mode}).")
+    where_document = text_filter(args.contains, args.not_contains)
     with open_memory(args.memory, args.index) as memory:
-        results = memory.search(args.query, top_k=args.top_k)
+        results = memory.search(args.query, top_k=args.top_k, mode=args.mode, where_document=where_document,
+                                alpha=args.alpha)
     records = [chunk_record(k, c) for k, c in enumerate(results, start=1)]
     if args.json:
         _print_json(records, out)
         return 0
     if not records:
-        print("No results: the memory is empty.", file=out)
+        why = "no chunk matches" if where_document or args.mode == "keyword" else "the memory is empty"
+        print(f"No results: {why}.", file=out)
         return 0
     for rec, chunk in zip(records, results, strict=True):
         print(f"{rec['rank']}. score {rec['score']:.3f} | frame {rec['frame']} of {rec['segment']} | {source_label(chunk.metadata)} | id {rec['id']}", file=out)
@@ -187,19 +211,54 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _repair(memory: Memory, show: bool) -> dict[str, Any]:
+    """Run ``Memory.repair`` and check the shape of what it reports."""
+    repair = getattr(memory, "repair", None)
+    if not callable(repair):
+        raise UserError("--repair is unavailable: this version of memvid has no Memory.repair(). "
+                        "Use --rebuild-index to rebuild the vector index from the video.")
+    result = dict(repair(show_progress=show))
+    return {
+        "rebuilt_store": bool(result.get("rebuilt_store")),
+        "live_chunks": int(result.get("live_chunks") or 0),
+        "unrecoverable": [str(u) for u in result.get("unrecoverable") or []],
+    }
+
+
+def _print_repair(repaired: dict[str, Any], out: TextIO) -> None:
+    if repaired["rebuilt_store"]:
+        print(f"Repaired: rebuilt the vector store from the video ({repaired['live_chunks']} live chunks).", file=out)
+    else:
+        print(f"Repair: nothing needed rebuilding ({repaired['live_chunks']} live chunks).", file=out)
+    if repaired["unrecoverable"]:
+        print(f"Could not recover {len(repaired['unrecoverable'])} item(s):", file=out)
+        for item in repaired["unrecoverable"][:20]:
+            print(f"  - {_one_line(item)}", file=out)
+        if len(repaired["unrecoverable"]) > 20:
+            print(f"  ... and {len(repaired['unrecoverable']) - 20} more", file=out)
+
+
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     show = _progress(args)
+    if args.repair and args.rebuild_index:
+        raise UserError("--repair already rebuilds what it must; drop --rebuild-index.")
     with open_memory(args.memory, args.index) as memory:
-        rebuilt = None
+        rebuilt = repaired = None
+        if args.repair:
+            repaired = _repair(memory, show)
         if args.rebuild_index:
             rebuilt = memory.rebuild_index(show_progress=show)
         report = memory.verify(show_progress=show)
     data = report.to_dict()
     if rebuilt is not None:
         data["rebuilt_index_chunks"] = rebuilt
+    if repaired is not None:
+        data["repair"] = repaired
     if args.json:
         _print_json(data, out)
     else:
+        if repaired is not None:
+            _print_repair(repaired, out)
         if rebuilt is not None:
             print(f"Rebuilt the vector index from the video: {rebuilt} live chunks.", file=out)
         status = "OK" if report.ok else "DAMAGED"
@@ -221,6 +280,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         )
         print(f"{PROG}: error: {video} failed verification ({len(report.bad_chunks)} bad chunks, "
               f"{len(report.bad_segments)} bad segments); {hint}.", file=sys.stderr)
+        return 1
+    if repaired is not None and repaired["unrecoverable"]:
+        print(f"{PROG}: error: repair could not recover {len(repaired['unrecoverable'])} item(s); "
+              "restore them from a backup.", file=sys.stderr)
         return 1
     return 0
 
@@ -366,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Store text as QR codes in MP4 video with a semantic index; search it, chat with it, serve it.",
         epilog="Examples:\n  memvid encode docs/ notes.md -o kb.mp4\n  memvid search kb.mp4 \"backpropagation\" -k 5\n"
+               "  memvid search kb.mp4 \"PYTHONHASHSEED\" --mode hybrid\n"
                "  memvid chat kb.mp4 --provider none\n  memvid serve kb.mp4 --port 7860",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -390,11 +454,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quiet(p)
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("search", help="semantic search, printing score, frame and file/page of each result",
-                       description="Search a memory. Each result's text is decoded from its video frame.")
+    p = sub.add_parser("search", help="vector, keyword or hybrid search, printing score, frame and file/page of each result",
+                       description="Search a memory. Each result's text is decoded from its video frame. --mode vector "
+                                   "ranks by meaning, keyword by BM25 over the exact words, hybrid fuses both (best for "
+                                   "names, identifiers and error codes). --contains/--not-contains keep only chunks whose "
+                                   "text has (or lacks) a case-sensitive substring; all of them must hold.")
     _add_memory_arg(p)
     p.add_argument("query", help="what to search for")
     p.add_argument("-k", "--top-k", type=int, default=5, dest="top_k", help="number of results (default 5)")
+    p.add_argument("--mode", choices=SEARCH_MODES, default="vector",
+                   help="vector (semantic, default), keyword (BM25) or hybrid (both, fused by rank)")
+    p.add_argument("--alpha", type=float, default=None, metavar="A",
+                   help="hybrid only: weight of the vector side from 0 (keyword only) to 1 (vector only); default 0.3")
+    p.add_argument("--contains", action="append", metavar="TEXT",
+                   help="keep chunks whose text contains TEXT (case-sensitive; repeat for several)")
+    p.add_argument("--not-contains", action="append", metavar="TEXT", dest="not_contains",
+                   help="drop chunks whose text contains TEXT (repeatable)")
     p.add_argument("--json", action="store_true", help="print results as a JSON list")
     p.set_defaults(func=cmd_search)
 
@@ -420,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_memory_arg(p)
     p.add_argument("--rebuild-index", action="store_true",
                    help="first rebuild the vector index from the video alone (for a lost or damaged index store)")
+    p.add_argument("--repair", action="store_true",
+                   help="first repair what can be rebuilt from the video (caches, vector store); exits 1 if "
+                        "anything is unrecoverable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_quiet(p)
     p.set_defaults(func=cmd_verify)

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hmac
 import importlib
-import inspect
 import json
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -30,12 +29,15 @@ from pydantic import Field
 from . import __version__
 from .errors import InvalidInputError, MemvidError
 from .memory import Chunk, Memory
+from .present import chunk_record, source_label
 
 TOKEN_ENV = "MEMVID_MCP_TOKEN"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_TOP_K = 100
+SEARCH_MODES = ("vector", "keyword", "hybrid")
 MAX_IDS = 1000
 MAX_TEXTS = 1000
+RESULT_KEYS = ("id", "text", "score", "source", "frame", "segment", "metadata")
 READ_ONLY_MESSAGE = "This memory is served read-only: restart the server with `memvid mcp MEMORY --writable` to allow {op}."
 
 Scope = MutableMapping[str, Any]
@@ -44,34 +46,15 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def source_label(chunk: Chunk) -> str:
-    """Where a chunk came from, for citations: ``apollo_11.md, page 2``, else its segment.
-
-    Args:
-        chunk: A chunk from a search or lookup.
-
-    Returns:
-        The metadata ``file`` (or ``source``) plus the page when there is one; otherwise ``segment <uid>``.
-    """
-    meta = chunk.metadata or {}
-    name = meta.get("file") or meta.get("source")
-    if name:
-        page = meta.get("page")
-        return f"{name}, page {page}" if page is not None else str(name)
-    return f"segment {chunk.segment}"
-
-
 def chunk_result(chunk: Chunk) -> dict[str, Any]:
-    """A chunk as the JSON object the tools return."""
-    return {
-        "id": chunk.id,
-        "text": chunk.text,
-        "score": None if chunk.score is None else round(float(chunk.score), 6),
-        "source": source_label(chunk),
-        "frame": chunk.frame,
-        "segment": chunk.segment,
-        "metadata": chunk.metadata,
-    }
+    """A chunk as the JSON object the tools return: id, text, score, source, frame, segment, metadata.
+
+    ``source`` is :func:`memvid_base.present.source_label` (``apollo_11.md, page 2``), or
+    ``segment <uid>`` for a chunk with no file, source or title in its metadata.
+    """
+    record = chunk_record(0, chunk)
+    record["source"] = source_label(chunk.metadata, f"segment {chunk.segment}")
+    return {key: record[key] for key in RESULT_KEYS}
 
 
 def resolve_embedding_model(spec: str | None) -> Any:
@@ -138,7 +121,6 @@ def build_server(memory: Memory, *, writable: bool = False) -> MCPServer:
         ),
         log_level="WARNING",
     )
-    search_accepts_mode = "mode" in inspect.signature(memory.search).parameters
     read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
     writes = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
     removes = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
@@ -148,22 +130,27 @@ def build_server(memory: Memory, *, writable: bool = False) -> MCPServer:
     async def search(
         query: Annotated[str, Field(description="What to look for, in natural language.")],
         top_k: Annotated[int, Field(description=f"How many chunks to return (1-{MAX_TOP_K}).")] = 5,
-        mode: Annotated[str, Field(description='Search mode; "vector" (semantic) is always available.')] = "vector",
+        mode: Annotated[
+            Literal["vector", "keyword", "hybrid"],
+            Field(description='"vector" ranks by meaning, "keyword" by exact words (BM25), "hybrid" fuses both '
+                              "(best for names, identifiers and error codes)."),
+        ] = "vector",
         where: Annotated[dict[str, Any] | None, Field(description='Chroma metadata filter, e.g. {"file": "a.md"}.')] = None,
+        where_document: Annotated[
+            dict[str, Any] | None,
+            Field(description='Filter on the text, as in Chroma: {"$contains": "zstd"}, {"$not_contains": "gzip"}, '
+                              'or {"$and": [...]} / {"$or": [...]} of them (case-sensitive substrings).'),
+        ] = None,
     ) -> list[dict[str, Any]]:
         """Search the memory. Returns chunks best first: id, text, score (0-1), source, frame, segment, metadata."""
         if not query.strip():
             raise ToolError("query must be a non-empty string.")
         if isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
             raise ToolError(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}.")
-        kwargs: dict[str, Any] = {"top_k": top_k, "where": where or None}
-        if search_accepts_mode:
-            kwargs["mode"] = mode
-        elif mode != "vector":
-            raise ToolError(
-                f"mode={mode!r}: hybrid/keyword search is not available in this version of memvid-rag; use mode='vector'."
-            )
-        chunks = await _run(lambda: memory.search(query, **kwargs))
+        if mode not in SEARCH_MODES:  # the schema says so too; a client may not check it
+            raise ToolError(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}.")
+        chunks = await _run(lambda: memory.search(query, top_k, where or None, mode=mode,
+                                                  where_document=where_document or None))
         return [chunk_result(c) for c in chunks]
 
     @server.tool(annotations=read_only)

@@ -47,8 +47,10 @@ class MemvidChat:
         embedding: The embeddings the memory was built with; default the bundled MiniLM.
         store: An open :class:`~memvid_langchain.MemvidVectorStore` to use instead of paths.
         top_k: Passages retrieved per question.
-        search_type: ``"similarity"``, ``"mmr"`` or ``"similarity_score_threshold"``.
-        search_kwargs: More retriever arguments, e.g. ``{"filter": {"file": "a.md"}}``.
+        search_type: ``"similarity"``, ``"mmr"``, ``"similarity_score_threshold"``, ``"hybrid"``
+            (keyword and vector search fused) or ``"keyword"`` (BM25 only).
+        search_kwargs: More retriever arguments, e.g. ``{"filter": {"file": "a.md"}}``,
+            ``{"where_document": {"$contains": "zstd"}}`` or, for hybrid, ``{"alpha": 0.3}``.
         system_prompt: The system message given to the chat model.
         max_history: Past exchanges (question and answer pairs) put into the prompt.
         history_factory: ``session_id -> BaseChatMessageHistory``, to keep histories elsewhere;

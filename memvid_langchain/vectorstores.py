@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
+from langchain_core.runnables.config import run_in_executor
+from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 from typing_extensions import Self
 
 from memvid_base import Chunk, Embedder, Memory, relevance
@@ -18,6 +20,7 @@ from memvid_base import Chunk, Embedder, Memory, relevance
 from .embeddings import MemvidEmbeddings
 
 PathLike = str | os.PathLike[str]
+SEARCH_TYPES = ("similarity", "similarity_score_threshold", "mmr", "hybrid", "keyword")
 
 
 def chunk_to_document(chunk: Chunk) -> Document:
@@ -43,22 +46,31 @@ def _core_embedder(embedding: Embeddings) -> Embedder:
 
 
 def _resolve_where(filter: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """Turn a search's ``filter`` (or Chroma-style ``where``) into a Chroma where; reject what cannot be honoured.
+    """Turn a ``filter`` (or Chroma-style ``where``) into a Chroma where; reject arguments that cannot be honoured.
 
     A dict with several keys, such as ``{"file": "a.md", "page": 2}``, is wrapped in ``$and`` by the core.
+    ``kwargs`` must hold nothing else (``where_document`` is taken out first by :func:`_resolve_filters`).
     """
     where = kwargs.pop("where", None)
     if filter is not None and where is not None:
         raise ValueError("Pass the metadata filter as filter= or where=, not both.")
-    if "where_document" in kwargs:
-        raise ValueError(
-            "where_document is not supported: memvid's vector index holds no text (the text lives in the video). "
-            "Filter on metadata with filter= instead."
-        )
     if kwargs:
         raise TypeError(f"Unexpected keyword arguments: {', '.join(sorted(kwargs))}.")
     chosen = filter if filter is not None else where
     return dict(chosen) if chosen else None
+
+
+def _no_more(kwargs: Mapping[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(f"Unexpected search arguments: {', '.join(sorted(kwargs))}.")
+
+
+def _resolve_filters(
+    filter: Mapping[str, Any] | None, kwargs: dict[str, Any]
+) -> tuple[dict[str, Any] | None, Any]:
+    """``(where, where_document)`` for a search: the metadata filter and the text filter, as Chroma takes them."""
+    where_document = kwargs.pop("where_document", None)
+    return _resolve_where(filter, kwargs), (where_document or None)
 
 
 class MemvidVectorStore(VectorStore):
@@ -86,6 +98,18 @@ class MemvidVectorStore(VectorStore):
         requires. Only ``str``, ``int``, ``float`` and ``bool`` metadata values can be filtered on,
         but every JSON value is stored and returned exactly as given.
 
+        ``where_document`` filters on the text, with langchain-chroma's meaning:
+        ``{"$contains": "zstd"}`` (case-sensitive substring), ``{"$not_contains": "gzip"}`` and
+        ``{"$and": [...]}`` / ``{"$or": [...]}`` of them. Every search method takes it. Candidates
+        come from the keyword index and each match is confirmed on the text decoded from the video,
+        so nothing that fails the filter is returned. ``$regex`` is refused.
+
+    Search types:
+        Besides ``similarity``, ``mmr`` and ``similarity_score_threshold``, :meth:`as_retriever`
+        takes ``search_type="hybrid"`` (BM25 and vectors fused by reciprocal rank; ``alpha`` in
+        ``search_kwargs`` weights the vector side, default 0.3) and ``"keyword"`` (BM25 only). The
+        same searches are :meth:`hybrid_search` and :meth:`keyword_search`.
+
     Ids and deletion:
         ``add_documents`` upserts: a document whose ``id`` (or ``ids=`` entry) already exists
         replaces it. Documents without an id get a random UUID. ``delete(ids)`` ignores unknown
@@ -93,8 +117,10 @@ class MemvidVectorStore(VectorStore):
         emptying the store; call :meth:`clear` to delete everything.
 
     Async:
-        The core is synchronous (local Chroma and video decoding), so the ``a*`` methods are
-        LangChain's defaults, which run the sync methods in an executor.
+        The core is synchronous (local Chroma and video decoding), so the ``a*`` methods
+        (``aadd_documents``, ``aget_by_ids``, ``adelete``, ``asimilarity_search``...) are
+        LangChain's defaults, which run the sync methods in an executor; the retriever's
+        ``hybrid`` and ``keyword`` searches do the same.
 
     Args:
         video_file: The memory's video (``kb.mp4``). Not needed when ``memory`` is given.
@@ -129,6 +155,10 @@ class MemvidVectorStore(VectorStore):
         >>> retriever = store.as_retriever(search_type="mmr", search_kwargs={"k": 1})
         >>> retriever.invoke("Who made Python?")[0].id
         'python'
+        >>> store.as_retriever(search_type="hybrid", search_kwargs={"k": 1}).invoke("Guido")[0].id
+        'python'
+        >>> [d.id for d in store.similarity_search("space", k=2, where_document={"$contains": "Moon"})]
+        ['moon']
     """
 
     def __init__(
@@ -230,7 +260,8 @@ class MemvidVectorStore(VectorStore):
         Args:
             ids: Ids to delete.
             filter: A metadata filter (see the class docs); everything matching is deleted.
-            **kwargs: ``where`` is accepted as another name for ``filter``.
+            **kwargs: ``where_document`` (a text filter, see the class docs); ``where`` is accepted as
+                another name for ``filter``.
 
         Returns:
             ``True``.
@@ -238,6 +269,8 @@ class MemvidVectorStore(VectorStore):
         Raises:
             ValueError: If neither ids nor a filter is given. Use :meth:`clear` to delete everything.
         """
+        if "where_document" in kwargs:
+            raise ValueError("delete() takes ids or a metadata filter; where_document is for searches.")
         where = _resolve_where(filter, kwargs)
         if ids is None and where is None:
             raise ValueError("delete() needs ids or a filter; it never empties the store. Call clear() for that.")
@@ -270,7 +303,8 @@ class MemvidVectorStore(VectorStore):
             query: The query text.
             k: How many documents to return.
             filter: A metadata filter (see the class docs).
-            **kwargs: ``where`` is accepted as another name for ``filter``.
+            **kwargs: ``where_document`` (a text filter, see the class docs); ``where`` is accepted as
+                another name for ``filter``.
 
         Returns:
             The documents.
@@ -286,7 +320,8 @@ class MemvidVectorStore(VectorStore):
             query: The query text.
             k: How many documents to return.
             filter: A metadata filter (see the class docs).
-            **kwargs: ``where`` is accepted as another name for ``filter``.
+            **kwargs: ``where_document`` (a text filter, see the class docs); ``where`` is accepted as
+                another name for ``filter``.
 
         Returns:
             ``(document, distance)`` pairs, best first; distances lie in ``[0, 2]``.
@@ -304,7 +339,8 @@ class MemvidVectorStore(VectorStore):
             embedding: The query vector, from :attr:`embeddings`.
             k: How many documents to return.
             filter: A metadata filter (see the class docs).
-            **kwargs: ``where`` is accepted as another name for ``filter``.
+            **kwargs: ``where_document`` (a text filter, see the class docs); ``where`` is accepted as
+                another name for ``filter``.
 
         Returns:
             The documents.
@@ -320,12 +356,14 @@ class MemvidVectorStore(VectorStore):
             embedding: The query vector, from :attr:`embeddings`.
             k: How many documents to return.
             filter: A metadata filter (see the class docs).
-            **kwargs: ``where`` is accepted as another name for ``filter``.
+            **kwargs: ``where_document`` (a text filter, see the class docs); ``where`` is accepted as
+                another name for ``filter``.
 
         Returns:
             ``(document, distance)`` pairs, best first; distances lie in ``[0, 2]``.
         """
-        chunks = self._memory.search_by_vector(embedding, k, _resolve_where(filter, kwargs))
+        where, where_document = _resolve_filters(filter, kwargs)
+        chunks = self._memory.search_by_vector(embedding, k, where, where_document=where_document)
         return [(chunk_to_document(c), float(c.distance or 0.0)) for c in chunks]
 
     def max_marginal_relevance_search(
@@ -345,7 +383,8 @@ class MemvidVectorStore(VectorStore):
             fetch_k: How many nearest documents to choose among.
             lambda_mult: ``1`` ranks by relevance only, ``0`` by diversity only.
             filter: A metadata filter (see the class docs).
-            **kwargs: ``where`` is accepted as another name for ``filter``.
+            **kwargs: ``where_document`` (a text filter, see the class docs); ``where`` is accepted as
+                another name for ``filter``.
 
         Returns:
             The documents, in the order MMR picked them.
@@ -371,14 +410,75 @@ class MemvidVectorStore(VectorStore):
             fetch_k: How many nearest documents to choose among.
             lambda_mult: ``1`` ranks by relevance only, ``0`` by diversity only.
             filter: A metadata filter (see the class docs).
-            **kwargs: ``where`` is accepted as another name for ``filter``.
+            **kwargs: ``where_document`` (a text filter, see the class docs); ``where`` is accepted as
+                another name for ``filter``.
 
         Returns:
             The documents, in the order MMR picked them.
         """
-        where = _resolve_where(filter, kwargs)
-        chunks = self._memory.mmr_search(None, k, fetch_k, lambda_mult, where, vector=embedding)
+        where, where_document = _resolve_filters(filter, kwargs)
+        chunks = self._memory.mmr_search(None, k, fetch_k, lambda_mult, where, vector=embedding,
+                                         where_document=where_document)
         return [chunk_to_document(c) for c in chunks]
+
+    def hybrid_search(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        alpha: float | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Keyword (BM25) and vector search fused by reciprocal rank: exact words and meaning both count.
+
+        Args:
+            query: The query text.
+            k: How many documents to return.
+            filter: A metadata filter (see the class docs), applied to both sides.
+            where_document: A text filter (see the class docs).
+            alpha: Weight of the vector side, 0..1 (1: vector only, 0: keyword only; default 0.3).
+            **kwargs: ``where`` is accepted as another name for ``filter``.
+
+        Returns:
+            The documents, best first.
+        """
+        return [chunk_to_document(c) for c in self._text_search(query, "hybrid", k, filter, where_document, alpha, kwargs)]
+
+    def keyword_search(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """BM25 keyword search: the documents that best match the query's words, best first.
+
+        Args:
+            query: The query text.
+            k: How many documents to return.
+            filter: A metadata filter (see the class docs).
+            where_document: A text filter (see the class docs).
+            **kwargs: ``where`` is accepted as another name for ``filter``.
+
+        Returns:
+            The documents, best first.
+        """
+        return [chunk_to_document(c) for c in self._text_search(query, "keyword", k, filter, where_document, None, kwargs)]
+
+    def _text_search(
+        self,
+        query: str,
+        mode: str,
+        k: int,
+        filter: Mapping[str, Any] | None,
+        where_document: Mapping[str, Any] | None,
+        alpha: float | None,
+        kwargs: dict[str, Any],
+    ) -> list[Chunk]:
+        where = _resolve_where(filter, kwargs)
+        return self._memory.search(query, k, where, mode=mode, where_document=where_document, alpha=alpha)
 
     def search_chunks(self, query: str, search_type: str = "similarity", **search_kwargs: Any) -> list[Chunk]:
         """Core chunks for a query, as ``as_retriever(search_type, search_kwargs)`` would find them.
@@ -387,29 +487,53 @@ class MemvidVectorStore(VectorStore):
 
         Args:
             query: The query text.
-            search_type: ``"similarity"``, ``"mmr"`` or ``"similarity_score_threshold"``.
-            **search_kwargs: ``k``, ``filter``, and ``fetch_k``/``lambda_mult`` (MMR) or ``score_threshold``.
+            search_type: ``"similarity"``, ``"mmr"``, ``"similarity_score_threshold"``, ``"hybrid"``
+                or ``"keyword"``.
+            **search_kwargs: ``k``, ``filter`` (or ``where``), ``where_document``, and
+                ``fetch_k``/``lambda_mult`` (MMR), ``score_threshold`` or ``alpha`` (hybrid).
 
         Returns:
             The chunks, best first.
         """
+        if search_type not in SEARCH_TYPES:
+            raise ValueError(f"Unknown search_type {search_type!r}: use one of {', '.join(SEARCH_TYPES)}.")
         kwargs = dict(search_kwargs)
         k = int(kwargs.pop("k", 4))
+        where_document = kwargs.pop("where_document", None)
         where = _resolve_where(kwargs.pop("filter", None), {k2: kwargs.pop(k2) for k2 in list(kwargs) if k2 == "where"})
+        if search_type in ("hybrid", "keyword"):
+            alpha = kwargs.pop("alpha", None) if search_type == "hybrid" else None
+            _no_more(kwargs)
+            return self._memory.search(query, k, where, mode=search_type, where_document=where_document, alpha=alpha)
         vector = self._memory.embed_query(query)
         if search_type == "mmr":
             fetch_k, lambda_mult = int(kwargs.pop("fetch_k", 20)), float(kwargs.pop("lambda_mult", 0.5))
-            chunks = self._memory.mmr_search(None, k, fetch_k, lambda_mult, where, vector=vector)
-        elif search_type in ("similarity", "similarity_score_threshold"):
-            threshold = kwargs.pop("score_threshold", None)
-            chunks = self._memory.search_by_vector(vector, k, where)
-            if search_type == "similarity_score_threshold" and threshold is not None:
-                chunks = [c for c in chunks if (c.score or 0.0) >= float(threshold)]
-        else:
-            raise ValueError(f"Unknown search_type {search_type!r}: use similarity, mmr or similarity_score_threshold.")
-        if kwargs:
-            raise TypeError(f"Unexpected search arguments: {', '.join(sorted(kwargs))}.")
+            _no_more(kwargs)
+            return self._memory.mmr_search(None, k, fetch_k, lambda_mult, where, vector=vector,
+                                           where_document=where_document)
+        threshold = kwargs.pop("score_threshold", None)
+        _no_more(kwargs)
+        chunks = self._memory.search_by_vector(vector, k, where, where_document=where_document)
+        if search_type == "similarity_score_threshold" and threshold is not None:
+            chunks = [c for c in chunks if (c.score or 0.0) >= float(threshold)]
         return chunks
+
+    def as_retriever(self, **kwargs: Any) -> MemvidVectorStoreRetriever:
+        """A retriever over this store; ``search_type`` may also be ``"hybrid"`` or ``"keyword"``.
+
+        Args:
+            **kwargs: As for LangChain's ``VectorStore.as_retriever``: ``search_type`` and
+                ``search_kwargs`` (``k``, ``filter``, ``where_document``, ``alpha``, ``fetch_k``,
+                ``lambda_mult``, ``score_threshold``), ``tags``...
+
+        Returns:
+            A :class:`MemvidVectorStoreRetriever`.
+
+        Example:
+            >>> store.as_retriever(search_type="hybrid", search_kwargs={"k": 5, "alpha": 0.3})  # doctest: +SKIP
+        """
+        tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
+        return MemvidVectorStoreRetriever(vectorstore=self, tags=tags, **kwargs)
 
     # ------------------------------------------------------------------ constructors
 
@@ -489,3 +613,38 @@ class MemvidVectorStore(VectorStore):
 
     def __repr__(self) -> str:
         return f"MemvidVectorStore({self._memory!r})"
+
+
+class MemvidVectorStoreRetriever(VectorStoreRetriever):
+    """LangChain's ``VectorStoreRetriever`` with two more search types for a :class:`MemvidVectorStore`.
+
+    ``"hybrid"`` calls :meth:`MemvidVectorStore.hybrid_search` and ``"keyword"``
+    :meth:`MemvidVectorStore.keyword_search` with ``search_kwargs`` (``k``, ``filter``,
+    ``where_document``, and ``alpha`` for hybrid); the other types behave as in LangChain.
+    Async calls of the new types run the sync search in an executor.
+    """
+
+    allowed_search_types: ClassVar[Collection[str]] = (*VectorStoreRetriever.allowed_search_types, "hybrid", "keyword")
+
+    def _text_search(self, query: str, kwargs: dict[str, Any]) -> list[Document]:
+        store = self.vectorstore
+        if not isinstance(store, MemvidVectorStore):
+            raise ValueError(f"search_type {self.search_type!r} needs a MemvidVectorStore, got {type(store).__name__}.")
+        args = self.search_kwargs | kwargs
+        if self.search_type == "hybrid":
+            return store.hybrid_search(query, **args)
+        return store.keyword_search(query, **args)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type in ("hybrid", "keyword"):
+            return self._text_search(query, kwargs)
+        return super()._get_relevant_documents(query, run_manager=run_manager, **kwargs)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type in ("hybrid", "keyword"):
+            return await run_in_executor(None, self._text_search, query, kwargs)
+        return await super()._aget_relevant_documents(query, run_manager=run_manager, **kwargs)

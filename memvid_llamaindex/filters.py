@@ -4,6 +4,13 @@ Supported operators are the ones Chroma can express: ``==``, ``!=``, ``>``, ``>=
 ``in`` and ``nin``; conditions ``and`` and ``or``, nested to any depth.  Anything else (``any``,
 ``all``, ``contains``, ``text_match``, ``is_empty``, the ``not`` condition) raises
 :class:`UnsupportedFilterError` instead of being silently ignored.
+
+Filters on the node *text* are not ``MetadataFilters``.  In LlamaIndex ``TEXT_MATCH`` and
+``CONTAINS`` test a metadata field (a substring of a string value, an element of a list value),
+and a key such as ``"text"`` could be real metadata, so mapping them onto the node text would
+change their meaning.  Text filters use Chroma's ``where_document`` instead, passed as a query
+keyword as ``ChromaVectorStore`` takes it: ``store.query(q, where_document={"$contains": "zstd"})``,
+or ``index.as_retriever(vector_store_kwargs={"where_document": ...})``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ OPERATORS: dict[FilterOperator, str] = {
 }
 CONDITIONS: dict[FilterCondition, str] = {FilterCondition.AND: "$and", FilterCondition.OR: "$or"}
 _LIST_OPERATORS = (FilterOperator.IN, FilterOperator.NIN)
+_TEXT_OPERATORS = (FilterOperator.TEXT_MATCH, FilterOperator.TEXT_MATCH_INSENSITIVE, FilterOperator.CONTAINS)
 
 
 class UnsupportedFilterError(InvalidInputError):
@@ -41,9 +49,13 @@ def transform_operator(operator: FilterOperator | str) -> str:
         return OPERATORS[FilterOperator(operator)]
     except (KeyError, ValueError):
         supported = ", ".join(op.value for op in OPERATORS)
+        hint = ""
+        if operator in _TEXT_OPERATORS:
+            hint = (" To filter on the node text, pass where_document={'$contains': '...'} to query() "
+                    "(or vector_store_kwargs={'where_document': ...} to as_retriever()).")
         raise UnsupportedFilterError(
             f"Filter operator {getattr(operator, 'value', operator)!r} is not supported by MemvidVectorStore "
-            f"(Chroma cannot express it). Supported operators: {supported}."
+            f"(Chroma cannot express it on metadata). Supported operators: {supported}.{hint}"
         ) from None
 
 

@@ -372,3 +372,107 @@ def test_serve_subprocess_listens_on_localhost(kb: Path) -> None:
             out, err = proc.communicate()
     assert f"http://127.0.0.1:{port}" in out
     assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------- search modes, text filters, repair
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def corpus_text() -> str:
+    return _flat(" ".join(p.read_text() for p in sorted(CORPUS.glob("*.md"))))
+
+
+def test_search_help_shows_modes_and_text_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--mode", "{vector,keyword,hybrid}", "--alpha", "--contains", "--not-contains"):
+        assert flag in out
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_search_modes_find_an_exact_identifier(kb: Path, mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # "1202" (a program alarm code) occurs once in the corpus, in apollo_11.md.
+    code, out, _ = run_main(capsys, "search", str(kb), "1202", "--mode", mode, "-k", "3", "--json")
+    assert code == 0
+    results = json.loads(out)
+    top = results[0]
+    assert top["file"] == "apollo_11.md" and '"1202"' in top["text"]
+    assert _flat(top["text"]) in corpus_text()  # the exact text of the file, decoded from the video
+    assert 0 < top["score"] <= 1
+    if mode == "keyword":
+        assert all("1202" in r["text"] for r in results)  # BM25 returns only chunks with the word
+
+
+def test_search_text_filters_have_no_false_positives_or_misses(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from memvid_base import Memory
+
+    with Memory(kb) as memory:
+        everything = memory.get()
+    expected = {c.id for c in everything if "Eagle" in c.text and "Columbia" not in c.text}
+    assert expected and len(expected) < len(everything)
+    for mode in ("vector", "hybrid"):
+        code, out, _ = run_main(capsys, "search", str(kb), "lunar module landing", "--mode", mode, "-k", "100",
+                                "--contains", "Eagle", "--not-contains", "Columbia", "--json")
+        assert code == 0
+        results = json.loads(out)
+        assert {r["id"] for r in results} == expected, mode
+        assert all("Eagle" in r["text"] and "Columbia" not in r["text"] for r in results)
+
+
+def test_search_human_output_for_a_filter_that_matches_nothing(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "search", str(kb), "bees", "--contains", "no-such-text-anywhere")
+    assert code == 0 and out.strip() == "No results: no chunk matches."
+
+
+def test_search_mode_argument_errors(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "search", str(kb), "bees", "--alpha", "0.5")
+    assert code == 1
+    assert_one_line_error(err, "--alpha", "--mode hybrid")
+    code, _, err = run_main(capsys, "search", str(kb), "bees", "--mode", "hybrid", "--alpha", "1.5")
+    assert code == 1
+    assert_one_line_error(err, "--alpha", "between 0 and 1")
+    code, _, err = run_main(capsys, "search", str(kb), "bees", "--contains", "")
+    assert code == 1
+    assert_one_line_error(err, "--contains")
+    with pytest.raises(SystemExit) as exc:
+        main(["search", str(kb), "bees", "--mode", "fuzzy"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'fuzzy'" in capsys.readouterr().err
+
+
+def test_verify_repair_when_the_core_has_none(kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from memvid_base.memory import Memory
+
+    monkeypatch.delattr(Memory, "repair", raising=False)
+    code, out, err = run_main(capsys, "verify", str(kb), "--repair", "--quiet")
+    assert code == 1 and out == ""
+    assert_one_line_error(err, "--repair is unavailable")
+
+
+@pytest.mark.parametrize("unrecoverable", [[], ["segment kb_segments/s2.mp4: frames 3-4 do not decode"]])
+def test_verify_repair_reports_what_it_did(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch, unrecoverable: list[str]) -> None:
+    from memvid_base.memory import Memory
+
+    calls: list[bool] = []
+
+    def fake_repair(self: Memory, show_progress: bool = False) -> dict[str, object]:
+        calls.append(show_progress)
+        return {"rebuilt_store": True, "live_chunks": len(self), "unrecoverable": list(unrecoverable)}
+
+    monkeypatch.setattr(Memory, "repair", fake_repair, raising=False)
+    video = copy_memory(kb, tmp_path / "mem")
+    code, out, err = run_main(capsys, "verify", str(video), "--repair", "--quiet")
+    assert calls == [False]
+    assert "Repaired: rebuilt the vector store from the video" in out and "OK:" in out
+    if unrecoverable:
+        assert code == 1 and "Could not recover 1 item(s):" in out and "frames 3-4 do not decode" in out
+        assert_one_line_error(err, "could not recover 1 item")
+    else:
+        assert code == 0 and err == ""
+    code, out, _ = run_main(capsys, "verify", str(video), "--repair", "--json", "--quiet")
+    assert json.loads(out)["repair"]["unrecoverable"] == unrecoverable

@@ -32,7 +32,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import TextResourceContents
 
 from memvid_base import Memory, MemvidEncoder
-from memvid_base.mcp_server import source_label
+from memvid_base.mcp_server import chunk_result
 from tests.core_fixtures import hash_embed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,10 +126,34 @@ async def check_read_tools(session: ClientSession, originals: dict[str, str]) ->
     assert (await read_json(session, "memvid://info"))["chunks"] == info["chunks"]
 
 
+async def check_search_modes(session: ClientSession, originals: dict[str, str]) -> None:
+    """keyword and hybrid modes find an exact identifier; where_document keeps only matching chunks."""
+    schema = {t.name: t for t in (await session.list_tools()).tools}["search"].input_schema
+    assert set(schema["properties"]["mode"]["enum"]) == {"vector", "keyword", "hybrid"}
+    assert "where_document" in schema["properties"]
+    for mode in ("keyword", "hybrid"):  # "1202" (a program alarm) occurs once in the corpus, in apollo_11.md
+        hits = payload(await session.call_tool("search", {"query": "1202", "top_k": 3, "mode": mode}))
+        assert hits[0]["source"] == "apollo_11.md" and '"1202"' in hits[0]["text"], mode
+        assert originals[hits[0]["text"]] == "apollo_11.md"  # exact text of an encoded chunk
+        assert all(0.0 <= h["score"] <= 1.0 for h in hits)
+    wd = {"$and": [{"$contains": "Eagle"}, {"$not_contains": "Columbia"}]}
+    expected = {t for t in originals if "Eagle" in t and "Columbia" not in t}
+    assert expected and len(expected) < len(originals)
+    for mode in ("vector", "keyword", "hybrid"):
+        hits = payload(await session.call_tool("search", {"query": "lunar module Eagle landing", "top_k": 100,
+                                                          "mode": mode, "where_document": wd}))
+        assert all("Eagle" in h["text"] and "Columbia" not in h["text"] for h in hits), mode  # no false positives
+        if mode != "keyword":  # vector and hybrid rank every chunk, so every match comes back
+            assert {h["text"] for h in hits} == expected, mode
+
+
 async def check_bad_arguments(session: ClientSession) -> None:
     """Bad arguments come back as error results, and the server keeps serving."""
     assert "top_k" in error_text(await session.call_tool("search", {"query": "bees", "top_k": 0}))
-    assert "not available" in error_text(await session.call_tool("search", {"query": "bees", "mode": "hybrid"}))
+    assert "mode" in error_text(await session.call_tool("search", {"query": "bees", "mode": "fuzzy"}))
+    assert "$regex" in error_text(await session.call_tool("search", {"query": "bees", "where_document": {"$regex": "b.*"}}))
+    assert "$contains needs a string" in error_text(
+        await session.call_tool("search", {"query": "bees", "where_document": {"$contains": 3}}))
     assert "query" in error_text(await session.call_tool("search", {"query": 42}))
     assert "query" in error_text(await session.call_tool("search", {"query": "   "}))
     assert "query" in error_text(await session.call_tool("search", {}))
@@ -142,6 +166,7 @@ async def test_stdio_read_only(corpus_memory: tuple[Path, dict[str, str]]) -> No
     memory, originals = corpus_memory
     async with stdio_session(memory) as session:
         await check_read_tools(session, originals)
+        await check_search_modes(session, originals)
         await check_bad_arguments(session)
         refused = error_text(await session.call_tool("add", {"texts": ["A new fact about bees."]}))
         assert "read-only" in refused and "--writable" in refused
@@ -243,13 +268,16 @@ def test_cli_refuses_unsafe_or_meaningless_options(corpus_memory: tuple[Path, di
     assert done.returncode == 1 and "cannot import" in done.stderr
 
 
-def test_source_label() -> None:
+def test_chunk_result_source() -> None:
     from memvid_base import Chunk
 
-    def chunk(meta: dict[str, Any]) -> Chunk:
-        return Chunk(id="a", text="t", metadata=meta, frame=3, segment="abc123")
+    def source(meta: dict[str, Any]) -> str:
+        return str(chunk_result(Chunk(id="a", text="t", metadata=meta, frame=3, segment="abc123", score=0.5))["source"])
 
-    assert source_label(chunk({"file": "a.pdf", "page": 2})) == "a.pdf, page 2"
-    assert source_label(chunk({"source": "https://x.org/p", "page": 0})) == "https://x.org/p, page 0"
-    assert source_label(chunk({"file": "notes.md"})) == "notes.md"
-    assert source_label(chunk({})) == "segment abc123"
+    assert source({"file": "a.pdf", "page": 2}) == "a.pdf, page 2"
+    assert source({"source": "https://x.org/p", "page": 0}) == "https://x.org/p, page 0"
+    assert source({"file": "notes.md"}) == "notes.md"
+    assert source({}) == "segment abc123"
+    result = chunk_result(Chunk(id="a", text="t", metadata={"file": "n.md"}, frame=3, segment="s", score=0.1234567))
+    assert result == {"id": "a", "text": "t", "score": 0.123457, "source": "n.md", "frame": 3, "segment": "s",
+                      "metadata": {"file": "n.md"}}

@@ -157,6 +157,43 @@ def test_analytics_are_off_and_default_host_is_local(kb: Path) -> None:
     ui.close()
 
 
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_search_modes_find_an_exact_identifier(kb: Path) -> None:
+    ui = MemvidInteractive(kb)
+    assert ui.search_mode == "hybrid"
+    apollo = _flat((CORPUS / "apollo_11.md").read_text())
+    for mode in (None, "hybrid", "keyword"):  # "1202" (a program alarm) occurs once, in apollo_11.md
+        recs = ui.search("1202", 3, mode)
+        assert recs[0]["file"] == "apollo_11.md" and '"1202" and "1201" program alarms' in recs[0]["text"], mode
+        assert _flat(recs[0]["text"]) in apollo  # the file's exact text, decoded from the video
+        assert 0 < recs[0]["score"] <= 1
+    assert all("1202" in r["text"] for r in ui.search("1202", 3, "keyword"))
+    rows, recs = ui.search_table("bees dance to show where food is", 2, "vector")
+    assert [r[0] for r in rows] == [1, 2] and rows[0][4] == recs[0]["file"] == "honeybees.md"
+    assert rows[0][6] == recs[0]["id"] and rows[0][1] == round(recs[0]["score"], 3)
+    with pytest.raises(Exception, match="hybrid, vector, keyword"):
+        ui.search("bees", 2, "fuzzy")
+    ui.close()
+    with pytest.raises(Exception, match="search_mode"):
+        MemvidInteractive(kb, search_mode="semantic")
+
+
+def test_search_panel_has_a_mode_selector_wired_to_search(kb: Path) -> None:
+    ui = MemvidInteractive(kb, search_mode="keyword")
+    demo = ui.build()
+    radios = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.elem_id == "search-mode"]
+    assert len(radios) == 1
+    radio = radios[0]
+    assert [c[0] for c in radio.choices] == ["hybrid", "vector", "keyword"] and radio.value == "keyword"
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "search-send")
+    wired = [fn for fn in demo.fns.values() if any(t[0] == button._id for t in fn.targets)]
+    assert len(wired) == 1 and radio in wired[0].inputs  # the button sends the chosen mode
+    ui.close()
+
+
 # ---------------------------------------------------------------------- the page in a real browser
 
 
@@ -210,6 +247,8 @@ def test_web_ui_in_chromium(chromium: str, tmp_path: Path) -> None:
 
             # Search: results with score, frame and file; the first result's frame is shown
             page.get_by_role("tab", name="Search").click()
+            expect(page.locator("#search-mode")).to_be_visible()
+            page.locator("#search-mode").get_by_label("keyword").check()
             page.locator("#search-input textarea").fill("bees dance to show where food is")
             page.locator("#search-send").click()
             table = page.locator("#search-results")
