@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .chunking import split_sentences
 from .errors import InvalidInputError
 from .memory import Memory
 from .present import cite
@@ -20,7 +20,6 @@ SYSTEM_PROMPT = (
     "You answer questions using only the numbered context passages from the user's memory. "
     "Cite passages as [1], [2]. If the context does not contain the answer, say so."
 )
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
 # provider -> (module, class, API-key environment variable or None, default model, pip extra)
@@ -94,9 +93,10 @@ def extractive_answer(question: str, chunks: Sequence[Chunk], memory: Memory, ma
         return Answer("I could not find anything about that in the memory.", [])
     candidates: list[tuple[int, str]] = []
     for k, chunk in enumerate(chunks):
-        for sentence in _SENTENCE.split(chunk.text):
-            sentence = sentence.strip()
-            if len(sentence) >= 3:
+        # Whole sentences, not lines: prose is hard-wrapped, and a heading is not an answer.
+        for a, b in split_sentences(chunk.text):
+            sentence = " ".join(chunk.text[a:b].split())
+            if len(sentence) >= 3 and not sentence.startswith("#"):
                 candidates.append((k, sentence))
     if not candidates:
         candidates = [(k, c.text.strip()) for k, c in enumerate(chunks)]

@@ -70,8 +70,8 @@ def open_memory(path: str, index: str | None = None, **kwargs: Any) -> Memory:
     if not index_path.is_file():
         if video.exists():
             raise MemoryNotFoundError(
-                f"{index_path} not found: {video} has no index beside it. Pass it with --index, "
-                "or restore it (a damaged index can be rebuilt from the video with `memvid verify --rebuild-index`)."
+                f"{index_path} not found: {video} has no index beside it. Pass it with --index, or restore the index "
+                "from a backup (this version cannot yet rebuild a lost index from the video alone)."
             )
         raise MemoryNotFoundError(
             f"{path}: no memory there (looked for {index_path}). Create one with `memvid encode FILES -o {video}`."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
-from langchain_core.chat_history import BaseChatMessageHistory, InMemoryChatMessageHistory
+from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -19,6 +19,20 @@ from memvid_base import Chunk, InvalidInputError
 from memvid_base.chat import SYSTEM_PROMPT, extractive_answer, follow_up_query, format_context, resolve_llm
 
 from .vectorstores import MemvidVectorStore, PathLike, chunk_to_document
+
+
+class ListHistory(BaseChatMessageHistory):
+    """A conversation kept in a list (langchain-core deprecated its in-memory history class in 1.6)."""
+
+    def __init__(self) -> None:
+        self.messages: list[BaseMessage] = []
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        self.messages.extend(messages)
+
+    def clear(self) -> None:
+        self.messages = []
+
 
 HUMAN_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}"
 
@@ -155,7 +169,7 @@ class MemvidChat:
     def get_session_history(self, session_id: str = "default") -> BaseChatMessageHistory:
         """The message history of one conversation (created empty on first use)."""
         if session_id not in self._histories:
-            factory = self._history_factory or (lambda _sid: InMemoryChatMessageHistory())
+            factory = self._history_factory or (lambda _sid: ListHistory())
             self._histories[session_id] = factory(session_id)
         return self._histories[session_id]
 

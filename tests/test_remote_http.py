@@ -111,7 +111,7 @@ def test_every_frame_decodes_through_range_requests_exactly_as_locally(
     served: Served, remote_video: av.container.InputContainer
 ) -> None:
     n = len(served.payloads)
-    assert n >= 80 and served.size > 300_000  # many frames, a few hundred KB: a cold read is a small part of it
+    assert n >= 60 and served.size > 250_000  # many frames, a few hundred KB: a cold read is a small part of it
     local = open_video(served.path)
     try:
         local_pts = frame_timestamps(local)
