@@ -45,3 +45,15 @@ def chroma_rows(memory: object, include: list[str] | None = None) -> dict:
     store = memory.manifest.store  # type: ignore[attr-defined]
     client = chromadb.PersistentClient(path=str(memory.root / store["path"]), settings=Settings(anonymized_telemetry=False))  # type: ignore[attr-defined]
     return client.get_collection(store["collection"]).get(include=include or ["metadatas"])
+
+
+IDENT = re.compile(r"\b[a-z_]+\.[a-z_]+(?:\.[a-z_]+)*\b|\b__[a-z]+__\b")  # sys.modules, __missing__, ...
+
+
+def unique_identifiers(corpus: list[str]) -> dict[str, int]:
+    """Identifiers that occur in exactly one chunk, with that chunk's index: exact-match keyword queries."""
+    where: dict[str, set[int]] = {}
+    for k, text in enumerate(corpus):
+        for name in IDENT.findall(text):
+            where.setdefault(name, set()).add(k)
+    return {name: next(iter(ks)) for name, ks in where.items() if len(ks) == 1 and len(name) > 8}

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from core_fixtures import hash_embed, pydoc_chunks
+from core_fixtures import hash_embed, pydoc_chunks, unique_identifiers
 
 from memvid_base import InvalidInputError, Memory
-
-IDENT = re.compile(r"\b[a-z_]+\.[a-z_]+(?:\.[a-z_]+)*\b|\b__[a-z]+__\b")  # sys.modules, __missing__, ...
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +20,6 @@ def memory(tmp_path: Path, corpus: list[str]) -> Memory:
     files = [{"file": f"topic{k % 4}.txt"} for k in range(len(corpus))]
     return Memory.build(tmp_path / "kb.mp4", None, corpus, files, embedding_model=hash_embed)
 
-
-def unique_identifiers(corpus: list[str]) -> dict[str, int]:
-    """Identifiers that occur in exactly one chunk, with that chunk's index."""
-    where: dict[str, set[int]] = {}
-    for k, text in enumerate(corpus):
-        for name in IDENT.findall(text):
-            where.setdefault(name, set()).add(k)
-    return {name: next(iter(ks)) for name, ks in where.items() if len(ks) == 1 and len(name) > 8}
 
 
 def test_keyword_mode_finds_the_one_chunk_with_an_exact_identifier(memory: Memory, corpus: list[str]) -> None:

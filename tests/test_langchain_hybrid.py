@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from core_fixtures import hash_embed, pydoc_chunks
+from core_fixtures import hash_embed, pydoc_chunks, unique_identifiers
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from memvid_langchain import MemvidChat, MemvidVectorStore
 from memvid_langchain.vectorstores import MemvidVectorStoreRetriever
 
-IDENT = re.compile(r"\b[a-z_]+\.[a-z_]+(?:\.[a-z_]+)*\b|\b__[a-z]+__\b")  # sys.modules, __missing__, ...
 WD = {"$and": [{"$contains": "object"}, {"$not_contains": "class"}]}
 
 
@@ -40,14 +38,6 @@ def store(tmp_path_factory: pytest.TempPathFactory, corpus: list[str]) -> Memvid
     ids = [f"c{k}" for k in range(len(corpus))]
     return MemvidVectorStore.from_texts(corpus, HashEmbeddings(), metadatas, ids=ids, video_file=video)
 
-
-def unique_identifiers(corpus: list[str]) -> dict[str, int]:
-    """Identifiers that occur in exactly one chunk, with that chunk's index."""
-    where: dict[str, set[int]] = {}
-    for k, text in enumerate(corpus):
-        for name in IDENT.findall(text):
-            where.setdefault(name, set()).add(k)
-    return {name: next(iter(ks)) for name, ks in where.items() if len(ks) == 1 and len(name) > 8}
 
 
 def matching(corpus: list[str]) -> set[str]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from core_fixtures import hash_embed, pydoc_chunks
+from core_fixtures import hash_embed, pydoc_chunks, unique_identifiers
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import TextNode
@@ -23,7 +22,6 @@ from llama_index.core.vector_stores.types import (
 from memvid_base import InvalidInputError
 from memvid_llamaindex import MemvidVectorStore, UnsupportedFilterError
 
-IDENT = re.compile(r"\b[a-z_]+\.[a-z_]+(?:\.[a-z_]+)*\b|\b__[a-z]+__\b")
 HYBRID, TEXT = VectorStoreQueryMode.HYBRID, VectorStoreQueryMode.TEXT_SEARCH
 WD = {"$and": [{"$contains": "object"}, {"$not_contains": "class"}]}
 
@@ -59,13 +57,6 @@ def store(tmp_path_factory: pytest.TempPathFactory, corpus: list[str]) -> Memvid
     s.add(nodes)
     return s
 
-
-def unique_identifiers(corpus: list[str]) -> dict[str, int]:
-    where: dict[str, set[int]] = {}
-    for k, text in enumerate(corpus):
-        for name in IDENT.findall(text):
-            where.setdefault(name, set()).add(k)
-    return {name: next(iter(ks)) for name, ks in where.items() if len(ks) == 1 and len(name) > 8}
 
 
 def q(text: str, mode: VectorStoreQueryMode, k: int = 5, **kwargs: object) -> VectorStoreQuery:
