@@ -203,3 +203,10 @@ def append_box(path: Path | str, payload: bytes) -> None:
             fh.truncate(end)
             fh.flush()
             raise
+
+
+def box_size(path: Path | str) -> int:
+    """Bytes the memvid box takes in the file (0 when there is none); reads only box headers."""
+    with open(path, "rb") as fh:
+        box, _ = _find_memvid_box(fh)
+    return 0 if box is None else box.size

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,9 @@ from .errors import CorruptMemoryError, DimensionMismatchError, InvalidInputErro
 from .layout import Layout
 from .manifest import Manifest, Segment
 from .payload import Record
-from .segments import Placement, SegmentPlan, plan_segment, write_plan
-from .transaction import WriteTransaction, fault, new_uid
+from .segments import Placement, SegmentPlan, commit_segment, plan_segment, render_plan
+from .self_describe import quantized, segment_box
+from .transaction import WriteTransaction, fault, new_uid, now
 from .types import Hit, Row
 from .vectors import LIVE, filterable_metadata, make_row
 
@@ -39,11 +41,27 @@ class SegmentSink:
     def plan(self, records: Sequence[Record]) -> SegmentPlan:
         return plan_segment(records, self.settings)
 
-    def write(self, plan: SegmentPlan, version: int, show_progress: bool = False) -> Segment:
-        path = self.layout.segment_path(version, plan.uid.hex())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_plan(plan, self.settings, path, version, self.layout.root, n_workers=self.n_workers,
-                          show_progress=show_progress)
+    def path(self, plan: SegmentPlan, version: int) -> Path:
+        folder = self.layout.segments_dir
+        if folder.is_symlink():
+            raise CorruptMemoryError(f"{folder} is a symbolic link; a memory's segments folder must be a real folder.")
+        folder.mkdir(parents=True, exist_ok=True)
+        return self.layout.segment_path(version, plan.uid.hex())
+
+    def render(self, plan: SegmentPlan, version: int, show_progress: bool = False) -> Path:
+        """Render and verify the video into a temporary file (the slow part; runs beside embedding)."""
+        return render_plan(plan, self.settings, self.path(plan, version), self.n_workers, show_progress)
+
+    def commit(self, tmp: Path, plan: SegmentPlan, version: int, box: bytes) -> Segment:
+        """Append the segment's box and move it into place."""
+        return commit_segment(tmp, plan, self.path(plan, version), version, self.layout.root, box)
+
+    def write(self, plan: SegmentPlan, records: Sequence[Record], version: int, op: str, model: str,
+              dimension: int | None, vectors: bytes = b"", show_progress: bool = False) -> Segment:
+        """Render, describe and commit a segment in one go."""
+        tmp = self.render(plan, version, show_progress)
+        box = segment_box(plan, records, self.settings, version, op, now(), model, dimension, vectors)
+        return self.commit(tmp, plan, version, box)
 
 
 def empty_segment(version: int) -> Segment:
@@ -177,9 +195,11 @@ def add(
     # The QR/video work runs in a thread (and worker processes) while torch embeds and Chroma indexes;
     # the rows it adds carry the next version, so no reader sees them before the commit.
     with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(sink.write, plan, version, show_progress)
+        future = pool.submit(sink.render, plan, version, show_progress)
         if vectors is None:
             vectors = embedder.embed_many(texts, show_progress)
+        # The store gets exactly the vectors the segment's box keeps, so a store rebuilt from the video matches.
+        encoded, vectors = quantized(vectors)
         replaced = {h.row.row_id: h.row for h in tx.store.live_rows_for(final_ids, m.version)}
         rows = rows_for(records, plan.placements, version)
         try:
@@ -192,7 +212,9 @@ def add(
         fault("rows-updated")
         if tx.keywords is not None:
             tx.keywords.stage(added=[(r.row_id, t) for r, t in zip(rows, texts)])
-        segment = future.result()
+        box = segment_box(plan, records, sink.settings, version, "add", now(), m.embedding.get("model") or embedder.name,
+                          m.embedding.get("dimension"), encoded)
+        segment = sink.commit(future.result(), plan, version, box)
     fault("segment-written")
     m.segments.append(segment)
     m.live_chunks += len(records) - len(replaced)
@@ -203,31 +225,31 @@ def add(
     return final_ids
 
 
-def delete(tx: WriteTransaction, sink: SegmentSink, hits: Sequence[Hit]) -> int:
+def delete(tx: WriteTransaction, sink: SegmentSink, hits: Sequence[Hit], op: str = "delete") -> int:
     """Delete the chunks of ``hits`` (live rows) as the next version, writing tombstones to the video."""
     rows = {h.row.row_id: h.row for h in hits if h.row.v1 == LIVE}
     if not rows:
         return 0
     version = tx.next_version
     tombstones = [Record.make(r.chunk_id, None, {}) for r in rows.values()]
-    segment = sink.write(sink.plan(tombstones), version)
+    m = tx.m
+    segment = sink.write(sink.plan(tombstones), tombstones, version, op, m.embedding.get("model") or "",
+                         m.embedding.get("dimension"))
     tx.store.set_removed(list(rows), version)
     m = tx.m
     m.segments.append(segment)
     m.live_chunks -= len(rows)
     m.live_text_bytes -= sum(r.text_bytes for r in rows.values())
     m.dead_rows += len(rows)
-    tx.commit("delete", f"{len(rows)} chunks")
+    tx.commit(op, f"{len(rows)} chunks")
     return len(rows)
 
 
-def clear(tx: WriteTransaction) -> None:
-    """Delete every chunk as the next version (earlier versions stay readable until compaction)."""
-    live = [h.row.row_id for h in tx.store.live_rows()]
-    version = tx.next_version
-    tx.store.set_removed(live, version)
-    m = tx.m
-    m.segments.append(empty_segment(version))
-    m.dead_rows += len(live)
-    m.live_chunks = m.live_text_bytes = 0
-    tx.commit("clear", f"{len(live)} chunks")
+def clear(tx: WriteTransaction, sink: SegmentSink) -> None:
+    """Delete every chunk as the next version (earlier versions stay readable until compaction).
+
+    The tombstones go to the video like any delete, so a memory rebuilt from its files stays cleared.
+    """
+    if not delete(tx, sink, tx.store.live_rows(), op="clear"):
+        tx.m.segments.append(empty_segment(tx.next_version))  # nothing to tombstone: an empty snapshot
+        tx.commit("clear", "0 chunks")

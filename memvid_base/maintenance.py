@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .config import VideoSettings
+from .container import box_size
 from .errors import CorruptMemoryError, MemoryNotFoundError
 from .ingest import SegmentSink, empty_segment, rows_for
 from .layout import Layout
@@ -23,6 +24,7 @@ from .manifest import Manifest, Segment
 from .payload import Record
 from .reader import fetch_record
 from .segments import SegmentCache
+from .self_describe import quantized, read_segment_meta
 from .transaction import WriteTransaction
 from .types import Row
 from .vectors import LIVE, VectorStore, make_row
@@ -160,9 +162,11 @@ def compact(
         tx.keywords.stage(removed=[h.row.row_id for h in old_store.all_rows()])
     if records:
         plan = sink.plan(records)
-        segment = sink.write(plan, version, show_progress)
+        encoded, vectors = quantized(np.asarray([h.embedding for h in live], dtype=np.float32))
+        segment = sink.write(plan, records, version, "compact", m.embedding.get("model") or "",
+                             m.embedding.get("dimension"), encoded, show_progress)
         rows = rows_for(records, plan.placements, version)
-        store.add(rows, np.asarray([h.embedding for h in live], dtype=np.float32), [r.metadata for r in records])
+        store.add(rows, vectors, [r.metadata for r in records])
         if tx.keywords is not None:
             tx.keywords.stage(added=[(row.row_id, r.text or "") for row, r in zip(rows, records)])
     else:
@@ -218,8 +222,10 @@ def rebuild_store(
     entries = [e for e in history + [(*v, LIVE) for v in live.values()] if e[4] > m.history_floor]
     old_fields = dict(m.store)
     store, fields = fresh_store()
-    texts = [rec.text or "" for rec, *_ in entries]
-    vectors = embed(texts, show_progress) if entries else np.zeros((0, 1), np.float32)
+    vectors = vectors_from_boxes(tx.layout, m, [(rec.id, seg) for rec, seg, *_ in entries])
+    if vectors is None:  # a segment written before boxes existed: embed again
+        texts = [rec.text or "" for rec, *_ in entries]
+        vectors = quantized(embed(texts, show_progress))[1] if entries else np.zeros((0, 1), np.float32)
     rows: list[Row] = []
     for rec, seg, frame, frames, v1 in entries:
         row = make_row(rec.id, seg.uid, frame, frames, rec.checksum, seg.version,
@@ -232,6 +238,22 @@ def rebuild_store(
     tx.write()
     tx.retire_store(old_fields)
     return len(live)
+
+
+def vectors_from_boxes(layout: Layout, m: Manifest, chunks: list[tuple[str, Segment]]) -> np.ndarray | None:
+    """The stored vectors of ``(chunk id, segment)`` pairs, read from the segments' boxes; None if any is missing."""
+    tables: dict[str, dict[str, np.ndarray]] = {}
+    for seg in {s.uid: s for _, s in chunks}.values():
+        meta = read_segment_meta(layout.resolve(seg.file, "segment file"))
+        if meta is None or meta.embedding_dim != m.embedding.get("dimension") or meta.segment_uid != seg.uid:
+            return None
+        live_ids = [c.id for c in meta.chunks if not c.deleted]
+        tables[seg.uid] = dict(zip(live_ids, meta.decode_vectors()))
+    try:
+        rows = [tables[seg.uid][cid] for cid, seg in chunks]
+    except KeyError:
+        return None
+    return np.asarray(rows, dtype=np.float32) if rows else None
 
 
 def forget_replaced(layout: Layout, old: Manifest, new: Manifest, client: Any) -> None:
@@ -266,6 +288,7 @@ def info(layout: Layout, m: Manifest, settings: VideoSettings) -> dict[str, Any]
     """Figures about a memory: chunks, frames, versions, codec, sizes, ratio to raw text, model."""
     video_bytes = sum(s.bytes for s in m.segments)
     frames = sum(s.frames for s in m.segments)
+    box_bytes = sum(box_size(layout.resolve(s.file, "segment file")) for s in m.segments if s.file)
     return {
         "video_file": str(layout.video),
         "index_file": str(layout.index),
@@ -285,6 +308,8 @@ def info(layout: Layout, m: Manifest, settings: VideoSettings) -> dict[str, Any]
         "video_bytes": video_bytes,
         "raw_text_bytes": m.live_text_bytes,
         "ratio_to_raw_text": round(video_bytes / m.live_text_bytes, 4) if m.live_text_bytes else None,
+        "box_bytes": box_bytes,  # the segments' self-description: chunk tables and int8 vectors
+        "frames_ratio_to_raw_text": round((video_bytes - box_bytes) / m.live_text_bytes, 4) if m.live_text_bytes else None,
         "duration_seconds": round(frames / settings.fps, 2),
         "embedding_model": m.embedding.get("model"),
         "embedding_dimension": m.embedding.get("dimension"),

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import creation, fusion, ingest, maintenance, query, retrieval
+from . import creation, fusion, ingest, maintenance, query, recovery, retrieval
 from . import query as _query  # mmr_search has a parameter named query
 from .config import VideoOptions, VideoSettings
 from .doc_filter import validate_where_document
@@ -82,6 +82,8 @@ class Memory:
         self.n_workers = max(1, n_workers if n_workers is not None else min(2, os.cpu_count() or 1))
         self._lock = threading.RLock()
         self._promote = owns_files
+        if not self.layout.index.exists() and self.layout.video.is_file() and as_of is None:
+            recovery.recover(self.layout, client)  # the index is a cache: rebuild it (and the store) from the video
         self._view = MemoryView(self.layout, client, as_of, cache_size)
         self._keywords = KeywordCache(self.layout.keyword_dir, self.layout.index)
         self._consistent = False  # checked on first use of the store
@@ -288,7 +290,7 @@ class Memory:
     def clear(self) -> None:
         """Delete every chunk as one new version (earlier versions stay readable until compaction)."""
         with self._lock, self._transaction() as tx:
-            ingest.clear(tx)
+            ingest.clear(tx, self._sink())
         self._adopt(tx)
 
 

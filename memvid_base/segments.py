@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .config import VideoSettings
+from .container import append_box
 from .errors import CorruptMemoryError, FrameDecodeError
 from .layout import resolve_inside
 from .manifest import Segment, fsync_dir
@@ -126,8 +127,16 @@ def write_plan(
     relative_to: Path,
     n_workers: int = 1,
     show_progress: bool = False,
+    box: bytes | None = None,
 ) -> Segment:
     """Render, encode and verify a planned segment, then atomically move it to ``path``."""
+    tmp = render_plan(plan, settings, path, n_workers, show_progress)
+    return commit_segment(tmp, plan, path, version, relative_to, box)
+
+
+def render_plan(plan: SegmentPlan, settings: VideoSettings, path: Path, n_workers: int = 1,
+                show_progress: bool = False) -> Path:
+    """Render, encode and verify a planned segment into a temporary file beside ``path``; returns it."""
     tmp = path.with_name(f".{path.name}.{plan.uid.hex()}.tmp")
     try:
         frames = _render_all(plan.payloads, settings, n_workers)
@@ -135,13 +144,24 @@ def write_plan(
             frames = tqdm(frames, total=len(plan.payloads), desc="Encoding frames", unit="frame")
         write_video(tmp, frames, settings)
         _verify_written(tmp, plan.payloads, settings, show_progress)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def commit_segment(tmp: Path, plan: SegmentPlan, path: Path, version: int, relative_to: Path,
+                   box: bytes | None = None) -> Segment:
+    """Append the segment's self-description (``box``), fsync, and move the rendered file to ``path``."""
+    try:
+        if box is not None:
+            append_box(tmp, box)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         fsync_dir(path.parent)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
     return Segment(
         uid=plan.uid.hex(),
         file=os.path.relpath(path, relative_to),

@@ -144,6 +144,7 @@ class WriteTransaction:
         if had_pending:
             self.store.undo_after(self.m.version)
             self._repair_files()
+        self.collect_old_stores()
 
     def _referenced(self, path: Path) -> bool:
         uid = path.name.split(".")[0].rpartition("-")[2]
@@ -166,7 +167,6 @@ class WriteTransaction:
     def _repair_files(self) -> None:
         if not self.promote:
             return  # a staging build shares the segments folder with the live memory; never clean it from here
-        self.collect_old_stores()
         known = {self.layout.resolve(s.file, "segment file") for s in self.m.segments if s.file}
         folder = self.layout.segments_dir
         if folder.is_symlink():

@@ -103,3 +103,16 @@ def _check_kind(kind: str) -> None:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def round_trip(arr: np.ndarray, kind: str) -> tuple[bytes, np.ndarray]:
+    """``arr`` encoded as ``kind``, and the float32 vectors that encoding decodes to.
+
+    The vector store is given the decoded vectors, so a store rebuilt from a segment's box holds
+    exactly the vectors the original did.
+    """
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.ndim != 2 or not len(arr):
+        return b"", arr.reshape(len(arr), -1) if arr.ndim else arr
+    data = encode_vectors(arr, kind)
+    return data, decode_vectors(data, kind, arr.shape[0], arr.shape[1])

@@ -50,7 +50,7 @@ class MemoryView:
 
     def _read(self) -> Manifest:
         if not self.layout.index.is_file():
-            hint = " The video exists but its index is missing: restore the index." if self.layout.video.exists() else ""
+            hint = " The video exists but its index is missing; open the memory at its latest version to rebuild the index from the video." if self.layout.video.exists() else ""
             raise MemoryNotFoundError(
                 f"No memory index at {self.layout.index}.{hint} Build one with MemvidEncoder or Memory.create()."
             )

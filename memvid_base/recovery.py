@@ -1,0 +1,121 @@
+"""Rebuilding a lost manifest and vector store from the MP4 files alone.
+
+The manifest and the store are caches of what the segments' boxes and frames hold
+(:mod:`~memvid_base.self_describe`).  When ``kb_index.json`` is missing but ``kb.mp4`` is there,
+opening the memory rebuilds both, history included: each box names its version and operation, the
+tombstones are in the frames, and the vectors are in the boxes, so no embedding model is called.
+
+A segment file in the memory's folder is taken as committed: a writer that crashed after moving
+its segment into place but before committing the manifest therefore has its change kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .config import VideoSettings
+from .errors import CorruptMemoryError, MemoryNotFoundError
+from .layout import Layout
+from .manifest import Manifest, Segment, VersionEntry, WriterLock
+from .segment_meta import SegmentMeta
+from .segments import SegmentCache
+from .self_describe import read_segment_meta
+from .transaction import WriteTransaction, new_uid
+from .vectors import VectorStore, open_client
+
+_SNAPSHOT_OPS = ("compact",)
+
+
+def segment_files(layout: Layout) -> list[Path]:
+    """The MP4 files that make up a memory: the base video and its appended segments."""
+    files = [layout.video] if layout.video.is_file() else []
+    folder = layout.segments_dir
+    if folder.is_dir() and not folder.is_symlink():
+        files.extend(sorted(p for p in folder.glob("*.mp4") if p.is_file() and not p.is_symlink()))
+    return files
+
+
+def manifest_from_video(layout: Layout, client: Any = None) -> Manifest:
+    """A manifest rebuilt from the segments' boxes; its store fields name a new, empty store."""
+    metas: list[tuple[Path, SegmentMeta]] = []
+    for path in segment_files(layout):
+        meta = read_segment_meta(path)
+        if meta is None:
+            raise CorruptMemoryError(
+                f"{path} does not describe itself (it was written by an older memvid), so its index cannot be "
+                f"rebuilt from the video. Restore {layout.index.name} from a backup."
+            )
+        metas.append((path, meta))
+    if not metas:
+        raise MemoryNotFoundError(f"No memory at {layout.video}: neither its index nor its video exists.")
+    metas.sort(key=lambda pm: pm[1].version)
+    if len({m.segment_uid for _, m in metas}) != len(metas):
+        raise CorruptMemoryError(f"Two segment files of {layout.video} have the same id; remove the copy.")
+    settings = metas[0][1].settings
+    if any(m.settings != settings for _, m in metas):
+        raise CorruptMemoryError(f"The segments of {layout.video} were written with different video settings.")
+    with_vectors = [m for _, m in metas if m.live_count]
+    model = with_vectors[-1].embedding_model if with_vectors else ""
+    dimension = with_vectors[-1].embedding_dim if with_vectors else None
+    if any(m.embedding_dim != dimension for m in with_vectors):
+        raise CorruptMemoryError(f"The segments of {layout.video} hold vectors of different dimensions.")
+    segments, versions = [], [VersionEntry(0, metas[0][1].created, "create", 0, "rebuilt from the video")]
+    live: dict[str, int] = {}  # chunk id -> text bytes
+    for path, meta in metas:
+        if meta.op in _SNAPSHOT_OPS:
+            live = {}
+        for c in meta.chunks:
+            if c.deleted:
+                live.pop(c.id, None)
+            else:
+                live[c.id] = c.text_bytes
+        segments.append(Segment(meta.segment_uid, layout.relative(path), meta.frames, meta.dict_frames, meta.version,
+                                path.stat().st_size, sum(c.text_bytes for c in meta.chunks), len(meta.chunks),
+                                list(meta.group_crcs), list(meta.group_starts)))
+        versions.append(VersionEntry(meta.version, meta.created, meta.op, len(live), "rebuilt from the video"))
+    numeric = [int(k) for k in live if k.isdigit() and len(k) < 18]
+    first = metas[0][1]
+    store = {
+        "kind": "chroma-persistent" if client is None else f"chroma-client:{type(client).__name__}",
+        "path": layout.new_store_dir(new_uid()),
+        "collection": f"mv_{new_uid()}",
+        "next_id": max(numeric, default=-1) + 1,
+    }
+    return Manifest(
+        video=settings.to_dict(), embedding={"model": model, "dimension": dimension}, store=store,
+        version=metas[-1][1].version, history_floor=first.version if first.op in _SNAPSHOT_OPS else 0,
+        segments=segments, versions=versions, live_chunks=len(live), live_text_bytes=sum(live.values()),
+    )
+
+
+def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
+    """Rebuild a missing manifest and its store from the MP4 files; False if the manifest exists after all."""
+    from .maintenance import rebuild_store  # maintenance imports the layers this module sits beside
+
+    layout.index.parent.mkdir(parents=True, exist_ok=True)
+    with WriterLock(layout.index):
+        if layout.index.exists():
+            return False  # another process recovered it first
+        m = manifest_from_video(layout, client)
+        segments = SegmentCache(layout.root, VideoSettings.from_dict(m.video), cache_size)
+
+        def fresh_store() -> tuple[VectorStore, dict[str, str]]:
+            own = client is None
+            folder = layout.root / m.store["path"]
+            if own:
+                folder.mkdir(exist_ok=True)
+            store = VectorStore(open_client(layout.resolve(m.store["path"], "store.path"), fresh=True) if own else client,
+                                m.store["collection"], m.embedding.get("dimension"), create=True)
+            return store, {}
+
+        def refuse(texts: list[str], show_progress: bool) -> Any:
+            raise CorruptMemoryError("A segment's box has no vector for one of its chunks; restore the index from a backup.")
+
+        tx = WriteTransaction(layout, lambda _m: fresh_store()[0])
+        tx.manifest = m
+        try:
+            rebuild_store(tx, segments, refuse, fresh_store)  # writes the manifest last: the commit point
+        finally:
+            segments.close()
+    return True
