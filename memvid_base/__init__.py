@@ -24,6 +24,7 @@ from .layout import resolve_paths
 from .maintenance import VerifyReport
 from .memory import Memory
 from .present import cite, human_bytes, info_rows, source_label
+from .reading import MemoryReader
 from .retriever import MemvidRetriever
 from .types import Chunk, relevance
 from .vectors import RESERVED_PREFIX, and_where
@@ -52,6 +53,7 @@ __all__ = [
     "Memory",
     "MemoryLockedError",
     "MemoryNotFoundError",
+    "MemoryReader",
     "MemvidChat",
     "MemvidEncoder",
     "MemvidError",

@@ -10,6 +10,7 @@ import itertools
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from .config import VideoSettings
 from .container import box_size
 from .errors import CorruptMemoryError, MemoryNotFoundError
 from .ingest import SegmentSink, empty_segment, rows_for
-from .layout import Layout
+from .layout import Layout, resolve_inside
 from .manifest import Manifest, Segment
 from .payload import Record
 from .reader import fetch_record
@@ -72,6 +73,7 @@ def verify(
     bar = tqdm(total=sum(s.frames for s in segs), desc="Verifying", unit="frame", disable=not show_progress)
     for seg in segs:
         try:
+            _check_box(segments.root, seg)
             for first, records in segments.iter_groups(seg):
                 bar.update(1)
                 for rec in records:
@@ -112,6 +114,14 @@ def verify(
         )
     report.bad_chunks = sorted(set(report.bad_chunks))
     return report
+
+
+def _check_box(root: Path, seg: Segment) -> None:
+    """A segment's self-description must be intact and agree with the manifest (older segments have none)."""
+    meta = read_segment_meta(resolve_inside(root, seg.file, "segment file"))
+    if meta is not None and (meta.segment_uid != seg.uid or meta.frames != seg.frames
+                             or list(meta.group_starts) != seg.group_starts or list(meta.group_crcs) != seg.group_crcs):
+        raise CorruptMemoryError(f"{seg.file}'s self-description does not match the index (another file was put there?).")
 
 
 def _version_errors(m: Manifest) -> list[str]:

@@ -25,9 +25,9 @@ from .errors import InvalidInputError
 from .fusion import alpha_weights, reciprocal_rank_fusion
 from .keywords import KeywordIndex
 from .manifest import Manifest
-from .query import VectorQuery, nearest
+from .query import VectorQuery, as_vector, check_count, nearest, require_dimension
 from .types import Chunk, Hit
-from .vectors import VectorStore
+from .vectors import VectorStore, validate_where
 
 MODES = ("vector", "keyword", "hybrid")
 DEFAULT_ALPHA = 0.3  # keyword-leaning: met both retrieval goals in benchmarks/bench_retrieval.py
@@ -151,6 +151,36 @@ class Ranker:
     def _chunks(self, ranked: Sequence[tuple[Hit, float | None]]) -> list[Chunk]:
         chunks = self.materialize([h for h, _ in ranked])
         return [c if s is None else dataclasses.replace(c, score=float(s)) for c, (_, s) in zip(chunks, ranked)]
+
+
+def check_inputs(mode: object, top_k: object, text: str | None, vector: Any, where_document: Any) -> str:
+    """Validate what a search needs before any work is done; returns the mode."""
+    checked = check_mode(mode)
+    check_count(top_k, "top_k")
+    if where_document is not None:
+        doc_filter.validate_where_document(where_document)
+    if checked != "vector" and (not isinstance(text, str) or not text.strip()):
+        raise InvalidInputError(f"{checked} search needs the query text, got {text!r}.")
+    if vector is None and checked != "keyword" and text is None:
+        raise InvalidInputError("Give a query text or a query vector.")
+    return checked
+
+
+def build_request(
+    manifest: Manifest, text: str | None, vector: Any, top_k: int, mode: str, where: Mapping[str, Any] | None,
+    ids: Sequence[str] | None, where_document: Mapping[str, Any] | None, alpha: float | None, embeddings: bool,
+) -> SearchRequest:
+    """A validated :class:`SearchRequest` against ``manifest``'s memory."""
+    if where is not None:
+        validate_where(where)
+    vec = None
+    if vector is not None:
+        vec = as_vector(vector)
+        require_dimension(manifest, vec.shape[0])
+    weight = DEFAULT_ALPHA if alpha is None else alpha
+    alpha_weights(weight)  # validates
+    return SearchRequest(text, vec, top_k, mode, where, None if ids is None else tuple(str(i) for i in ids),
+                         where_document, weight, embeddings)
 
 
 def embeddings_of(chunks: Sequence[Chunk]) -> np.ndarray:

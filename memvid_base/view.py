@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from .config import VideoSettings
-from .errors import MemoryNotFoundError, VersionNotAvailableError
+from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, VersionNotAvailableError
 from .layout import Layout
 from .manifest import Manifest, Segment, read_manifest
 from .reader import materialize
 from .segments import SegmentCache
-from .transaction import committed_here
+from .transaction import collect_old_stores, committed_here, new_uid, rolled_back_message
 from .types import Chunk, Hit
 from .vectors import VectorStore, hold_readers_lock, open_client, release_readers_lock
 
@@ -42,6 +42,7 @@ class MemoryView:
         self._vectors: VectorStore | None = None
         self._client_dir: Path | None = None  # the store folder our own client reads
         self._readers_lock: int | None = None
+        self.consistent = False  # the store was checked against the manifest (see checked_store)
         self.mtime: int | None = None
         self.manifest = self._read()
         self.settings = VideoSettings.from_dict(self.manifest.video)
@@ -148,6 +149,46 @@ class MemoryView:
             self._vectors = VectorStore(client, self.manifest.store["collection"],
                                         self.manifest.embedding.get("dimension"), create=create)
         return self._vectors
+
+    def checked_store(self, create: bool = False) -> VectorStore:
+        """The store, checked on first use to hold no versions newer than the manifest.
+
+        Newer rows without a writer at work mean an old manifest was restored over a newer memory.
+        """
+        store = self.store(create)
+        if not self.consistent and self.as_of is None:
+            if not self.layout.pending_marker.exists() and store.rows_after(self.manifest.version):
+                if self.refresh():  # a writer committed between our reads: check the newer manifest
+                    return self.checked_store(create)
+                raise CorruptMemoryError(rolled_back_message(self.layout, self.manifest.version))
+            self.consistent = True
+        return store
+
+    def fresh_store(self) -> tuple[VectorStore, dict[str, str]]:
+        """An empty store for a new version: a new folder for our own client, a new collection for a server's."""
+        collection = f"mv_{new_uid()}"
+        dim = self.manifest.embedding.get("dimension")
+        if not self._owns_client:
+            return VectorStore(self.client, collection, dim, create=True), {"collection": collection}
+        name = self.layout.new_store_dir(new_uid())
+        (self.layout.root / name).mkdir()
+        client = open_client(self.layout.resolve(name, "store.path"), fresh=True)
+        return VectorStore(client, collection, dim, create=True), {"path": name, "collection": collection}
+
+    def collect_old_stores(self, owns_files: bool) -> None:
+        """Remove store folders no reader holds any more (after this view moved to the new one)."""
+        if owns_files and self._owns_client:
+            self.store()  # moves this process's readers lock to the new store
+            collect_old_stores(self.layout, self.manifest)
+
+    def frame_pixels(self, segment: str, frame: int) -> Any:
+        """The grayscale pixels of one frame of the segment file ``segment``."""
+        seg = next((s for s in self.manifest.segments if s.file and s.file == segment), None)
+        if seg is None:
+            raise InvalidInputError(f"{segment!r} is not a segment of this memory version.")
+        if not isinstance(frame, int) or not 0 <= frame < seg.frames:
+            raise InvalidInputError(f"Frame {frame!r} is outside 0..{seg.frames - 1} of {segment}.")
+        return self.segments.reader(seg).read(frame)
 
     def forget_store(self) -> None:
         self._vectors = None
