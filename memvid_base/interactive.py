@@ -2,7 +2,9 @@
 
 It runs entirely on this machine: Gradio analytics are switched off, the theme uses system fonts (no
 web-font downloads), the server binds 127.0.0.1 unless told otherwise, and answers come from the
-offline extractive answerer unless an LLM is configured.
+offline extractive answerer unless an LLM is configured.  This class holds the memory and does the
+work behind each panel (testable without a browser); :mod:`memvid_base.interactive_page` lays out
+the page and wires its events to these handlers.
 
 Example:
     >>> MemvidInteractive("kb.mp4", "kb_index.json").run()   # doctest: +SKIP  (http://127.0.0.1:7860)
@@ -10,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import threading
@@ -28,35 +29,16 @@ from PIL import Image
 
 from .chat import MemvidChat, resolve_llm
 from .errors import InvalidInputError, MemvidError
+from .interactive_page import build_page, style, theme_in_launch
 from .loaders import SUPPORTED_SUFFIXES
 from .memory import Memory
 from .present import chunk_record, cite, info_rows, source_label
 from .types import Chunk
 
-SEARCH_HEADERS = ["#", "score", "frame", "segment", "file", "page", "id", "text"]
 SEARCH_MODES = ("hybrid", "vector", "keyword")
 # Hybrid by default: in benchmarks/bench_retrieval.py it beat vector search on exact-word queries by
 # the issue's margin and stayed within a point of it on paraphrases; people type both in a search box.
 DEFAULT_SEARCH_MODE = "hybrid"
-_SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
-_MONO_FONTS = ["ui-monospace", "SFMono-Regular", "DejaVu Sans Mono", "monospace"]
-_CSS = """
-#memvid-header h2 { margin-bottom: 0.2em; }
-#chat-sources { min-height: 120px; }
-.memvid-frame img { image-rendering: pixelated; }
-"""
-
-
-def _accepts(target: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(target).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
-
-
-def _kw(cls: Any, **kwargs: Any) -> dict[str, Any]:
-    """Only the keyword arguments this Gradio version's component accepts (Gradio 5 and 6 differ a little)."""
-    return {k: v for k, v in kwargs.items() if _accepts(cls.__init__, k)}
 
 
 class MemvidInteractive:
@@ -220,141 +202,9 @@ class MemvidInteractive:
 
     def build(self) -> gr.Blocks:
         """Build (once) and return the Gradio Blocks app."""
-        if self.demo is not None:
-            return self.demo
-        blocks_kwargs: dict[str, Any] = {"title": self.title, "analytics_enabled": False}
-        if not _accepts(gr.Blocks.launch, "theme"):  # Gradio 5 takes the theme here, Gradio 6 in launch()
-            blocks_kwargs.update(theme=self._theme(), css=_CSS)
-        with gr.Blocks(**blocks_kwargs) as demo:
-            header = gr.Markdown(self.header(), elem_id="memvid-header")
-            chat_state = gr.State(None)
-            sources_state = gr.State([])
-            results_state = gr.State([])
-            with gr.Tabs():
-                with gr.Tab("Chat", id="chat"):
-                    with gr.Row():
-                        with gr.Column(scale=3):
-                            chatbot = gr.Chatbot(**_kw(gr.Chatbot, label="Chat", height=440, elem_id="chatbot", type="messages",
-                                                       placeholder="Ask anything about the memory. Answers cite their sources."))
-                            with gr.Row():
-                                question = gr.Textbox(placeholder="Ask a question about the memory…", show_label=False,
-                                                      scale=5, elem_id="chat-input", lines=1, max_lines=4)
-                                ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="chat-send")
-                            clear_btn = gr.Button("Clear conversation", size="sm", elem_id="chat-clear")
-                        with gr.Column(scale=2):
-                            gr.Markdown("### Cited sources")
-                            sources_md = gr.Markdown("Sources cited in the answer appear here.", elem_id="chat-sources")
-                            source_pick = gr.Dropdown(choices=[], label="Show the QR frame of source", elem_id="source-pick",
-                                                      interactive=True)
-                            chat_frame = gr.Image(**_kw(gr.Image, label="QR frame", interactive=False, height=320,
-                                                        type="pil", elem_id="chat-frame", elem_classes=["memvid-frame"]))
-                            chat_frame_caption = gr.Markdown("", elem_id="chat-frame-caption")
-                            chat_frame_text = gr.Textbox(label="Text decoded from this frame", lines=6, max_lines=12,
-                                                         interactive=False, elem_id="chat-frame-text")
-                with gr.Tab("Search", id="search"):
-                    with gr.Row():
-                        query = gr.Textbox(placeholder="Search the memory…", show_label=False, scale=5, elem_id="search-input")
-                        top_k = gr.Slider(1, 20, value=self.top_k, step=1, label="results", scale=1)
-                        search_btn = gr.Button("Search", variant="primary", scale=1, elem_id="search-send")
-                    search_mode = gr.Radio(**_kw(gr.Radio, choices=list(SEARCH_MODES), value=self.search_mode, label="Mode",
-                                                 elem_id="search-mode",
-                                                 info="hybrid: exact words and meaning · vector: meaning · keyword: exact words (BM25)"))
-                    results = gr.Dataframe(**_kw(gr.Dataframe, headers=SEARCH_HEADERS, value=[], interactive=False,
-                                                 wrap=True, elem_id="search-results", label="Results (select a row to see its frame)",
-                                                 column_widths=["5%", "7%", "6%", "10%", "14%", "5%", "6%", "47%"]))
-                    with gr.Row():
-                        with gr.Column(scale=1):
-                            result_pick = gr.Dropdown(choices=[], label="Show the QR frame of result", elem_id="result-pick",
-                                                      interactive=True)
-                            search_frame = gr.Image(**_kw(gr.Image, label="QR frame", interactive=False, height=320,
-                                                          type="pil", elem_id="search-frame", elem_classes=["memvid-frame"]))
-                        with gr.Column(scale=1):
-                            search_text = gr.Markdown("", elem_id="search-text")
-                            search_chunk_text = gr.Textbox(label="Text decoded from this frame", lines=12, max_lines=20,
-                                                           interactive=False, elem_id="search-chunk-text")
-                with gr.Tab("Memory", id="memory"):
-                    with gr.Row():
-                        with gr.Column(scale=3):
-                            overview = gr.Dataframe(**_kw(gr.Dataframe, headers=["Figure", "Value"], value=self.overview(),
-                                                          interactive=False, wrap=True, elem_id="overview", label="Overview",
-                                                          max_height=800))
-                            refresh_btn = gr.Button("Refresh", size="sm")
-                        with gr.Column(scale=2):
-                            upload = gr.File(**_kw(gr.File, file_count="multiple", file_types=list(self.allowed_types),
-                                                   label=f"Add files ({', '.join(self.allowed_types)}; up to {self.max_upload_mb:g} MB each)",
-                                                   elem_id="upload"))
-                            add_btn = gr.Button("Add to memory", variant="primary", elem_id="upload-add")
-                            upload_status = gr.Markdown("", elem_id="upload-status")
-
-            # ---- chat
-            def respond(message: str, history: list[Any], chat: MemvidChat | None, previous: list[dict[str, Any]]):
-                history = list(history or [])
-                message = (message or "").strip()
-                if not message:
-                    return history, "", gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), chat, previous
-                try:
-                    reply, sources, chat = self.ask(message, chat)
-                except MemvidError as exc:
-                    reply, sources = f"Sorry: {exc}", []
-                except Exception as exc:  # the LLM call failed (network, key, quota): say so, keep the session
-                    reply, sources = f"The language model call failed ({type(exc).__name__}: {exc}).", []
-                history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
-                records = [chunk_record(k, c) for k, c in enumerate(sources, start=1)]
-                choices = [(f"[{r['rank']}] {source_label(c.metadata)} · frame {r['frame']}", r["rank"]) for r, c in zip(records, sources, strict=True)]
-                image, caption, text = self._frame_for(records, 1)
-                pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
-                return history, "", self._sources_markdown(records, sources), pick, image, caption, text, chat, records
-
-            chat_frame_outputs = [chat_frame, chat_frame_caption, chat_frame_text]
-            chat_outputs = [chatbot, question, sources_md, source_pick, *chat_frame_outputs, chat_state, sources_state]
-            chat_inputs = [question, chatbot, chat_state, sources_state]
-            question.submit(respond, chat_inputs, chat_outputs)
-            ask_btn.click(respond, chat_inputs, chat_outputs)
-
-            def clear_chat():
-                return [], "Sources cited in the answer appear here.", gr.update(choices=[], value=None), None, "", "", None, []
-
-            clear_btn.click(clear_chat, None, [chatbot, sources_md, source_pick, *chat_frame_outputs, chat_state, sources_state])
-            source_pick.input(lambda rank, recs: self._frame_for(recs, rank), [source_pick, sources_state], chat_frame_outputs)
-
-            # ---- search
-            def run_search(text: str, k: float, mode: str):
-                try:
-                    rows, recs = self.search_table(text, k, mode)
-                except MemvidError as exc:
-                    gr.Warning(str(exc))
-                    return [], [], gr.update(choices=[], value=None), None, "", ""
-                choices = [(f"#{r['rank']} · {r['file'] or r['id']} · frame {r['frame']}", r["rank"]) for r in recs]
-                pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
-                return rows, recs, pick, *self._frame_for(recs, 1)
-
-            search_frame_outputs = [search_frame, search_text, search_chunk_text]
-            search_outputs = [results, results_state, result_pick, *search_frame_outputs]
-            search_inputs = [query, top_k, search_mode]
-            query.submit(run_search, search_inputs, search_outputs)
-            search_btn.click(run_search, search_inputs, search_outputs)
-
-            def select_row(recs: list[dict[str, Any]], evt: gr.SelectData):
-                index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-                rank = int(index) + 1
-                return rank, *self._frame_for(recs, rank)
-
-            results.select(select_row, [results_state], [result_pick, *search_frame_outputs])
-            result_pick.input(lambda rank, recs: self._frame_for(recs, rank), [result_pick, results_state], search_frame_outputs)
-
-            # ---- overview and upload
-            refresh_btn.click(lambda: (self.overview(), self.header()), None, [overview, header])
-
-            def add_uploads(files: list[Any] | None):
-                ok, message = self.add_files(files)
-                if not ok:
-                    gr.Warning(message)
-                    return None, f"**Upload rejected.** {message}", gr.update(), gr.update()
-                return None, f"**Added.** {message}", self.overview(), self.header()
-
-            add_btn.click(add_uploads, [upload], [upload, upload_status, overview, header])
-        self.demo = demo
-        return demo
+        if self.demo is None:
+            self.demo = build_page(self, SEARCH_MODES)
+        return self.demo
 
     def _frame_for(self, records: Sequence[dict[str, Any]], rank: Any) -> tuple[Image.Image | None, str, str]:
         """Frame image, caption and decoded text for the result with this rank (1-based)."""
@@ -384,10 +234,6 @@ class MemvidInteractive:
                          f"chunk `{rec['id']}`{score}\n\n> {_escape_md(_preview(rec['text'], 240))}")
         return "\n\n".join(lines)
 
-    @staticmethod
-    def _theme() -> Any:
-        return gr.themes.Soft(font=_SYSTEM_FONTS, font_mono=_MONO_FONTS)  # system fonts: no web-font downloads
-
     def launch_kwargs(self, host: str, port: int | None, share: bool, block: bool) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "server_name": host,
@@ -399,8 +245,8 @@ class MemvidInteractive:
             "quiet": True,
             "inbrowser": False,
         }
-        if _accepts(gr.Blocks.launch, "theme"):
-            kwargs.update(theme=self._theme(), css=_CSS)
+        if theme_in_launch():
+            kwargs.update(style())
         return kwargs
 
     def run(self, host: str = "127.0.0.1", port: int | None = 7860, share: bool = False, block: bool = True) -> Any:
