@@ -136,15 +136,63 @@ def resolve_paths(path: str | os.PathLike[str], index_file: str | os.PathLike[st
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each file of one memory lives."""
+    """Where each file of one memory lives.
+
+    A *mirrored* layout reads its segment files from ``source`` (an ``http(s)://`` folder URL, or a
+    folder it may not write to) and keeps the index, the store and the keyword index, all caches
+    rebuilt from the video, in the user's cache directory.
+    """
 
     video: Path
     index: Path
+    source: str | None = None  # where segment files are read from, when not the memory's own folder
 
     @classmethod
     def of(cls, video_file: str | os.PathLike[str], index_file: str | os.PathLike[str] | None = None) -> Layout:
+        from .range_http import is_remote
+
+        if is_remote(video_file):
+            return cls.mirrored(str(video_file))
         video, index = resolve_paths(video_file, index_file)
+        if index_file is None and not index.exists() and video.is_file() and not os.access(video.parent, os.W_OK):
+            return cls.mirrored(str(video.resolve()))  # a bare MP4 in a read-only folder
         return cls(video, index)
+
+    @classmethod
+    def mirrored(cls, video: str) -> Layout:
+        """A read-only memory whose video is ``video`` (a URL or a path) and whose caches live in the user's cache."""
+        from .cache_dirs import cache_dir_for
+        from .range_http import is_remote
+
+        cache = cache_dir_for(video)
+        if is_remote(video):
+            base, _, name = video.partition("?")[0].rpartition("/")
+            source = base + "/"
+        else:
+            name, source = Path(video).name, str(Path(video).parent)
+        name = name or "memory.mp4"
+        return cls(cache / name, cache / f"{Path(name).stem}_index.json", source)
+
+    @property
+    def read_only(self) -> bool:
+        return self.source is not None
+
+    def segment_source(self, relative: str, field: str = "segment file") -> Path | str:
+        """Where to read a segment file the manifest names: a path inside the memory, or a URL under its source."""
+        from .range_http import is_remote
+
+        if self.source is None:
+            return self.resolve(relative, field)
+        if is_remote(self.source):
+            from urllib.parse import quote
+
+            return self.source + quote(safe_relative_path(relative, field, self.index))
+        return resolve_inside(Path(self.source), relative, field)
+
+    @property
+    def source_video(self) -> Path | str:
+        """The base video as the memory's source holds it."""
+        return self.segment_source(self.video.name, "video") if self.source is not None else self.video
 
     @property
     def root(self) -> Path:

@@ -20,7 +20,7 @@ from .config import VideoSettings
 from .container import box_size
 from .errors import CorruptMemoryError, MemoryNotFoundError
 from .ingest import SegmentSink, empty_segment, rows_for
-from .layout import Layout, resolve_inside
+from .layout import Layout
 from .manifest import Manifest, Segment
 from .payload import Record
 from .reader import fetch_record
@@ -73,7 +73,7 @@ def verify(
     bar = tqdm(total=sum(s.frames for s in segs), desc="Verifying", unit="frame", disable=not show_progress)
     for seg in segs:
         try:
-            _check_box(segments.root, seg)
+            _check_box(segments.locate(seg), seg)
             for first, records in segments.iter_groups(seg):
                 bar.update(1)
                 for rec in records:
@@ -116,9 +116,9 @@ def verify(
     return report
 
 
-def _check_box(root: Path, seg: Segment) -> None:
+def _check_box(source: Path | str, seg: Segment) -> None:
     """A segment's self-description must be intact and agree with the manifest (older segments have none)."""
-    meta = read_segment_meta(resolve_inside(root, seg.file, "segment file"))
+    meta = read_segment_meta(source)
     if meta is not None and (meta.segment_uid != seg.uid or meta.frames != seg.frames
                              or list(meta.group_starts) != seg.group_starts or list(meta.group_crcs) != seg.group_crcs):
         raise CorruptMemoryError(f"{seg.file}'s self-description does not match the index (another file was put there?).")
@@ -254,7 +254,7 @@ def vectors_from_boxes(layout: Layout, m: Manifest, chunks: list[tuple[str, Segm
     """The stored vectors of ``(chunk id, segment)`` pairs, read from the segments' boxes; None if any is missing."""
     tables: dict[str, dict[str, np.ndarray]] = {}
     for seg in {s.uid: s for _, s in chunks}.values():
-        meta = read_segment_meta(layout.resolve(seg.file, "segment file"))
+        meta = read_segment_meta(layout.segment_source(seg.file))
         if meta is None or meta.embedding_dim != m.embedding.get("dimension") or meta.segment_uid != seg.uid:
             return None
         live_ids = [c.id for c in meta.chunks if not c.deleted]
@@ -298,7 +298,7 @@ def info(layout: Layout, m: Manifest, settings: VideoSettings) -> dict[str, Any]
     """Figures about a memory: chunks, frames, versions, codec, sizes, ratio to raw text, model."""
     video_bytes = sum(s.bytes for s in m.segments)
     frames = sum(s.frames for s in m.segments)
-    box_bytes = sum(box_size(layout.resolve(s.file, "segment file")) for s in m.segments if s.file)
+    box_bytes = 0 if layout.read_only else sum(box_size(layout.resolve(s.file, "segment file")) for s in m.segments if s.file)
     return {
         "video_file": str(layout.video),
         "index_file": str(layout.index),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import creation, ingest, maintenance, query, recovery
+from . import creation, ingest, maintenance, query
 from .config import VideoOptions
 from .errors import InvalidInputError
 from .layout import Layout, default_index_path, resolve_paths
@@ -62,9 +62,6 @@ class Memory(MemoryReader):
         n_workers: int | None = None,
         owns_files: bool = True,
     ) -> None:
-        layout = Layout.of(video_file, index_file)
-        if not layout.index.exists() and layout.video.is_file() and as_of is None:
-            recovery.recover(layout, client)  # the index is a cache: rebuild it (and the store) from the video
         super().__init__(video_file, index_file, embedding_model=embedding_model, client=client, as_of=as_of,
                          cache_size=cache_size)
         self.n_workers = max(1, n_workers if n_workers is not None else min(2, os.cpu_count() or 1))
@@ -128,6 +125,11 @@ class Memory(MemoryReader):
         return final
 
     def _transaction(self) -> WriteTransaction:
+        if self.layout.read_only:
+            raise InvalidInputError(
+                f"This memory is read-only: it is read from {self.layout.source}. To change it, copy its MP4 into a "
+                "folder you can write to and open that copy."
+            )
         if self.as_of is not None:
             raise InvalidInputError(
                 f"This memory was opened as_of={self.as_of} and is read-only; open the latest version to write."

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 from typing_extensions import Self
 
-from . import ingest, maintenance, query, retrieval
+from . import ingest, maintenance, query, recovery, retrieval
 from . import query as _query  # mmr_search has a parameter named query
 from .config import VideoSettings
 from .embeddings import Embedder
@@ -52,6 +52,10 @@ class MemoryReader:
         if not isinstance(cache_size, int) or cache_size < 1:
             raise InvalidInputError(f"cache_size must be a positive integer, got {cache_size!r}.")
         self.layout = Layout.of(video_file, index_file)
+        if self.layout.read_only:
+            recovery.refresh_mirror(self.layout)
+        if not self.layout.index.exists() and as_of is None and (self.layout.read_only or self.layout.video.is_file()):
+            recovery.recover(self.layout, client)  # the index is a cache: rebuild it (and the store) from the video
         self.embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
         self.as_of = as_of
         self._lock = threading.RLock()

@@ -11,6 +11,9 @@ its segment into place but before committing the manifest therefore has its chan
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,8 @@ from .config import VideoSettings
 from .errors import CorruptMemoryError, MemoryNotFoundError
 from .layout import Layout
 from .manifest import Manifest, Segment, VersionEntry, WriterLock
+from .range_http import is_remote
+from .remote import open_remote
 from .segment_meta import SegmentMeta
 from .segments import SegmentCache
 from .self_describe import read_segment_meta
@@ -25,28 +30,52 @@ from .transaction import WriteTransaction, new_uid
 from .vectors import VectorStore, open_client
 
 _SNAPSHOT_OPS = ("compact",)
+_IDENTITY = "source-identity"
 
 
-def segment_files(layout: Layout) -> list[Path]:
-    """The MP4 files that make up a memory: the base video and its appended segments."""
-    files = [layout.video] if layout.video.is_file() else []
-    folder = layout.segments_dir
+def segment_files(layout: Layout) -> list[tuple[Path | str, str]]:
+    """The MP4 files that make up a memory, as ``(where to read it, name in the manifest)``.
+
+    A memory read from a URL is its one MP4 (a folder cannot be listed over HTTP: compact or export
+    a memory before serving it).
+    """
+    if layout.source is not None and is_remote(layout.source):
+        return [(layout.source_video, layout.video.name)]
+    base = Path(layout.source) if layout.source is not None else layout.root
+    video = base / layout.video.name if layout.source is not None else layout.video
+    files = [video] if video.is_file() else []
+    folder = video.with_name(f"{video.stem}_segments")
     if folder.is_dir() and not folder.is_symlink():
         files.extend(sorted(p for p in folder.glob("*.mp4") if p.is_file() and not p.is_symlink()))
-    return files
+    return [(p, os.path.relpath(p, base)) for p in files]
+
+
+def _size(source: Path | str) -> int:
+    if isinstance(source, Path):
+        return source.stat().st_size
+    with open_remote(source) as remote:
+        return int(remote.size)
+
+
+def source_identity(layout: Layout) -> str:
+    """A fingerprint of a mirrored memory's video (its size and box), to tell when the cache is stale."""
+    src = layout.source_video
+    meta = read_segment_meta(src)
+    digest = "none" if meta is None else hashlib.blake2b(meta.encode(), digest_size=8).hexdigest()
+    return f"{_size(src)}:{digest}"
 
 
 def manifest_from_video(layout: Layout, client: Any = None) -> Manifest:
     """A manifest rebuilt from the segments' boxes; its store fields name a new, empty store."""
-    metas: list[tuple[Path, SegmentMeta]] = []
-    for path in segment_files(layout):
-        meta = read_segment_meta(path)
+    metas: list[tuple[tuple[str, int], SegmentMeta]] = []
+    for source, name in segment_files(layout):
+        meta = read_segment_meta(source)
         if meta is None:
             raise CorruptMemoryError(
-                f"{path} does not describe itself (it was written by an older memvid), so its index cannot be "
+                f"{source} does not describe itself (it was written by an older memvid), so its index cannot be "
                 f"rebuilt from the video. Restore {layout.index.name} from a backup."
             )
-        metas.append((path, meta))
+        metas.append(((name, _size(source)), meta))
     if not metas:
         raise MemoryNotFoundError(f"No memory at {layout.video}: neither its index nor its video exists.")
     metas.sort(key=lambda pm: pm[1].version)
@@ -62,7 +91,7 @@ def manifest_from_video(layout: Layout, client: Any = None) -> Manifest:
         raise CorruptMemoryError(f"The segments of {layout.video} hold vectors of different dimensions.")
     segments, versions = [], [VersionEntry(0, metas[0][1].created, "create", 0, "rebuilt from the video")]
     live: dict[str, int] = {}  # chunk id -> text bytes
-    for path, meta in metas:
+    for (name, size), meta in metas:
         if meta.op in _SNAPSHOT_OPS:
             live = {}
         for c in meta.chunks:
@@ -70,8 +99,8 @@ def manifest_from_video(layout: Layout, client: Any = None) -> Manifest:
                 live.pop(c.id, None)
             else:
                 live[c.id] = c.text_bytes
-        segments.append(Segment(meta.segment_uid, layout.relative(path), meta.frames, meta.dict_frames, meta.version,
-                                path.stat().st_size, sum(c.text_bytes for c in meta.chunks), len(meta.chunks),
+        segments.append(Segment(meta.segment_uid, name, meta.frames, meta.dict_frames, meta.version, size,
+                                sum(c.text_bytes for c in meta.chunks), len(meta.chunks),
                                 list(meta.group_crcs), list(meta.group_starts)))
         versions.append(VersionEntry(meta.version, meta.created, meta.op, len(live), "rebuilt from the video"))
     numeric = [int(k) for k in live if k.isdigit() and len(k) < 18]
@@ -98,7 +127,8 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
         if layout.index.exists():
             return False  # another process recovered it first
         m = manifest_from_video(layout, client)
-        segments = SegmentCache(layout.root, VideoSettings.from_dict(m.video), cache_size)
+        segments = SegmentCache(layout.root, VideoSettings.from_dict(m.video), cache_size,
+                                locate=lambda seg: layout.segment_source(seg.file))
 
         def fresh_store() -> tuple[VectorStore, dict[str, str]]:
             own = client is None
@@ -118,4 +148,18 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
             rebuild_store(tx, segments, refuse, fresh_store)  # writes the manifest last: the commit point
         finally:
             segments.close()
+        if layout.source is not None:
+            (layout.index.parent / _IDENTITY).write_text(source_identity(layout), encoding="utf-8")
     return True
+
+
+def refresh_mirror(layout: Layout) -> None:
+    """Drop a mirrored memory's caches when its video changed since they were built."""
+    marker = layout.index.parent / _IDENTITY
+    if not layout.index.exists() or (marker.is_file() and marker.read_text(encoding="utf-8") == source_identity(layout)):
+        return
+    with WriterLock(layout.index):
+        for entry in layout.index.parent.iterdir():
+            if entry.name.endswith(".lock"):
+                continue
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()

@@ -14,7 +14,7 @@ import secrets
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,8 +201,15 @@ def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, 
 class SegmentCache:
     """Opens segments on demand and keeps an LRU of decoded groups. Thread-safe."""
 
-    def __init__(self, root: Path, settings: VideoSettings, max_groups: int = 512) -> None:
+    def __init__(
+        self,
+        root: Path,
+        settings: VideoSettings,
+        max_groups: int = 512,
+        locate: Callable[[Segment], Path | str] | None = None,
+    ) -> None:
         self.root = root
+        self._locate = locate
         self.settings = settings
         self.max_groups = max_groups
         self._readers: dict[str, VideoReader] = {}
@@ -214,8 +221,14 @@ class SegmentCache:
         with self._lock:
             if seg.uid not in self._readers:
                 # The file name comes from the manifest: never follow it (or a symlink) outside the memory's folder.
-                self._readers[seg.uid] = VideoReader(resolve_inside(self.root, seg.file, f"Segment {seg.uid} file"))
+                self._readers[seg.uid] = VideoReader(self.locate(seg))
             return self._readers[seg.uid]
+
+    def locate(self, seg: Segment) -> Path | str:
+        """Where a segment's file is read from (checked to stay inside the memory's folder or source)."""
+        if self._locate is not None:
+            return self._locate(seg)
+        return resolve_inside(self.root, seg.file, f"Segment {seg.uid} file")
 
     def _read_blob(self, seg: Segment, first: int) -> list[bytes]:
         k = bisect.bisect_left(seg.group_starts, first)
@@ -323,7 +336,7 @@ class SegmentCache:
             self._dicts.clear()
 
 
-def _check_group_crc(seg: Segment, first: int, blob: bytes, path: Path) -> None:
+def _check_group_crc(seg: Segment, first: int, blob: bytes, path: Path | str) -> None:
     k = bisect.bisect_left(seg.group_starts, first)
     if k >= len(seg.group_starts) or seg.group_starts[k] != first:
         raise FrameDecodeError(f"Frame {first} of {path} does not start a group listed in the index.")

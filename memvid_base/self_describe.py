@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -57,9 +58,16 @@ def segment_box(
     return meta.encode()
 
 
-def read_segment_meta(path: Path) -> SegmentMeta | None:
-    """The segment's self-description, or None for a segment written before boxes existed."""
-    data = read_box(path)
+def read_segment_meta(path: Path | str) -> SegmentMeta | None:
+    """The segment's self-description, or None for a segment written before boxes existed (path or URL)."""
+    from .range_http import is_remote
+    from .remote import open_remote
+
+    if isinstance(path, str) and is_remote(path):
+        with open_remote(path) as remote:
+            data = read_box(cast(BinaryIO, remote))
+    else:
+        data = read_box(Path(path))
     if data is None:
         return None
     meta = SegmentMeta.decode(data)

@@ -166,6 +166,45 @@ def validate_where(where: object, depth: int = 0) -> None:
             raise InvalidInputError(f"where[{key!r}] must be a str, int, float or bool (or an operator dict), got {value!r:.80}.")
 
 
+def where_matches(where: Mapping[str, Any], metadata: Mapping[str, Any]) -> bool:
+    """Whether a row's metadata passes a (validated) ``where`` filter, with Chroma's meaning."""
+    for key, cond in where.items():
+        if key == "$and":
+            if not all(where_matches(c, metadata) for c in cond):
+                return False
+        elif key == "$or":
+            if not any(where_matches(c, metadata) for c in cond):
+                return False
+        elif not _field_matches(metadata.get(key, _MISSING), cond):
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def _field_matches(value: Any, cond: Any) -> bool:
+    (op, operand), = cond.items() if isinstance(cond, Mapping) else (("$eq", cond),)
+    if op == "$ne":
+        return value is _MISSING or not _same(value, operand)
+    if op == "$nin":
+        return value is _MISSING or not any(_same(value, o) for o in operand)
+    if value is _MISSING:
+        return False
+    if op == "$eq":
+        return _same(value, operand)
+    if op == "$in":
+        return any(_same(value, o) for o in operand)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(operand, bool):
+        return False  # Chroma compares numbers only, and never a bool with a number
+    return bool({"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand,
+                 "$lte": value <= operand}[op])
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
 def _is_scalar(value: object) -> bool:
     return isinstance(value, (str, int, float, bool)) and not (isinstance(value, float) and value != value)
 
@@ -310,15 +349,19 @@ class VectorStore:
         self, row_ids: Sequence[str], version: int, where: Mapping[str, Any] | None = None, include_embeddings: bool = False
     ) -> dict[str, Hit]:
         """The given rows that are visible at ``version`` and match ``where``, by row id."""
+        # Fetch by id alone and filter here: Chroma applies a ``where`` by scanning the whole collection,
+        # which made an id lookup grow with the memory (1.7 s at 20k rows against 8 ms by id).
         out: dict[str, Hit] = {}
         include = ["metadatas", "embeddings"] if include_embeddings else ["metadatas"]
         for k in range(0, len(row_ids), _ID_BATCH):
-            res = self.collection.get(ids=list(row_ids[k : k + _ID_BATCH]), where=and_where(where, visible_at(version)),
-                                      include=include)
+            res = self.collection.get(ids=list(row_ids[k : k + _ID_BATCH]), include=include)
             embs = res.get("embeddings") if include_embeddings else None
             for j, rid in enumerate(res["ids"]):
-                emb = None if embs is None else np.asarray(embs[j], dtype=np.float32)
-                out[rid] = Hit(row_from_metadata(rid, (res["metadatas"] or [])[j]), None, emb)
+                meta = (res["metadatas"] or [])[j]
+                row = row_from_metadata(rid, meta)
+                if row.visible_at(version) and (where is None or where_matches(where, meta or {})):
+                    emb = None if embs is None else np.asarray(embs[j], dtype=np.float32)
+                    out[rid] = Hit(row, None, emb)
         return out
 
     def live_rows(self, include_embeddings: bool = False) -> list[Hit]:

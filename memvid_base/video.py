@@ -18,6 +18,7 @@ import numpy as np
 
 from .config import VideoSettings
 from .errors import FrameDecodeError, MemoryNotFoundError
+from .remote import frame_timestamps, is_remote, open_video, range_file_of
 
 av.logging.set_level(av.logging.ERROR)
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
@@ -61,9 +62,9 @@ def write_video(path: Path, frames: Iterable[np.ndarray], settings: VideoSetting
 class VideoReader:
     """Random and sequential access to the frames of one MP4 segment. Thread-safe."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
+    def __init__(self, path: Path | str) -> None:
+        self.path: Path | str = path if is_remote(path) else Path(path)
+        if isinstance(self.path, Path) and not self.path.is_file():
             raise MemoryNotFoundError(f"Video segment {self.path} is missing. Restore it from a backup or rebuild.")
         self._lock = threading.Lock()
         self._container: av.container.InputContainer | None = None
@@ -72,9 +73,8 @@ class VideoReader:
     def _open(self) -> av.container.InputContainer:
         if self._container is None:
             try:
-                container = av.open(str(self.path))
-                stream = container.streams.video[0]
-                self._pts = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
+                container = open_video(self.path)
+                self._pts = frame_timestamps(container)  # from the index: demuxing would read every packet
             except (av.error.FFmpegError, IndexError) as exc:
                 raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
             self._container = container
@@ -104,14 +104,23 @@ class VideoReader:
     def iter_frames(self) -> Iterator[np.ndarray]:
         """Decode every frame in order (used by verification)."""
         try:
-            with av.open(str(self.path)) as container:
+            container = open_video(self.path)
+            try:
                 for frame in container.decode(video=0):
                     yield frame.to_ndarray(format="gray")
+            finally:
+                remote = range_file_of(container)
+                container.close()
+                if remote is not None:
+                    remote.close()
         except av.error.FFmpegError as exc:
             raise FrameDecodeError(f"{self.path} could not be decoded to the end: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
             if self._container is not None:
+                remote = range_file_of(self._container)
                 self._container.close()
                 self._container = None
+                if remote is not None:
+                    remote.close()

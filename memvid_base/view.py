@@ -46,7 +46,7 @@ class MemoryView:
         self.mtime: int | None = None
         self.manifest = self._read()
         self.settings = VideoSettings.from_dict(self.manifest.video)
-        self.segments = SegmentCache(layout.root, self.settings, cache_size)
+        self.segments = self._segment_cache()
         self.seg_by_uid: dict[str, Segment] = {s.uid: s for s in self.manifest.segments}
 
     def _read(self) -> Manifest:
@@ -108,7 +108,11 @@ class MemoryView:
         self.settings = VideoSettings.from_dict(manifest.video)
         self.seg_by_uid = {s.uid: s for s in manifest.segments}
         self.segments.close()  # readers of renamed or removed segment files must not linger
-        self.segments = SegmentCache(self.layout.root, self.settings, self._cache_size)
+        self.segments = self._segment_cache()
+
+    def _segment_cache(self) -> SegmentCache:
+        return SegmentCache(self.layout.root, self.settings, self._cache_size,
+                            locate=lambda seg: self.layout.segment_source(seg.file, f"Segment {seg.uid} file"))
 
     def use(self, manifest: Manifest) -> None:
         """Follow a manifest a writer has just re-read under its lock (its segments may be newer)."""

@@ -10,12 +10,13 @@ from vector_store_contract import (
     DIM,
     VectorStoreContract,
     test_and_where_flattens,
+    test_where_matches_agrees_with_chroma,
     test_where_validation_names_the_mistake,
 )
 
 from memvid_base.vectors import VectorStore, open_client
 
-__all__ = ["test_and_where_flattens", "test_where_validation_names_the_mistake"]
+__all__ = ["test_and_where_flattens", "test_where_matches_agrees_with_chroma", "test_where_validation_names_the_mistake"]
 
 
 class TestPersistentClient(VectorStoreContract):

@@ -111,3 +111,20 @@ def test_and_where_flattens() -> None:
     assert and_where({"a": 1, "b": 2}, {"$and": [{"c": 3}, {"d": 4}]}) == {
         "$and": [{"a": 1}, {"b": 2}, {"c": 3}, {"d": 4}]
     }
+
+
+def test_where_matches_agrees_with_chroma() -> None:
+    import chromadb
+    from chromadb.config import Settings
+
+    from memvid_base.vectors import where_matches
+
+    rows = {"a": {"k": 1, "s": "x"}, "b": {"k": 2, "s": "y"}, "c": {"z": 1}, "d": {"k": True}, "e": {"k": 2.5}}
+    col = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False)).create_collection(
+        "where_semantics", embedding_function=None)
+    col.add(ids=list(rows), embeddings=[[1.0, float(k)] for k in range(len(rows))], metadatas=list(rows.values()))
+    for where in [{"k": 1}, {"k": {"$ne": 1}}, {"k": {"$in": [1, 2]}}, {"k": {"$nin": [1]}}, {"k": {"$gt": 1}},
+                  {"k": {"$lte": 2}}, {"s": {"$in": ["x"]}}, {"$or": [{"s": "y"}, {"z": 1}]},
+                  {"$and": [{"k": {"$gte": 1}}, {"k": {"$lt": 3}}]}]:
+        expected = sorted(col.get(where=where)["ids"])
+        assert sorted(i for i, m in rows.items() if where_matches(where, m)) == expected, where
