@@ -1,4 +1,4 @@
-"""What each ``memvid`` subcommand does: encode, search, info, verify, compact, chat, serve and mcp.
+"""What each ``memvid`` subcommand does: encode, search, info, verify, compact, export, chat, serve and mcp.
 
 Each ``cmd_*`` takes the parsed arguments and the stream for results, and returns the exit status;
 a mistake in the command line raises :class:`~memvid_base.cli_common.UserError`.
@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .cli_common import PROG, UserError, memory_paths, one_line, open_memory, print_json, show_progress
@@ -233,6 +234,29 @@ def cmd_compact(args: argparse.Namespace, out: TextIO) -> int:
         print(
             f"Compacted {after['video_file']}: {before['segments']} -> {after['segments']} segments, "
             f"{human_bytes(before['video_bytes'])} -> {human_bytes(after['video_bytes'])}, {after['chunks']} live chunks.",
+            file=out,
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    """Write every live chunk of the memory into one self-contained MP4 (the memory itself is unchanged)."""
+    target = Path(args.output).expanduser()
+    if target.suffix.lower() != ".mp4":
+        raise UserError(f"{target}: the export must be an .mp4 file, e.g. -o portable.mp4.")
+    if target.exists() and not args.overwrite:
+        raise UserError(f"{target} already exists. Add --overwrite to replace it, or pick another name.")
+    with open_memory(args.memory, args.index) as memory:
+        stats = memory.export(target, show_progress=show_progress(args))
+        source = memory.video_path
+    if args.json:
+        print_json(stats, out)
+    elif not args.quiet:
+        ratio = stats["ratio_to_raw_text"]
+        print(
+            f"Exported {stats['chunks']} live chunks of {source} to {stats['path']}: {stats['frames']} frames, "
+            f"{human_bytes(stats['bytes'])} ({'-' if ratio is None else f'{ratio:.3f}'}x the raw text), "
+            f"vectors and chunk table {human_bytes(stats['box_bytes'])}.",
             file=out,
         )
     return 0

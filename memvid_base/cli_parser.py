@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_commands import cmd_chat, cmd_compact, cmd_encode, cmd_info, cmd_mcp, cmd_search, cmd_serve, cmd_verify
+from .cli_commands import (
+    cmd_chat,
+    cmd_compact,
+    cmd_encode,
+    cmd_export,
+    cmd_info,
+    cmd_mcp,
+    cmd_search,
+    cmd_serve,
+    cmd_verify,
+)
 from .cli_common import PROG
 
 CODEC_CHOICES = ("av1", "h265", "h264", "mp4v")
@@ -109,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print before/after figures as JSON")
     _add_quiet(p)
     p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("export", help="write every live chunk into one self-contained MP4",
+                       description="Write every live chunk, with its text, metadata and vectors, into one MP4 that opens "
+                                   "on its own anywhere (copy just that file) without re-embedding. The memory itself "
+                                   "is unchanged.")
+    _add_memory_arg(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="the self-contained MP4 to write")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.mp4 if it exists")
+    p.add_argument("--json", action="store_true", help="print the export figures as JSON")
+    _add_quiet(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="start the web UI (chat, search, frame viewer, upload)",
                        description="Start the Gradio web UI on http://127.0.0.1:PORT. It binds to localhost only unless "
