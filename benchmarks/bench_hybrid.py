@@ -1,12 +1,17 @@
 """Hybrid search latency: what does ``mode="hybrid"`` add over ``mode="vector"`` at 100,000 chunks? (issue 13, goal 5)
 
     .venv/bin/python benchmarks/bench_hybrid.py --quick    # 2,000 chunks, about 1 minute: checks the script works
-    .venv/bin/python benchmarks/bench_hybrid.py            # 100,000 chunks, about 8-12 minutes idle on 2 cores
+    .venv/bin/python benchmarks/bench_hybrid.py            # 100,000 chunks: see "Run time" below
 
-Run time of the full tier (estimate on the 2-core box): building 100k chunks from precomputed vectors
-takes about 3-4 min (``bench_append.py`` measured 3 min), the keyword index build decodes every frame
-of the video once (about 1-3 min), the 10 timed appends about 30 s, and the 300 queries x 3 modes x
-(hot + cold) x (``search`` + ``retrieve``) about 1-2 min.  Under load, count up to twice that.
+Run time of the full tier (estimates on the 2-core box, not yet run): building 100k chunks from
+precomputed vectors takes about 3-4 min (``bench_append.py`` measured 3 min), the keyword index build
+decodes every frame of the video once (19 s at 20k chunks under load, so about 1.5-3 min), and the 10
+timed appends about 30 s.  The 300 queries make 3,600 timed calls (3 modes x hot/cold x ``search`` and
+``retrieve``).  With vector search at ~10-50 ms that part takes
+1-2 min **once keyword lookups are fast**; at commit 751665d a keyword or hybrid call took ~0.6 s at
+20k chunks (load 3-5) and grows with the memory (``VectorStore.rows_by_id`` filters Chroma by
+version), so the full tier would then take about 2 hours.  ``--queries 35`` (30 timed) bounds it at
+about 15-25 min; the default takes about 8-12 min idle after that lookup is fixed.
 
 Everything goes through the public API of one open ``Memory``, in one process:
 
