@@ -52,14 +52,14 @@ def memory_paths(path: str, index: str | None = None) -> tuple[Path, Path]:
 def open_memory(path: str, index: str | None = None, **kwargs: Any) -> Memory:
     """Open an existing memory, with a CLI-shaped message when it is not there."""
     from .memory import Memory
+    from .range_http import is_remote
 
+    if is_remote(path):
+        return Memory(path, **kwargs)  # read-only, with its caches in the user's cache folder
     video, index_path = memory_paths(path, index)
     if not index_path.is_file():
-        if video.exists():
-            raise MemoryNotFoundError(
-                f"{index_path} not found: {video} has no index beside it. Pass it with --index, or restore the index "
-                "from a backup (this version cannot yet rebuild a lost index from the video alone)."
-            )
+        if video.is_file() and index is None:
+            return Memory(video, **kwargs)  # a bare MP4: its index and store are rebuilt from the file
         raise MemoryNotFoundError(
             f"{path}: no memory there (looked for {index_path}). Create one with `memvid encode FILES -o {video}`."
         )
