@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .chroma_io import open_client
 from .config import VideoSettings
 from .errors import CorruptMemoryError, MemoryNotFoundError
 from .layout import Layout
@@ -27,7 +28,7 @@ from .segment_meta import SegmentMeta
 from .segments import SegmentCache
 from .self_describe import read_segment_meta
 from .transaction import WriteTransaction, new_uid
-from .vectors import VectorStore, open_client
+from .vectors import VectorStore
 
 _SNAPSHOT_OPS = ("compact",)
 _IDENTITY = "source-identity"

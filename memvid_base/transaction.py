@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .chroma_io import remove_if_unused
 from .errors import CorruptMemoryError, InvalidInputError
 from .keyword_cache import KeywordCache
 from .layout import Layout
 from .manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
-from .vectors import VectorStore, remove_if_unused
+from .vectors import VectorStore
 
 _LAST_WRITTEN: dict[Path, int] = {}  # manifest mtimes this process committed, so readers here need no store reload
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .chroma_io import hold_readers_lock, open_client, release_readers_lock
 from .config import VideoSettings
 from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, VersionNotAvailableError
 from .layout import Layout
@@ -19,7 +20,7 @@ from .reader import materialize
 from .segments import SegmentCache
 from .transaction import collect_old_stores, committed_here, new_uid, rolled_back_message
 from .types import Chunk, Hit
-from .vectors import VectorStore, hold_readers_lock, open_client, release_readers_lock
+from .vectors import VectorStore
 
 
 class MemoryView:

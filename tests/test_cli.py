@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from memvid_base.cli import build_parser, main
+from memvid_base.self_describe import read_segment_meta
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 MEMVID = Path(sys.executable).with_name("memvid")
-SUBCOMMANDS = ["encode", "search", "chat", "info", "verify", "compact", "serve"]
+SUBCOMMANDS = ["encode", "search", "chat", "info", "verify", "compact", "serve", "export", "mcp"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
        "ANONYMIZED_TELEMETRY": "False"}
 
@@ -217,10 +218,15 @@ def test_missing_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_video_without_index(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lone = tmp_path / "lone.mp4"
-    shutil.copy(kb, lone)
-    code, _, err = run_main(capsys, "info", str(lone))
+    shutil.copy(kb, lone)  # the MP4 alone: it describes itself, so the index is rebuilt from it
+    code, out, _ = run_main(capsys, "info", str(lone), "--json")
+    box = read_segment_meta(lone)
+    assert box is not None
+    assert code == 0 and json.loads(out)["chunks"] == box.live_count and json.loads(out)["frames"] == box.frames
+    assert (tmp_path / "lone_index.json").is_file()
+    code, _, err = run_main(capsys, "info", str(tmp_path / "missing.mp4"))
     assert code == 1
-    assert_one_line_error(err, "lone_index.json", "--index")
+    assert_one_line_error(err, "missing_index.json", "memvid encode")
 
 
 def test_encode_refuses_to_clobber(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
