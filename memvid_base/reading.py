@@ -32,6 +32,7 @@ from .vectors import VectorStore, validate_where
 from .view import MemoryView
 
 _R = TypeVar("_R")
+_READ_ATTEMPTS = 4
 
 
 class MemoryReader:
@@ -201,12 +202,14 @@ class MemoryReader:
     def _reading(self, read: Callable[[], _R]) -> _R:
         """Run a read; if it fails because another process committed meanwhile (a compaction moved the
         files), read again at the new version. A failure at an unchanged version is real and raised."""
-        try:
-            return read()
-        except (CorruptMemoryError, MemoryNotFoundError, StoreError):
-            if self.as_of is None and self.refresh():
+        for attempt in range(_READ_ATTEMPTS):
+            try:
                 return read()
-            raise
+            except (CorruptMemoryError, MemoryNotFoundError, StoreError):
+                # A writer's commit and its follow-up (promoting kb.mp4) can land between two reads.
+                if attempt + 1 == _READ_ATTEMPTS or self.as_of is not None or not self.refresh():
+                    raise
+        raise AssertionError("unreachable")
 
     def _plan(
         self, text: str | None, vector: Any, top_k: int, where: Any, mode: str, ids: Sequence[str] | None,

@@ -112,8 +112,9 @@ class MemoryView:
         self.segments = self._segment_cache()
 
     def _segment_cache(self) -> SegmentCache:
-        return SegmentCache(self.layout.root, self.settings, self._cache_size,
-                            locate=lambda seg: self.layout.segment_source(seg.file, f"Segment {seg.uid} file"))
+        layout = self.layout  # not self: a closure over the view would make a reference cycle that holds its locks
+        return SegmentCache(layout.root, self.settings, self._cache_size,
+                            locate=lambda seg: layout.segment_source(seg.file, f"Segment {seg.uid} file"))
 
     def use(self, manifest: Manifest) -> None:
         """Follow a manifest a writer has just re-read under its lock (its segments may be newer)."""
@@ -203,7 +204,11 @@ class MemoryView:
         return materialize(self.segments, self.seg_by_uid, hits)
 
     def close(self) -> None:
+        """Close the video readers and let go of the store folder (both reopen on the next read)."""
         self.segments.close()
+        if self._owns_client and self._readers_lock is not None:
+            release_readers_lock(self._readers_lock)
+            self._readers_lock, self._client_dir, self._client, self._vectors = None, None, None, None
 
     def __del__(self) -> None:
         release_readers_lock(getattr(self, "_readers_lock", None))
