@@ -1,6 +1,6 @@
 """One MP4 is the whole memory: its size, how fast a bare copy opens, and whether it searches the same (issue 12).
 
-    .venv/bin/python benchmarks/bench_single_file.py --quick     # 2,000 chunks, about 1-2 minutes: checks the script works
+    .venv/bin/python benchmarks/bench_single_file.py --quick     # 2,000 chunks, about 15-30 s: checks the script works
     .venv/bin/python benchmarks/bench_single_file.py             # 20,000 chunks, hashed vectors
     .venv/bin/python benchmarks/bench_single_file.py --minilm    # 20,000 chunks embedded with the real model (~4 min more)
 
@@ -30,6 +30,9 @@ Steps, all in one process on one machine:
    the bare-MP4 memory's top-10 against exact float32 cosine search over the unquantized vectors
    (goal >= 99% mean overlap with ``--minilm``; with hashed vectors it is reported but not judged),
    next to exact int8 search and plain Chroma, which split the loss into quantization and HNSW.
+
+``memvid_base`` is whichever one Python imports (``core`` in the JSON says which): from a worktree,
+run with ``PYTHONPATH=.`` so its own copy is measured rather than the editable install's.
 
 Results are printed and written to ``benchmarks/results/single_file[_minilm][_quick].json``.
 """
@@ -208,7 +211,6 @@ def store_rows(mem: Any) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
 
 def run(n: int, n_queries: int, minilm: bool, work: Path) -> dict[str, Any]:
     from memvid_base import Memory
-    from memvid_base.recovery import segment_files
 
     out: dict[str, Any] = {"chunks": n}
     texts = distinct_chunks(n)
@@ -240,11 +242,10 @@ def run(n: int, n_queries: int, minilm: bool, work: Path) -> dict[str, Any]:
     with Timer() as t:
         mem.compact()
     out["compact_s"] = round(t.s, 2)
-    files = segment_files(mem.layout)
-    if files != [mem.video_path]:
-        raise RuntimeError(f"after compact() the memory should be one MP4, found {files}")
-
     info = mem.info()
+    files = sorted(p.relative_to(mem.root) for p in mem.root.rglob("*.mp4"))
+    if info["segments"] != 1 or files != [Path(mem.video_path.name)]:
+        raise RuntimeError(f"after compact() the memory should be one MP4, found {files}")
     file_bytes = mem.video_path.stat().st_size
     split = box_split(mem.video_path)
     frame_bytes = file_bytes - split["box_bytes"]
