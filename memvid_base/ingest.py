@@ -211,7 +211,7 @@ def add(
             raise CorruptMemoryError(f"The vector store rejected the new chunks: {exc}") from exc
         fault("rows-updated")
         if tx.keywords is not None:
-            tx.keywords.stage(added=[(r.row_id, t) for r, t in zip(rows, texts)])
+            tx.keywords.stage(added=list(zip(rows, texts)))
         box = segment_box(plan, records, sink.settings, version, "add", now(), m.embedding.get("model") or embedder.name,
                           m.embedding.get("dimension"), encoded)
         segment = sink.commit(future.result(), plan, version, box)

@@ -23,7 +23,8 @@ from .keywords import KeywordIndex
 from .manifest import Manifest
 from .reader import materialize
 from .segments import SegmentCache
-from .vectors import VectorStore
+from .types import Row
+from .vectors import VectorStore, row_payload
 
 _REBUILD_BATCH = 2000
 _BUSY_WAIT_S = 30.0  # a rebuild waits this long for another process's keyword writer
@@ -95,17 +96,17 @@ class KeywordCache:
             except CorruptMemoryError as exc:
                 self.close()
                 raise CorruptMemoryError(f"Cannot build the keyword index: {exc}") from exc
-            index.add([h.row.row_id for h in part], [c.text for c in chunks])
+            index.add([h.row.row_id for h in part], [c.text for c in chunks], [row_payload(h.row) for h in part])
         index.commit(stamp_for(manifest))
 
-    def stage(self, added: Sequence[tuple[str, str]] = (), removed: Sequence[str] = ()) -> bool:
+    def stage(self, added: Sequence[tuple[Row, str]] = (), removed: Sequence[str] = ()) -> bool:
         """Stage a writer's rows into an existing, up-to-date index; False if there is none to keep."""
         index = self.existing()
         if index is None or self._skip:
             return False
         try:
             if added:
-                index.add([r for r, _ in added], [t for _, t in added])
+                index.add([r.row_id for r, _ in added], [t for _, t in added], [row_payload(r) for r, _ in added])
             if removed:
                 index.delete(list(removed))
         except Exception:

@@ -39,7 +39,7 @@ from .errors import CorruptMemoryError, InvalidInputError
 __all__ = ["KeywordIndex"]
 
 _MARKER = "memvid-keywords.json"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: a stored, opaque per-row payload (the row's placement; never text)
 _STAMP_ID = "\x00stamp"  # a row id no caller can produce from "chunk-id@version" strings
 _WORDS_RE = r"[\p{L}\p{N}_]+(?:[.\-:][\p{L}\p{N}_]+)*"
 _MAX_QUERY_TERMS = 256  # a pasted page as a query must not build a giant boolean query
@@ -50,6 +50,7 @@ def _schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_text_field("row_id", stored=True, tokenizer_name="raw", index_option="basic")
     b.add_text_field("stamp", stored=True, tokenizer_name="raw", index_option="basic")
+    b.add_text_field("payload", stored=True, tokenizer_name="raw", index_option="basic")
     b.add_text_field("words", stored=False, tokenizer_name="mv_words", index_option="freq")
     b.add_text_field("parts", stored=False, tokenizer_name="mv_parts", index_option="freq")
     b.add_text_field("tri", stored=False, tokenizer_name="mv_tri", index_option="basic")
@@ -180,8 +181,11 @@ class KeywordIndex:
             self._writer = self._index.writer(heap_size=self._heap_size, num_threads=self._num_threads)
         return self._writer
 
-    def add(self, row_ids: Sequence[str], texts: Sequence[str]) -> None:
+    def add(self, row_ids: Sequence[str], texts: Sequence[str], payloads: Sequence[str] | None = None) -> None:
         """Stage chunks for indexing (visible after :meth:`commit`); an existing row id is replaced.
+
+        ``payloads`` are opaque strings stored with each row and returned by :meth:`search_payloads`
+        (the caller keeps where a row lives there, so a hit needs no other lookup).  Never text.
 
         Raises:
             InvalidInputError: Lengths differ, or a row id or text is not a (non-empty) string.
@@ -192,10 +196,13 @@ class KeywordIndex:
         for text in texts:
             if not isinstance(text, str):
                 raise InvalidInputError(f"Every text must be a str, got {type(text).__name__}.")
+        if payloads is not None and (isinstance(payloads, str) or len(payloads) != len(ids)):
+            raise InvalidInputError(f"add() needs as many payloads as row ids ({len(ids)}).")
         w = self._w()
-        for rid, text in zip(ids, texts):
+        for k, (rid, text) in enumerate(zip(ids, texts)):
             w.delete_documents_by_term("row_id", rid)  # applies only to documents added before it
-            w.add_document(tantivy.Document(row_id=rid, words=text, parts=text, tri=text))
+            extra = {} if payloads is None else {"payload": str(payloads[k])}
+            w.add_document(tantivy.Document(row_id=rid, words=text, parts=text, tri=text, **extra))
 
     def delete(self, row_ids: Sequence[str]) -> None:
         """Stage removal of rows (unknown ids are ignored)."""
@@ -270,6 +277,16 @@ class KeywordIndex:
         Raises:
             InvalidInputError: ``query`` is not a str or ``k`` is not a positive int.
         """
+        return [(rid, score) for rid, score, _ in self._search(query, k, allowed)]
+
+    def search_payloads(self, query: str, k: int) -> list[tuple[str, float, str | None]]:
+        """Like :meth:`search`, with each row's stored payload (None where none was given)."""
+        return self._search(query, k, None)
+
+    def _search(
+        self, query: str, k: int, allowed: Callable[[str], bool] | None
+    ) -> list[tuple[str, float, str | None]]:
+        """The ranking behind :meth:`search` and :meth:`search_payloads`."""
         if not isinstance(query, str):
             raise InvalidInputError(f"query must be a str, got {type(query).__name__}.")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -286,9 +303,9 @@ class KeywordIndex:
         limit = k if allowed is None else max(4 * k, 32)
         while True:
             hits = searcher.search(q, limit, count=False).hits
-            scored = [(self._row_id(searcher, addr), float(score)) for score, addr in hits]
-            out: list[tuple[str, float]] = []
-            for rid, score in scored:
+            scored = [(*self._row_id_payload(searcher, addr), float(score)) for score, addr in hits]
+            out: list[tuple[str, float, str | None]] = []
+            for rid, payload, score in scored:
                 if rid == _STAMP_ID:
                     continue
                 if allowed is not None:
@@ -296,7 +313,7 @@ class KeywordIndex:
                         verdict[rid] = bool(allowed(rid))
                     if not verdict[rid]:
                         continue
-                out.append((rid, score))
+                out.append((rid, score, payload))
             if len(out) >= k or len(hits) < limit or limit >= total:
                 break
             limit *= 4
@@ -336,6 +353,12 @@ class KeywordIndex:
             return []
         hits = searcher.search(q, limit, count=False).hits
         return sorted(rid for rid in (self._row_id(searcher, addr) for _, addr in hits) if rid != _STAMP_ID)
+
+    @staticmethod
+    def _row_id_payload(searcher: Any, addr: Any) -> tuple[str, str | None]:
+        doc = searcher.doc(addr)
+        payload = doc.get_first("payload")
+        return str(doc.get_first("row_id")), payload if isinstance(payload, str) else None
 
     @staticmethod
     def _row_id(searcher: Any, addr: Any) -> str:

@@ -178,7 +178,7 @@ def compact(
         rows = rows_for(records, plan.placements, version)
         store.add(rows, vectors, [r.metadata for r in records])
         if tx.keywords is not None:
-            tx.keywords.stage(added=[(row.row_id, r.text or "") for row, r in zip(rows, records)])
+            tx.keywords.stage(added=[(row, r.text or "") for row, r in zip(rows, records)])
     else:
         segment = empty_segment(version)
     old_segments = list(m.segments)

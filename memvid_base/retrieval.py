@@ -27,8 +27,8 @@ from .fusion import alpha_weights, reciprocal_rank_fusion
 from .keywords import KeywordIndex
 from .manifest import Manifest
 from .query import VectorQuery, as_vector, check_count, nearest, require_dimension
-from .types import Chunk, Hit
-from .vectors import VectorStore, validate_where
+from .types import Chunk, Hit, Row
+from .vectors import VectorStore, row_from_payload, validate_where
 
 MODES = ("vector", "keyword", "hybrid")
 DEFAULT_ALPHA = 0.3  # keyword-leaning: met both retrieval goals in benchmarks/bench_retrieval.py
@@ -98,19 +98,20 @@ class Ranker:
         if req.mode == "vector":
             return [(h, None) for h in self._vector(req, depth)]
         if req.mode == "keyword":
-            found = self._keyword_ids(req, depth)
-            best = max((s for _, s in found), default=1.0) or 1.0
-            hits = self._resolve([rid for rid, _ in found], req)
-            return [(hits[rid], s / best) for rid, s in found if rid in hits]
+            found = self._keyword(req, depth)
+            best = max((s for _, s, _ in found), default=1.0) or 1.0
+            hits = self._resolve(found, {}, req)
+            return [(hits[rid], s / best) for rid, s, _ in found if rid in hits]
         n = max(depth, FUSION_DEPTH)
         # The two sides run at once: Chroma and Tantivy both release the GIL while they search.
-        sparse_future = _SIDES.submit(self._keyword_ids, req, n)
+        sparse_future = _SIDES.submit(self._keyword, req, n)
         dense = self._vector(req, n)
-        sparse = [rid for rid, _ in sparse_future.result()]
+        sparse = sparse_future.result()
         weights = alpha_weights(req.alpha)
-        fused = reciprocal_rank_fusion([[h.row.row_id for h in dense], sparse], RRF_K, weights)[:depth]
-        known = {h.row.row_id: h for h in dense}
-        known |= self._resolve([rid for rid, _ in fused if rid not in known], req)  # only the keyword-only winners
+        fused = reciprocal_rank_fusion([[h.row.row_id for h in dense], [rid for rid, _, _ in sparse]], RRF_K,
+                                       weights)[:depth]
+        winners = {rid for rid, _ in fused}
+        known = self._resolve([f for f in sparse if f[0] in winners], {h.row.row_id: h for h in dense}, req)
         top = sum(weights) / (RRF_K + 1)  # rank 1 on both sides
         return [(known[rid], score / top) for rid, score in fused if rid in known]
 
@@ -119,26 +120,42 @@ class Ranker:
         q = VectorQuery(req.vector, depth, req.where, req.ids, req.with_embeddings)
         return nearest(self.store, self.manifest, self.version, self.latest, q)
 
-    def _resolve(self, row_ids: list[str], req: SearchRequest) -> dict[str, Hit]:
-        return self.store.rows_by_id(row_ids, self.version, req.where, req.with_embeddings) if row_ids else {}
+    def _resolve(
+        self, found: list[tuple[str, float, Row | None]], known: dict[str, Hit], req: SearchRequest
+    ) -> dict[str, Hit]:
+        """Hits for keyword results: from rows already known or carried by the index, else from the store."""
+        out = dict(known)
+        missing = []
+        for rid, _, row in found:
+            if rid in out:
+                continue
+            if row is not None and not req.with_embeddings:
+                out[rid] = Hit(row)
+            else:
+                missing.append(rid)
+        if missing:
+            out |= self.store.rows_by_id(missing, self.version, req.where, req.with_embeddings)
+        return out
 
-    def _keyword_ids(self, req: SearchRequest, depth: int) -> list[tuple[str, float]]:
-        """BM25 ``(row id, score)`` pairs visible at this version that pass ``where`` and the id restriction."""
+    def _keyword(self, req: SearchRequest, depth: int) -> list[tuple[str, float, Row | None]]:
+        """BM25 ``(row id, score, row if known)`` visible at this version that pass ``where`` and the id restriction."""
         if not req.query or not req.query.strip():
             return []
         index = self.keywords()
         limit, total = max(depth, FUSION_DEPTH), len(index)
-        # At the head of a memory with no dead rows every committed row is visible, and a row id carries the
-        # version that wrote it: no store lookup is needed to filter (one costs ~5 ms for 50 ids).
+        # At the head of a memory with no dead rows every committed row is live, a row id carries the version
+        # that wrote it and the index stores where the row lives: no store lookup (one costs ~3-5 ms) is needed.
         quick = self.latest and self.manifest.dead_rows == 0 and req.where is None and req.ids is None
         while True:
-            found = index.search(req.query, limit)
+            found = index.search_payloads(req.query, limit)
+            kept: list[tuple[str, float, Row | None]]
             if quick:
-                kept = [(rid, s) for rid, s in found if _written_at(rid) <= self.version]
+                kept = [(rid, s, row_from_payload(rid, p) if p else None) for rid, s, p in found
+                        if _written_at(rid) <= self.version]
             else:
-                rows = self.store.rows_by_id([rid for rid, _ in found], self.version, req.where)
+                rows = self.store.rows_by_id([rid for rid, _, _ in found], self.version, req.where)
                 allowed = None if req.ids is None else set(req.ids)
-                kept = [(rid, s) for rid, s in found
+                kept = [(rid, s, rows[rid].row) for rid, s, _ in found
                         if rid in rows and (allowed is None or rows[rid].row.chunk_id in allowed)]
             if len(kept) >= depth or len(found) < limit or limit >= total:
                 return kept[:depth]

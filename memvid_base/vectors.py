@@ -158,6 +158,20 @@ def row_metadata(row: Row, user_metadata: Mapping[str, Any]) -> dict[str, Any]:
     return meta
 
 
+def row_payload(row: Row) -> str:
+    """Where a row lives, as the keyword index stores it beside the row id (no text)."""
+    return f"{row.segment}|{row.frame}|{row.frames}|{row.checksum}|{row.text_bytes}"
+
+
+def row_from_payload(row_id: str, payload: str) -> Row | None:
+    """The live row a keyword hit names, from its stored payload; None if the payload is not one of ours."""
+    chunk_id, _, version = row_id.rpartition("@")
+    parts = payload.split("|")
+    if len(parts) != 5 or not version.isdigit() or not all(p.isdigit() for p in (parts[1], parts[2], parts[4])):
+        return None
+    return Row(row_id, chunk_id, parts[0], int(parts[1]), int(parts[2]), parts[3], int(version), LIVE, int(parts[4]))
+
+
 def row_from_metadata(row_id: str, meta: Mapping[str, Any] | None) -> Row:
     try:
         assert meta is not None
