@@ -76,6 +76,7 @@ def build(
     Returns the embedder used and the manifest that was replaced (None if there was none), whose
     files the caller deletes once the new memory owns the name.
     """
+    options.settings()  # bad settings fail before anything touches the disk
     layout.index.parent.mkdir(parents=True, exist_ok=True)
     staging = Layout(layout.video, layout.staging_index(new_uid()))
     embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)

@@ -232,6 +232,7 @@ def test_unknown_codec_and_bad_settings() -> None:
     with pytest.raises(InvalidInputError, match="even"):
         enc.build_video("never.mp4", frame_size=255)
     assert not Path("never.mp4").exists()
+    assert not Path("never_index.json.lock").exists()  # bad settings fail before anything touches the disk
 
 
 def test_wrong_embedding_dimension_is_a_clear_error(built: Path) -> None:
