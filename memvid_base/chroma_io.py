@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - Windows: old store folders are simply 
 
 _T = TypeVar("_T")
 READERS_LOCK = "memvid-readers.lock"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a planted link must not make us create or lock a file elsewhere
 
 
 def guarded(fn: Callable[..., _T]) -> Callable[..., _T]:
@@ -44,7 +45,7 @@ def hold_readers_lock(store_dir: Path) -> int | None:
     if fcntl is None:
         return None
     try:
-        fd = os.open(store_dir / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(store_dir / READERS_LOCK, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
     except OSError:
         return None  # a read-only folder: nothing can remove it either
     fcntl.flock(fd, fcntl.LOCK_SH)
@@ -63,7 +64,7 @@ def remove_if_unused(store_dir: Path) -> bool:
     if fcntl is None:
         return False
     try:
-        fd = os.open(store_dir / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(store_dir / READERS_LOCK, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
     except OSError:
         return False
     try:

@@ -37,7 +37,8 @@ def stamp_for(manifest: Manifest, version: int | None = None) -> str:
 def usable(index: KeywordIndex, manifest: Manifest) -> bool:
     """Whether ``index`` holds every row committed up to ``manifest``'s version of this memory."""
     lineage, _, version = (index.stamp or "").rpartition(":")
-    return lineage == repr(manifest.created) and version.isdigit() and int(version) >= manifest.version
+    return (lineage == repr(manifest.created) and version.isdigit() and len(version) <= 18
+            and int(version) >= manifest.version)
 
 
 class KeywordCache:
@@ -54,14 +55,20 @@ class KeywordCache:
         self._index: KeywordIndex | None = None
         self._skip = False  # a write found the index busy: do not commit a partial update
 
+    def _check_folder(self) -> None:
+        if self.folder.is_symlink():  # the index empties its folder when it is damaged: never follow a link
+            raise CorruptMemoryError(f"{self.folder} is a symbolic link; remove it (it is a cache, rebuilt on use).")
+
     def existing(self) -> KeywordIndex | None:
         """The index if one was ever built here (writers only maintain an existing one)."""
+        self._check_folder()
         if self._index is None and self.folder.is_dir():
             self._index = KeywordIndex.open(self.folder)
         return self._index
 
     def ready(self, manifest: Manifest, segments: SegmentCache, store: VectorStore) -> KeywordIndex:
         """An index usable for ``manifest``, rebuilt from the video first if need be."""
+        self._check_folder()
         if self._index is None:
             self._index = KeywordIndex.open(self.folder)
         else:

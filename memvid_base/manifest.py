@@ -135,6 +135,8 @@ class WriterLock:
         self._lock = FileLock(str(self.path), timeout=timeout)
 
     def __enter__(self) -> WriterLock:
+        if self.path.is_symlink():  # a planted link would make the lock open (and create) a file elsewhere
+            raise CorruptMemoryError(f"{self.path} is a symbolic link; remove it (a memory's lock file must be a plain file).")
         try:
             self._lock.acquire()
         except Timeout as exc:

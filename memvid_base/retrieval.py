@@ -211,7 +211,7 @@ def build_request(
 
 def _written_at(row_id: str) -> int:
     version = row_id.rpartition("@")[2]
-    return int(version) if version.isdigit() else 2**62
+    return int(version) if version.isdigit() and len(version) <= 18 else 2**62
 
 
 def embeddings_of(chunks: Sequence[Chunk]) -> np.ndarray:

@@ -135,6 +135,8 @@ class WriteTransaction:
         scans (which cost time proportional to the memory) only run after a crash.
         """
         marker = self.layout.pending_marker
+        if marker.is_symlink():
+            raise CorruptMemoryError(f"{marker} is a symbolic link; remove it (a memory's marker must be a plain file).")
         had_pending = marker.exists() or not self.promote
         if not had_pending and self.store.rows_after(self.m.version):
             # No writer was interrupted, yet the store holds newer versions: the manifest was rolled back

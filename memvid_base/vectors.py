@@ -167,7 +167,8 @@ def row_from_payload(row_id: str, payload: str) -> Row | None:
     """The live row a keyword hit names, from its stored payload; None if the payload is not one of ours."""
     chunk_id, _, version = row_id.rpartition("@")
     parts = payload.split("|")
-    if len(parts) != 5 or not version.isdigit() or not all(p.isdigit() for p in (parts[1], parts[2], parts[4])):
+    numbers = (version, parts[1], parts[2], parts[4]) if len(parts) == 5 else ()
+    if not numbers or not all(n.isdigit() and len(n) <= 18 for n in numbers):  # bounded: this is read from a file
         return None
     return Row(row_id, chunk_id, parts[0], int(parts[1]), int(parts[2]), parts[3], int(version), LIVE, int(parts[4]))
 
@@ -272,7 +273,7 @@ class VectorStore:
     ) -> dict[str, Hit]:
         """The given rows that are visible at ``version`` and match ``where``, by row id."""
         # Fetch by id alone and filter here: Chroma applies a ``where`` by scanning the whole collection,
-        # which made an id lookup grow with the memory (1.7 s at 20k rows against 8 ms by id).
+        # which made an id lookup grow with the size of the memory.
         out: dict[str, Hit] = {}
         include = ["metadatas", "embeddings"] if include_embeddings else ["metadatas"]
         for k in range(0, len(row_ids), _ID_BATCH):

@@ -127,3 +127,33 @@ def test_a_full_disk_fails_writes_cleanly_and_keeps_reads_working(tmp_path: Path
         assert again.verify().ok
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.parametrize("name", ["kb_index.json.lock", "kb_index.json.pending", "kb_index_keywords"])
+def test_a_planted_symlink_is_refused_and_nothing_outside_is_touched(memory: Memory, tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    link = memory.root / name
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    else:
+        link.unlink(missing_ok=True)
+    link.symlink_to(victim / "precious.txt" if name.endswith((".lock", ".pending")) else victim)
+    stranger = Memory(memory.video_path, embedding_model=hash_embed)
+    with pytest.raises(CorruptMemoryError, match="symbolic link"):
+        stranger.add(["x"], ids=["x"]) if name != "kb_index_keywords" else stranger.search("x", mode="keyword")
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
+    assert (victim / "precious.txt").read_text() == "keep me"
+
+
+def test_a_planted_readers_lock_link_is_not_followed(memory: Memory, tmp_path: Path) -> None:
+    memory.close()
+    store_dir = memory.layout.resolve(memory.manifest.store["path"])
+    target = tmp_path / "created-elsewhere"
+    lock = store_dir / "memvid-readers.lock"
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(target)  # dangling: following it would create the target
+    stranger = Memory(memory.video_path, embedding_model=hash_embed)
+    assert stranger.search("exceptions", top_k=2)
+    assert not target.exists()
