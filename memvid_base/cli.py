@@ -2,8 +2,8 @@
 
 The parser lives in :mod:`memvid_base.cli_parser`, the subcommands in :mod:`memvid_base.cli_commands`
 and what they share in :mod:`memvid_base.cli_common`; their public names are re-exported here.
-Every subcommand takes the memory as either its video (``kb.mp4``) or its index (``kb_index.json``);
-the other file is found beside it.  User errors exit with status 1 and one line on stderr that
+Every subcommand takes the memory as either its video (``kb.mp4``) or its index (``kb_index.json``,
+or ``.kb.mp4.memvid-cache/index.json``); the other file is found from it.  User errors exit with status 1 and one line on stderr that
 names the file and the fix; success exits 0.
 """
 

@@ -23,8 +23,8 @@ SEARCH_MODES = ("vector", "keyword", "hybrid")
 
 
 def _add_memory_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("memory", help="the memory: its video (kb.mp4) or its index (kb_index.json)")
-    p.add_argument("--index", metavar="INDEX", help="the index file, when it is not <video stem>_index.json beside the video")
+    p.add_argument("memory", help="the memory: its video (kb.mp4) or its index (.kb.mp4.memvid-cache/index.json, or kb_index.json)")
+    p.add_argument("--index", metavar="INDEX", help="the index file, when it is not the default (<video stem>_index.json beside the video if it exists, else index.json in the hidden .<video name>.memvid-cache folder)")
 
 
 def _add_quiet(p: argparse.ArgumentParser) -> None:
@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "into an MP4 memory with its index. With --append, add them to an existing memory as a new segment.")
     p.add_argument("inputs", nargs="+", metavar="PATH", help="files or folders to encode (.pdf, .md, .txt, ...)")
     p.add_argument("-o", "--output", default="memory.mp4", metavar="VIDEO",
-                   help="the memory's video (default memory.mp4); the index goes beside it as <stem>_index.json")
-    p.add_argument("--index", metavar="INDEX", help="write the index here instead of beside the video")
+                   help="the memory's video (default memory.mp4); its index and caches go in the hidden folder .<video name>.memvid-cache beside it")
+    p.add_argument("--index", metavar="INDEX", help="write the index here instead of in the cache folder (other caches stay there)")
     p.add_argument("--codec", choices=CODEC_CHOICES, default=None, help="video codec for a new memory (default av1)")
     p.add_argument("--chunk-size", type=int, default=512, metavar="CHARS", help="maximum characters per chunk (default 512)")
     p.add_argument("--overlap", type=int, default=None, metavar="CHARS", help="characters shared by consecutive chunks (default 50)")

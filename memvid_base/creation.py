@@ -51,6 +51,7 @@ def create(
         return cls(layout.video, layout.index, embedding_model=embedding_model, client=client, n_workers=n_workers)
     embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
     manifest = new_manifest(layout, options, embedder, client, store_dir or layout.default_store_dir)
+    layout.ensure_cache()
     layout.index.parent.mkdir(parents=True, exist_ok=True)
     write_manifest(layout.index, manifest)
     mem = cls(layout.video, layout.index, embedding_model=embedder, client=client, n_workers=n_workers,
@@ -77,10 +78,11 @@ def build(
     files the caller deletes once the new memory owns the name.
     """
     options.settings()  # bad settings fail before anything touches the disk
+    layout.ensure_cache()
     layout.index.parent.mkdir(parents=True, exist_ok=True)
-    staging = Layout(layout.video, layout.staging_index(new_uid()))
+    staging = Layout(layout.video, layout.staging_index(new_uid()))  # in the cache folder: same root, own lock
     embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
-    with WriterLock(layout.index):
+    with WriterLock(layout.lock):
         try:
             # A staging memory shares kb.mp4's name and segments folder with the memory it replaces: it owns no files.
             mem = create(cls, staging, embedder, options, client, False, n_workers, layout.default_store_dir,

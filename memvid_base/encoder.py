@@ -147,6 +147,11 @@ class MemvidEncoder:
     ) -> dict[str, Any]:
         """Encode all chunks into ``output_file`` and index them; returns build statistics.
 
+        With no ``index_file``, the index and every other cache go in one hidden folder beside the
+        video, ``.<video name>.memvid-cache`` (or the index stays ``<stem>_index.json`` when a memory
+        of the earlier layout is there); with one, the index is written exactly there and the other
+        caches still go in the hidden folder. ``info()["index_file"]`` says where it went.
+
         The build is verified (every frame decoded back byte-exact) before it replaces anything at
         these paths. ``codec`` is an alias of ``video_codec``; the original memvid's
         ``auto_build_docker``/``allow_fallback`` are accepted and ignored (no Docker is needed).

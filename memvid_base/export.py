@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .container import box_size
 from .errors import InvalidInputError
-from .layout import default_index_path
+from .layout import cache_name, legacy_index_path
 from .reader import fetch_record
 from .segments import commit_segment, plan_segment, render_plan
 from .self_describe import quantized, segment_box
@@ -39,8 +39,8 @@ def check_output(memory: MemoryReader, out_path: str | os.PathLike[str]) -> Path
 
     Raises:
         InvalidInputError: not an ``.mp4``; a folder; in a folder that does not exist; the memory's own
-            video, index or anything inside its segments, vector-store or keyword folders; or beside an
-            index that would be taken as the exported file's own (and would not describe it).
+            video, index or anything inside its segments or cache folders; or beside an index or a cache
+            folder that would be taken as the exported file's own (and would not describe it).
     """
     out = Path(out_path).expanduser().resolve()
     if out.suffix.lower() != ".mp4":
@@ -52,15 +52,15 @@ def check_output(memory: MemoryReader, out_path: str | os.PathLike[str]) -> Path
     layout = memory.layout
     if out in (layout.video.resolve(), layout.index.resolve()):
         raise InvalidInputError(f"{out_path} is the memory's own file; export to another path.")
-    own_folders = [layout.segments_dir, layout.keyword_dir, *layout.store_dirs()]
+    own_folders = [layout.segments_dir, layout.cache, layout.keyword_dir, *layout.store_dirs()]
     if any(_inside(out, folder.resolve()) for folder in own_folders):
         raise InvalidInputError(f"{out_path} is inside the memory's own folders; export to another path.")
-    stale = default_index_path(out)
-    if stale.exists():
-        raise InvalidInputError(
-            f"{stale} exists: it would be read as the exported file's index and would not describe it. "
-            "Remove it, or export to another name or folder."
-        )
+    for stale in (legacy_index_path(out), out.with_name(cache_name(out))):
+        if os.path.lexists(stale):
+            raise InvalidInputError(
+                f"{stale} exists: it would be read as the exported file's index or cache and would not describe it. "
+                "Remove it, or export to another name or folder."
+            )
     return out
 
 

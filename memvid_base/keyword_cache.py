@@ -45,8 +45,8 @@ class KeywordCache:
     """Opens, checks and rebuilds one memory's keyword index.
 
     Args:
-        folder: The cache folder the index lives in.
-        index_path: The memory's manifest, whose writer lock guards a rebuild.
+        folder: The folder the index lives in (``keywords`` in the memory's cache folder).
+        index_path: The memory's manifest.
     """
 
     def __init__(self, folder: Path, index_path: Path) -> None:
@@ -56,8 +56,9 @@ class KeywordCache:
         self._skip = False  # a write found the index busy: do not commit a partial update
 
     def _check_folder(self) -> None:
-        if self.folder.is_symlink():  # the index empties its folder when it is damaged: never follow a link
-            raise CorruptMemoryError(f"{self.folder} is a symbolic link; remove it (it is a cache, rebuilt on use).")
+        for folder in (self.folder.parent, self.folder):  # the index empties its folder when damaged: never follow a link
+            if folder.is_symlink():
+                raise CorruptMemoryError(f"{folder} is a symbolic link; remove it (it is a cache, rebuilt on use).")
 
     def existing(self) -> KeywordIndex | None:
         """The index if one was ever built here (writers only maintain an existing one)."""

@@ -1,4 +1,4 @@
-"""A BM25 keyword index over chunks that holds no text: a rebuildable cache beside the vector store.
+"""A BM25 keyword index over chunks that holds no text: a rebuildable cache in the memory's cache folder.
 
 Built on Tantivy (the ``tantivy`` Python binding), chosen by measurement over ``bm25s``
 (``benchmarks/bench_keyword_choice.py``): Tantivy adds and deletes documents without a rebuild, and its

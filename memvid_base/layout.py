@@ -7,14 +7,27 @@ a bounded length.  :func:`safe_relative_path` checks that form without touching 
 manifest is parsed; :func:`resolve_inside` checks it again just before a file is opened, and also
 follows symbolic links so that a link planted in the folder cannot lead outside it either.
 
-A memory named ``kb`` is, in its folder:
+A memory whose video is ``kb.mp4`` is, in its folder (the *root*):
 
 * ``kb.mp4``: the base segment (after a build or a compaction);
-* ``kb_segments/<version>-<uid>.mp4``: segments appended later;
-* ``kb_index.json``: the manifest, the commit point;
-* ``kb_index_chroma/``: the vector store (its folder name is recorded in the manifest);
-* ``kb_index_keywords/``: the keyword index, built on the first keyword search;
-* ``kb_index.json.lock`` and ``kb_index.json.pending``: the writer's lock and its in-progress marker.
+* ``kb_segments/<version>-<uid>.mp4``: segments appended later (data, not cache; absent until an append);
+* ``.kb.mp4.memvid-cache/``: the cache folder, everything rebuilt from the MP4 files when it is deleted:
+
+  * ``index.json``: the manifest, the commit point;
+  * ``chroma/`` and ``chroma_<uid>/``: vector stores (the manifest records which one, relative to the root);
+  * ``keywords/``: the keyword index, built on the first keyword search;
+  * ``lock`` and ``pending``: the writer's lock and its in-progress marker;
+  * ``staging-<uid>.json`` (with its ``.lock``) while a build runs, and ``promote-<uid>.tmp``
+    while a segment is given the name ``kb.mp4``: temporary files renamed into place from the
+    same filesystem.
+
+The manifest is found at ``kb_index.json`` beside the video instead when that file exists (the
+layout of earlier versions, and of the seed API's ``build_video("kb.mp4", "kb_index.json")``),
+or wherever an explicit index path says; every other cache still lives in the cache folder.  The
+root is the folder that holds the manifest, or the cache folder's parent when the manifest is in
+the cache folder.  The cache folder is never followed when it is a symbolic link: such a memory is
+refused.  A read-only or remote memory keeps the same cache files in its private folder under the
+user's cache directory instead (:mod:`~memvid_base.cache_dirs`).
 """
 
 from __future__ import annotations
@@ -117,10 +130,31 @@ def resolve_inside(root: Path, rel: str, field: str) -> Path:
     return target
 
 
-def default_index_path(video_file: str | os.PathLike[str]) -> Path:
-    """``kb.mp4`` -> ``kb_index.json`` beside it (the naming the original memvid used)."""
+CACHE_SUFFIX = ".memvid-cache"
+MANIFEST_NAME = "index.json"
+_STAGING = "staging-"
+
+
+def cache_name(video: str | os.PathLike[str]) -> str:
+    """``kb.mp4`` -> ``.kb.mp4.memvid-cache``: the name of the memory's cache folder, beside the video."""
+    return f".{Path(video).name}{CACHE_SUFFIX}"
+
+
+def legacy_index_path(video_file: str | os.PathLike[str]) -> Path:
+    """``kb.mp4`` -> ``kb_index.json`` beside it (the naming the original memvid and earlier versions used)."""
     video = Path(video_file)
     return video.with_name(f"{video.stem}_index.json")
+
+
+def default_index_path(video_file: str | os.PathLike[str]) -> Path:
+    """The manifest of the memory at ``video_file`` when no index is named.
+
+    ``kb_index.json`` beside the video when it exists (a memory made by an earlier version or with
+    an explicit index of that name), else ``.kb.mp4.memvid-cache/index.json``.
+    """
+    video = Path(video_file)
+    legacy = legacy_index_path(video)
+    return legacy if os.path.lexists(legacy) else video.with_name(cache_name(video)) / MANIFEST_NAME
 
 
 def resolve_paths(path: str | os.PathLike[str], index_file: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
@@ -129,9 +163,21 @@ def resolve_paths(path: str | os.PathLike[str], index_file: str | os.PathLike[st
     if index_file is not None:
         return p, Path(index_file)
     if p.suffix == ".json":
+        folder = p.parent.name
+        if p.name == MANIFEST_NAME and folder.startswith(".") and folder.endswith(CACHE_SUFFIX) and len(folder) > 14:
+            return p.parent.with_name(folder[1 : -len(CACHE_SUFFIX)]), p  # .kb.mp4.memvid-cache/index.json
         stem = p.stem[: -len("_index")] if p.stem.endswith("_index") else p.stem
         return p.with_name(f"{stem}.mp4"), p
     return p, default_index_path(p)
+
+
+def _refuse_link(path: Path, what: str) -> None:
+    """Refuse ``path`` when it exists as anything but a real folder (a planted symlink above all)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise CorruptMemoryError(
+            f"{path} is a symbolic link or not a folder; {what} must be a real folder. Remove it (it is a cache, "
+            "rebuilt from the video)."
+        )
 
 
 @dataclass(frozen=True)
@@ -149,6 +195,7 @@ class Layout:
 
     @classmethod
     def of(cls, video_file: str | os.PathLike[str], index_file: str | os.PathLike[str] | None = None) -> Layout:
+        """The layout of the memory at ``video_file`` (or its index), refusing a cache folder that is a symlink."""
         from .range_http import is_remote
 
         if is_remote(video_file):
@@ -156,7 +203,9 @@ class Layout:
         video, index = resolve_paths(video_file, index_file)
         if index_file is None and not index.exists() and video.is_file() and not os.access(video.parent, os.W_OK):
             return cls.mirrored(str(video.resolve()))  # a bare MP4 in a read-only folder
-        return cls(video, index)
+        layout = cls(video, index)
+        layout.check_cache()
+        return layout
 
     @classmethod
     def mirrored(cls, video: str) -> Layout:
@@ -171,7 +220,7 @@ class Layout:
         else:
             name, source = Path(video).name, str(Path(video).parent)
         name = name or "memory.mp4"
-        return cls(cache / name, cache / f"{Path(name).stem}_index.json", source)
+        return cls(cache / name, cache / MANIFEST_NAME, source)
 
     @property
     def read_only(self) -> bool:
@@ -196,8 +245,42 @@ class Layout:
 
     @property
     def root(self) -> Path:
-        """The folder every relative path in the manifest is relative to."""
-        return self.index.parent
+        """The folder every relative path in the manifest is relative to.
+
+        The manifest's folder, or the folder holding the cache folder when the manifest is inside it.
+        """
+        folder = self.index.parent
+        if self.source is None and folder.name == cache_name(self.video):
+            return folder.parent
+        return folder
+
+    @property
+    def cache(self) -> Path:
+        """The folder of every cache file: ``.kb.mp4.memvid-cache`` in the root (a mirrored memory's private folder)."""
+        if self.source is not None:
+            return self.index.parent
+        return self.root / cache_name(self.video)
+
+    def check_cache(self) -> None:
+        """Refuse a cache folder that is a symbolic link (it could lead anywhere) or not a folder.
+
+        Raises:
+            CorruptMemoryError: The cache folder exists and is not a real folder.
+        """
+        if self.source is None:
+            _refuse_link(self.cache, "a memory's cache folder")
+
+    def ensure_cache(self) -> Path:
+        """The cache folder, created if missing (after :meth:`check_cache`)."""
+        self.check_cache()
+        self.cache.mkdir(parents=True, exist_ok=True)
+        return self.cache
+
+    @property
+    def _own(self) -> str:
+        """The prefix of this manifest's lock, marker and keyword index: none, or a staging manifest's name."""
+        staging = self.index.parent == self.cache and self.index.name.startswith(_STAGING)
+        return f"{self.index.stem}." if staging else ""
 
     @property
     def segments_dir(self) -> Path:
@@ -205,28 +288,37 @@ class Layout:
 
     @property
     def lock(self) -> Path:
-        return self.index.with_name(self.index.name + ".lock")
+        return self.cache / f"{self._own}lock"
 
     @property
     def pending_marker(self) -> Path:
         """Present while a writer may have touched the store without committing."""
-        return self.index.with_name(self.index.name + ".pending")
+        return self.cache / f"{self._own}pending"
 
     @property
     def keyword_dir(self) -> Path:
         """The keyword index (a cache, rebuilt from the video when missing or stale)."""
-        return self.index.with_name(f"{self.index.stem}_keywords")
+        return self.cache / f"{self._own}keywords"
 
     def store_dirs(self) -> list[Path]:
-        """Every vector-store folder of this memory: the current one and any an earlier version left."""
-        return [p for p in self.root.glob(f"{self.index.stem}_chroma*") if p.is_dir() and not p.is_symlink()]
+        """Every vector-store folder of this memory: the current one and any an earlier version left.
+
+        Those in the cache folder, and ``kb_index_chroma*`` beside a manifest of the earlier layout.
+        Symbolic links are never listed (the caller removes what it is given).
+        """
+        self.check_cache()
+        legacy = self.index if self.index.parent != self.cache else legacy_index_path(self.video)
+        found = list(self.root.glob(f"{legacy.stem}_chroma*"))
+        if self.cache.is_dir():
+            found += self.cache.glob("chroma*")
+        return [p for p in found if p.is_dir() and not p.is_symlink()]
 
     def new_store_dir(self, uid: str) -> str:
-        return f"{self.index.stem}_chroma_{uid}"
+        return self.relative(self.cache / f"chroma_{uid}")
 
     @property
     def default_store_dir(self) -> str:
-        return f"{self.index.stem}_chroma"
+        return self.relative(self.cache / "chroma")
 
     @property
     def video_name(self) -> str:
@@ -237,13 +329,19 @@ class Layout:
         return self.segments_dir / f"{version:08d}-{uid}.mp4"
 
     def promote_temp(self, uid: str) -> Path:
-        return self.video.with_name(f".{self.video.name}.{uid}.tmp")
+        """A copy of a segment, renamed over the video from the cache folder (the same filesystem)."""
+        return self.cache / f"promote-{uid}.tmp"
 
     def stale_promote_temps(self) -> list[Path]:
-        return list(self.video.parent.glob(f".{self.video.name}.*.tmp"))
+        """Promote temps a crashed writer left: in the cache folder, and beside the video (earlier versions)."""
+        self.check_cache()
+        found = list(self.video.parent.glob(f".{self.video.name}.*.tmp"))
+        if self.cache.is_dir():
+            found += self.cache.glob("promote-*.tmp")
+        return [p for p in found if p.is_file() or p.is_symlink()]
 
     def staging_index(self, uid: str) -> Path:
-        return self.index.with_name(f".{self.index.name}.{uid}.building")
+        return self.cache / f"{_STAGING}{uid}.json"
 
     def relative(self, path: Path) -> str:
         return os.path.relpath(path, self.root)

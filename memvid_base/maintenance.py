@@ -302,6 +302,7 @@ def info(layout: Layout, m: Manifest, settings: VideoSettings) -> dict[str, Any]
     return {
         "video_file": str(layout.video),
         "index_file": str(layout.index),
+        "cache_dir": str(layout.cache),  # every file in it is rebuilt from the MP4 files when it is deleted
         "version": m.version,
         "history_floor": m.history_floor,
         "versions": len(m.versions),

@@ -1,4 +1,4 @@
-"""The ``*_index.json`` manifest: format, settings, segments and versions. It never holds chunk text.
+"""The manifest (``index.json`` in the cache folder, or ``kb_index.json``): format, settings, segments and versions. It never holds chunk text.
 
 The manifest is the single commit point of a memory.  Writers prepare everything else first
 (segment files, vector rows marked with the next version) and then atomically replace the
@@ -128,20 +128,30 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
 
 
 class WriterLock:
-    """An exclusive, non-blocking lock held by the one process allowed to change a memory."""
+    """An exclusive, non-blocking lock held by the one process allowed to change a memory.
 
-    def __init__(self, index_path: Path, timeout: float = 0) -> None:
-        self.path = index_path.with_name(index_path.name + ".lock")
+    Args:
+        lock_path: The lock file (:attr:`memvid_base.layout.Layout.lock`); its folder, the memory's
+            cache folder, is created when missing and refused when it is a symbolic link.
+        timeout: Seconds to wait for another writer (0: fail at once).
+    """
+
+    def __init__(self, lock_path: Path, timeout: float = 0) -> None:
+        self.path = lock_path
         self._lock = FileLock(str(self.path), timeout=timeout)
 
     def __enter__(self) -> WriterLock:
+        folder = self.path.parent
+        if folder.is_symlink():  # a planted link would put the lock (and every cache file beside it) elsewhere
+            raise CorruptMemoryError(f"{folder} is a symbolic link; remove it (a memory's cache folder must be a real folder).")
+        folder.mkdir(parents=True, exist_ok=True)
         if self.path.is_symlink():  # a planted link would make the lock open (and create) a file elsewhere
             raise CorruptMemoryError(f"{self.path} is a symbolic link; remove it (a memory's lock file must be a plain file).")
         try:
             self._lock.acquire()
         except Timeout as exc:
             raise MemoryLockedError(
-                f"Memory {self.path.with_suffix('')} is locked by another writer ({self.path}). Wait for it to finish; "
+                f"The memory is locked by another writer ({self.path}). Wait for it to finish; "
                 "readers can keep searching meanwhile."
             ) from exc
         return self

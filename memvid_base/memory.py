@@ -34,9 +34,11 @@ class Memory(MemoryReader):
 
     Args:
         video_file: The memory's video (``kb.mp4``) or its index (``kb_index.json``).
-        index_file: The manifest path; defaults to ``<video stem>_index.json`` beside the video.
+        index_file: The manifest path; by default ``<video stem>_index.json`` beside the video when that
+            file exists (an earlier layout), else ``index.json`` in the hidden cache folder
+            ``.<video name>.memvid-cache`` beside the video (see :mod:`memvid_base.layout`).
         embedding_model: See :class:`memvid_base.embeddings.Embedder`. Its dimension must match the memory's.
-        client: Any ``chromadb`` client (e.g. ``chromadb.HttpClient``); default: a ``PersistentClient`` beside the index.
+        client: Any ``chromadb`` client (e.g. ``chromadb.HttpClient``); default: a ``PersistentClient`` in the memory's cache folder.
         as_of: Open the memory read-only as it was at this version.
         cache_size: How many decoded groups (frames) to keep in memory.
         n_workers: Processes that render QR frames when writing.
@@ -212,7 +214,7 @@ class Memory(MemoryReader):
 
         Returns the number of live chunks. With the same embedding model, searches return the same results.
         """
-        with self._lock, WriterLock(self.layout.index):
+        with self._lock, WriterLock(self.layout.lock):
             tx = WriteTransaction(self.layout, self._store_for, promote=self._promote)
             tx.manifest = read_manifest(self.layout.index)
             self._view.use(tx.m)
@@ -230,7 +232,7 @@ class Memory(MemoryReader):
         from the video when its rows disagree with the frames, and lists damaged segments, whose
         chunks only a backup can bring back.
         """
-        with self._lock, WriterLock(self.layout.index):
+        with self._lock, WriterLock(self.layout.lock):
             store = self._view.store()
             dropped = len(store.rows_after(self.manifest.version))
             if dropped:

@@ -1,9 +1,10 @@
 """Rebuilding a lost manifest and vector store from the MP4 files alone.
 
 The manifest and the store are caches of what the segments' boxes and frames hold
-(:mod:`~memvid_base.self_describe`).  When ``kb_index.json`` is missing but ``kb.mp4`` is there,
-opening the memory rebuilds both, history included: each box names its version and operation, the
-tombstones are in the frames, and the vectors are in the boxes, so no embedding model is called.
+(:mod:`~memvid_base.self_describe`).  When the manifest is missing but ``kb.mp4`` is there (the
+cache folder ``.kb.mp4.memvid-cache`` was deleted, say), opening the memory rebuilds both, history
+included: each box names its version and operation, the tombstones are in the frames, and the
+vectors are in the boxes, so no embedding model is called.
 
 A segment file in the memory's folder is taken as committed: a writer that crashed after moving
 its segment into place but before committing the manifest therefore has its change kept.
@@ -123,8 +124,9 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
     """Rebuild a missing manifest and its store from the MP4 files; False if the manifest exists after all."""
     from .maintenance import rebuild_store  # maintenance imports the layers this module sits beside
 
+    layout.ensure_cache()
     layout.index.parent.mkdir(parents=True, exist_ok=True)
-    with WriterLock(layout.index):
+    with WriterLock(layout.lock):
         if layout.index.exists():
             return False  # another process recovered it first
         m = manifest_from_video(layout, client)
@@ -150,17 +152,17 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
         finally:
             segments.close()
         if layout.source is not None:
-            (layout.index.parent / _IDENTITY).write_text(source_identity(layout), encoding="utf-8")
+            (layout.cache / _IDENTITY).write_text(source_identity(layout), encoding="utf-8")
     return True
 
 
 def refresh_mirror(layout: Layout) -> None:
     """Drop a mirrored memory's caches when its video changed since they were built."""
-    marker = layout.index.parent / _IDENTITY
+    marker = layout.cache / _IDENTITY
     if not layout.index.exists() or (marker.is_file() and marker.read_text(encoding="utf-8") == source_identity(layout)):
         return
-    with WriterLock(layout.index):
-        for entry in layout.index.parent.iterdir():
-            if entry.name.endswith(".lock"):
+    with WriterLock(layout.lock):
+        for entry in layout.cache.iterdir():
+            if entry == layout.lock or entry.name.endswith(".lock"):
                 continue
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()

@@ -8,6 +8,7 @@ the crashed one left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -88,7 +89,7 @@ class WriteTransaction:
         self.promote = promote
         self.keywords = keywords
         self._open_store = open_store
-        self._lock = WriterLock(layout.index)
+        self._lock = WriterLock(layout.lock)
         self.manifest: Manifest | None = None
         self.mtime: int | None = None
 
@@ -109,6 +110,8 @@ class WriteTransaction:
             if exc_type is None and self.promote:
                 # Every path through a transaction commits or raises, so a clean exit left nothing behind.
                 self.layout.pending_marker.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # a build or compaction moved its segment to kb.mp4
+                    self.layout.segments_dir.rmdir()  # only when empty (and never through a symlink)
         finally:
             self._lock.__exit__()
 

@@ -28,7 +28,7 @@ class MemoryView:
 
     Args:
         layout: The memory's files.
-        client: A Chroma client to use, or None to open a persistent one beside the manifest.
+        client: A Chroma client to use, or None to open a persistent one in the memory's cache folder.
         as_of: Stay on this version.
         cache_size: Decoded groups (frames) kept in memory.
     """

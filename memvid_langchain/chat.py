@@ -51,7 +51,7 @@ class MemvidChat:
 
     Args:
         video_file: The memory's video (``kb.mp4``). Not needed when ``store`` is given.
-        index_file: Its index; found beside the video when omitted.
+        index_file: Its index; found from the video when omitted.
         llm: Any LangChain chat model (``BaseChatModel``) or other runnable taking a prompt. ``None``
             answers extractively.
         llm_provider: ``"openai"``, ``"anthropic"``, ``"google"`` or ``"ollama"`` to build ``llm``

@@ -124,12 +124,12 @@ class MemvidVectorStore(VectorStore):
 
     Args:
         video_file: The memory's video (``kb.mp4``). Not needed when ``memory`` is given.
-        index_file: Its index; defaults to ``<video stem>_index.json`` beside the video.
+        index_file: Its index; found from the video when omitted (see :mod:`memvid_base.layout`).
         embedding: The LangChain embeddings; default :class:`~memvid_langchain.MemvidEmbeddings`.
         memory: An open core :class:`memvid_base.Memory` to wrap instead of paths.
         create: Create an empty memory if none exists at the paths (else raise
             ``MemoryNotFoundError``).
-        client: A ``chromadb`` client for the vectors; default a persistent one beside the index.
+        client: A ``chromadb`` client for the vectors; default a persistent one in the memory's cache folder.
         codec: Video codec for a new memory: ``"av1"``, ``"h265"``, ``"h264"`` or ``"mp4v"``.
         fps: Frames per second for a new memory.
         frame_size: Frame size in pixels for a new memory (default: the codec's).
@@ -558,7 +558,7 @@ class MemvidVectorStore(VectorStore):
             metadatas: One JSON-serializable dict per text.
             ids: One id per text; missing ones get random UUIDs.
             video_file: Where the memory goes (``kb.mp4``). Required.
-            index_file: Its index; defaults to ``<video stem>_index.json`` beside the video.
+            index_file: Its index; found from the video when omitted (see :mod:`memvid_base.layout`).
             overwrite: ``True`` builds a fresh memory in one compact video, atomically replacing any
                 memory already at these paths. ``False`` opens (or creates) it and upserts the texts.
             **kwargs: Passed to the constructor: ``client``, ``codec``, ``fps``, ``frame_size``,

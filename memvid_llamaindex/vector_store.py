@@ -59,7 +59,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
 
     Args:
         video_file: The memory's video (``kb.mp4``) or index (``kb_index.json``).
-        index_file: The index path, if not ``<video stem>_index.json`` beside the video.
+        index_file: The index path, if not the default (see :mod:`memvid_base.layout`).
         memory: An open :class:`memvid_base.Memory` to wrap instead of opening paths.
         embed_model: The model that made the nodes' embeddings (any LlamaIndex ``BaseEmbedding``).
             Needed only to create a memory for vectors other than the default 384-d MiniLM ones
@@ -68,7 +68,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
             that carry their own embeddings.
         codec: Video codec for a new memory (``av1``, ``h265``, ``h264``, ``mp4v``).
         create_if_missing: Create an empty memory at the paths if none exists (default True).
-        client: Any ``chromadb`` client; default: a persistent client beside the index.
+        client: Any ``chromadb`` client; default: a persistent client in the memory's cache folder.
         mmr_prefetch_factor: In MMR mode, fetch ``similarity_top_k * factor`` candidates (at least 20)
             unless the query passes ``mmr_prefetch_k``.
 

@@ -67,7 +67,8 @@ def test_help_on_every_subcommand(command: str, capsys: pytest.CaptureFixture[st
     assert out.startswith(f"usage: memvid {command}")
     assert "--help" in out
     if command != "encode":
-        assert "kb_index.json" in out  # every command on a memory says it takes the video or the index
+        flat = "".join(out.split())  # argparse wraps the help text
+        assert "kb.mp4" in flat and ".kb.mp4.memvid-cache/index.json" in flat  # every command takes the video or the index
 
 
 def test_top_level_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,16 +89,17 @@ def test_serve_binds_localhost_by_default() -> None:
 # ---------------------------------------------------------------------- round trips
 
 
-def test_encode_writes_video_and_index(kb: Path) -> None:
+def test_encode_writes_one_video_and_one_hidden_cache_folder(kb: Path) -> None:
     assert kb.is_file() and kb.stat().st_size > 0
-    assert (kb.parent / "kb_index.json").is_file()
+    assert (kb.parent / ".kb.mp4.memvid-cache" / "index.json").is_file()
+    assert sorted(p.name for p in kb.parent.iterdir()) == [".kb.mp4.memvid-cache", "kb.mp4"]
 
 
 def test_info_human_and_json(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, "info", str(kb))
     assert code == 0
     assert "Chunks" in out and "Frames" in out and "av1" in out and "all-MiniLM-L6-v2" in out
-    code, out, _ = run_main(capsys, "info", str(kb.parent / "kb_index.json"), "--json")
+    code, out, _ = run_main(capsys, "info", str(kb.parent / ".kb.mp4.memvid-cache" / "index.json"), "--json")
     assert code == 0
     info = json.loads(out)
     assert info["codec"] == "av1"
@@ -107,6 +109,8 @@ def test_info_human_and_json(kb: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert info["raw_text_bytes"] > 8000
     assert info["ratio_to_raw_text"] == pytest.approx(info["video_bytes"] / info["raw_text_bytes"], rel=1e-3)
     assert Path(info["video_file"]).name == "kb.mp4"
+    assert Path(info["index_file"]) == kb.parent / ".kb.mp4.memvid-cache" / "index.json"
+    assert Path(info["cache_dir"]) == kb.parent / ".kb.mp4.memvid-cache"
 
 
 def test_search_json_finds_the_right_file(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,7 +126,7 @@ def test_search_json_finds_the_right_file(kb: Path, capsys: pytest.CaptureFixtur
 
 
 def test_search_pdf_result_has_its_page(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "search", str(kb.parent / "kb_index.json"), "royalty-free codec from the Alliance for Open Media", "--json")
+    code, out, _ = run_main(capsys, "search", str(kb.parent / ".kb.mp4.memvid-cache" / "index.json"), "royalty-free codec from the Alliance for Open Media", "--json")
     assert code == 0
     top = json.loads(out)[0]
     assert top["file"] == "video_codecs.pdf"
@@ -187,7 +191,9 @@ def test_append_then_compact_then_verify(kb: Path, tmp_path: Path, capsys: pytes
 
 def test_verify_rebuild_index_restores_a_lost_store(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     video = copy_memory(kb, tmp_path / "mem")
-    shutil.rmtree(tmp_path / "mem" / "kb_index_chroma")
+    stores = list((tmp_path / "mem" / ".kb.mp4.memvid-cache").glob("chroma*"))
+    assert len(stores) == 1
+    shutil.rmtree(stores[0])
     code, out, _ = run_main(capsys, "verify", str(video), "--rebuild-index", "--quiet")
     assert code == 0
     assert "Rebuilt the vector index from the video" in out and "OK:" in out
@@ -213,7 +219,7 @@ def test_missing_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     for argv in (["search", str(missing), "x"], ["info", str(missing)], ["verify", str(missing)], ["chat", str(missing)]):
         code, _, err = run_main(capsys, *argv)
         assert code == 1
-        assert_one_line_error(err, str(missing), "nothere_index.json", "memvid encode")
+        assert_one_line_error(err, str(missing), ".nothere.mp4.memvid-cache", "memvid encode")
 
 
 def test_video_without_index(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,16 +229,16 @@ def test_video_without_index(kb: Path, tmp_path: Path, capsys: pytest.CaptureFix
     box = read_segment_meta(lone)
     assert box is not None
     assert code == 0 and json.loads(out)["chunks"] == box.live_count and json.loads(out)["frames"] == box.frames
-    assert (tmp_path / "lone_index.json").is_file()
+    assert (tmp_path / ".lone.mp4.memvid-cache" / "index.json").is_file()
     code, _, err = run_main(capsys, "info", str(tmp_path / "missing.mp4"))
     assert code == 1
-    assert_one_line_error(err, "missing_index.json", "memvid encode")
+    assert_one_line_error(err, ".missing.mp4.memvid-cache", "memvid encode")
 
 
 def test_encode_refuses_to_clobber(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb))
     assert code == 1
-    assert_one_line_error(err, "kb_index.json", "--append", "--overwrite")
+    assert_one_line_error(err, ".kb.mp4.memvid-cache/index.json", "--append", "--overwrite")
 
 
 def test_encode_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,7 +264,7 @@ def test_encode_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code, _, err = run_main(capsys, "encode", str(latin1), "-o", out)
     assert code == 1
     assert_one_line_error(err, str(latin1), "UTF-8")
-    assert not (tmp_path / "x_index.json").exists()  # nothing was written
+    assert not (tmp_path / ".x.mp4.memvid-cache").exists() and not (tmp_path / "x_index.json").exists()  # nothing written
 
     code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(tmp_path / "x.avi"))
     assert code == 1

@@ -74,8 +74,10 @@ def test_video_alone_rebuilds_the_store_with_identical_results(tmp_path: Path, b
     shutil.copytree(built, work)
     mem = Memory(work / "kb.mp4", embedding_model=hash_embed)
     before = [(c.id, c.text, round(c.score or 0, 5)) for c in mem.search("exception handling try except", top_k=5)]
+    store = mem.layout.resolve(mem.manifest.store["path"])
+    assert store.parent == work / ".kb.mp4.memvid-cache"  # a memory with an explicit index keeps its store in the cache folder
     mem.close()
-    shutil.rmtree(work / "kb_index_chroma")
+    shutil.rmtree(store)
     broken = Memory(work / "kb.mp4", embedding_model=hash_embed)
     with pytest.raises(CorruptMemoryError, match="rebuild_index"):
         broken.search("exception handling")
@@ -232,7 +234,7 @@ def test_unknown_codec_and_bad_settings() -> None:
     with pytest.raises(InvalidInputError, match="even"):
         enc.build_video("never.mp4", frame_size=255)
     assert not Path("never.mp4").exists()
-    assert not Path("never_index.json.lock").exists()  # bad settings fail before anything touches the disk
+    assert not Path(".never.mp4.memvid-cache").exists()  # bad settings fail before anything touches the disk
 
 
 def test_wrong_embedding_dimension_is_a_clear_error(built: Path) -> None:
@@ -300,7 +302,7 @@ def test_chroma_http_server_backs_a_memory(tmp_path: Path) -> None:
         assert client is not None
         chunks = pydoc_chunks(limit=30)
         Memory.build(tmp_path / "kb.mp4", None, chunks, embedding_model=hash_embed, client=client)
-        assert not (tmp_path / "kb_index_chroma").exists()  # vectors live on the server
+        assert not list((tmp_path / ".kb.mp4.memvid-cache").glob("chroma*"))  # vectors live on the server
         mem = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed, client=client)
         hits = mem.search(chunks[3], top_k=1)
         assert hits[0].text == chunks[3]

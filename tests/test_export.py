@@ -119,6 +119,7 @@ def test_export_refuses_paths_that_would_harm_the_memory(memory: Memory, tmp_pat
         memory.video_path: "own file",
         memory.layout.segments_dir / "x.mp4": "own folders",
         memory.root / memory.manifest.store["path"] / "x.mp4": "own folders",
+        memory.layout.cache / "x.mp4": "own folders",
         tmp_path / "out.txt": ".mp4",
         tmp_path / "missing" / "out.mp4": "does not exist",
     }
@@ -128,6 +129,9 @@ def test_export_refuses_paths_that_would_harm_the_memory(memory: Memory, tmp_pat
     (tmp_path / "stale_index.json").write_text("{}")  # an index beside the target would be read as its own
     with pytest.raises(InvalidInputError, match="would not describe it"):
         memory.export(tmp_path / "stale.mp4")
+    (tmp_path / ".cached.mp4.memvid-cache").mkdir()  # so would a cache folder left by an earlier file of that name
+    with pytest.raises(InvalidInputError, match="memvid-cache exists"):
+        memory.export(tmp_path / "cached.mp4")
     assert not any(p.suffix == ".mp4" for p in tmp_path.rglob("*"))
 
 

@@ -113,7 +113,7 @@ def test_a_second_writer_gets_a_clear_locked_error(memory: Memory) -> None:
             import sys, time
             from pathlib import Path
             from memvid_base.manifest import WriterLock
-            with WriterLock(Path({str(memory.index_path)!r})):
+            with WriterLock(Path({str(memory.layout.lock)!r})):
                 print("locked", flush=True)
                 time.sleep(30)
         """)],
@@ -216,7 +216,7 @@ def test_readers_see_whole_versions_while_a_writer_appends(memory: Memory, tmp_p
 
 
 def test_readers_are_not_blocked_by_the_writer_lock(memory: Memory) -> None:
-    with WriterLock(memory.index_path):
+    with WriterLock(memory.layout.lock):
         assert Memory(memory.video_path, embedding_model=hash_embed).search("grapes", top_k=1)[0].id == "g"
 
 

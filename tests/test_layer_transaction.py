@@ -22,6 +22,7 @@ from memvid_base.vectors import VectorStore, make_row
 @pytest.fixture
 def memory_files(tmp_path: Path) -> tuple[Layout, VectorStore]:
     layout = Layout.of(tmp_path / "kb.mp4")
+    layout.ensure_cache()
     embedder = Embedder(lambda texts: np.ones((len(texts), 4)), dimension=4)
     write_manifest(layout.index, new_manifest(layout, VideoOptions(), embedder, None, layout.default_store_dir))
     client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
@@ -80,6 +81,9 @@ def test_promote_gives_the_oldest_segment_the_memorys_name(memory_files: tuple[L
     assert m.segments[0].file == "kb.mp4"
     assert layout.video.read_bytes() == b"segment " + b"c" * 16
     assert not list(layout.segments_dir.glob("*.mp4"))
+    # the promote temp was renamed from the cache folder, and the emptied segments folder is gone
+    assert sorted(p.name for p in layout.root.iterdir()) == [".kb.mp4.memvid-cache", "kb.mp4"]
+    assert not list(layout.cache.glob("promote-*"))
 
 
 def test_a_staging_transaction_never_touches_shared_files(memory_files: tuple[Layout, VectorStore]) -> None:

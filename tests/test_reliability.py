@@ -129,20 +129,20 @@ def test_a_full_disk_fails_writes_cleanly_and_keeps_reads_working(tmp_path: Path
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
-@pytest.mark.parametrize("name", ["kb_index.json.lock", "kb_index.json.pending", "kb_index_keywords"])
+@pytest.mark.parametrize("name", ["lock", "pending", "keywords"])
 def test_a_planted_symlink_is_refused_and_nothing_outside_is_touched(memory: Memory, tmp_path: Path, name: str) -> None:
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "precious.txt").write_text("keep me")
-    link = memory.root / name
+    link = memory.layout.cache / name
     if link.is_dir() and not link.is_symlink():
         shutil.rmtree(link)
     else:
         link.unlink(missing_ok=True)
-    link.symlink_to(victim / "precious.txt" if name.endswith((".lock", ".pending")) else victim)
+    link.symlink_to(victim / "precious.txt" if name in ("lock", "pending") else victim)
     stranger = Memory(memory.video_path, embedding_model=hash_embed)
     with pytest.raises(CorruptMemoryError, match="symbolic link"):
-        stranger.add(["x"], ids=["x"]) if name != "kb_index_keywords" else stranger.search("x", mode="keyword")
+        stranger.add(["x"], ids=["x"]) if name != "keywords" else stranger.search("x", mode="keyword")
     assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
     assert (victim / "precious.txt").read_text() == "keep me"
 

@@ -269,7 +269,7 @@ def test_open_refuses_escaping_paths_with_a_clear_message(tmp_path: Path, where:
     from memvid_base import Memory
 
     Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed).close()
-    index = tmp_path / "kb_index.json"
+    index = tmp_path / ".kb.mp4.memvid-cache" / "index.json"
     data = valid_manifest()
     data["store"] = json.loads(index.read_text())["store"]
     victim = tmp_path.parent / f"{tmp_path.name}-victim"
