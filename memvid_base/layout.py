@@ -296,6 +296,22 @@ class Layout:
         return self.cache / f"{self._own}pending"
 
     @property
+    def legacy_pending_marker(self) -> Path | None:
+        """The marker an earlier version's writer left beside a manifest outside the cache folder, if any could be."""
+        return None if self.index.parent == self.cache else self.index.with_name(self.index.name + ".pending")
+
+    def writer_pending(self) -> bool:
+        """Whether a writer may have touched the store without committing (either marker is there)."""
+        legacy = self.legacy_pending_marker
+        return self.pending_marker.exists() or (legacy is not None and os.path.lexists(legacy))
+
+    def stale_staging(self) -> list[Path]:
+        """Staging manifests and their locks that a build killed mid-way left (look only under the writer lock)."""
+        self.check_cache()
+        found = self.cache.glob(f"{_STAGING}*") if self.cache.is_dir() else []
+        return [p for p in found if p.is_file() or p.is_symlink()]
+
+    @property
     def keyword_dir(self) -> Path:
         """The keyword index (a cache, rebuilt from the video when missing or stale)."""
         return self.cache / f"{self._own}keywords"

@@ -237,7 +237,9 @@ class Memory(MemoryReader):
             dropped = len(store.rows_after(self.manifest.version))
             if dropped:
                 store.undo_after(self.manifest.version)
-            self.layout.pending_marker.unlink(missing_ok=True)
+            for marker in (self.layout.pending_marker, self.layout.legacy_pending_marker):
+                if marker is not None:
+                    marker.unlink(missing_ok=True)
             self._view.consistent = True
         report = self.verify(show_progress)
         rebuilt = False

@@ -298,7 +298,7 @@ class MemoryReader:
     def verify(self, show_progress: bool = False) -> VerifyReport:
         """Decode every frame of every segment and check every checksum against the manifest and the store."""
         self.refresh()
-        pending = self.layout.pending_marker.exists()
+        pending = self.layout.writer_pending()
         store = self._view.store()  # not open_store(): verify reports a rolled-back index instead of raising
         return maintenance.verify(self.manifest, self.segments, store, self.version, pending, show_progress)
 

@@ -140,7 +140,7 @@ class WriteTransaction:
         marker = self.layout.pending_marker
         if marker.is_symlink():
             raise CorruptMemoryError(f"{marker} is a symbolic link; remove it (a memory's marker must be a plain file).")
-        had_pending = marker.exists() or not self.promote
+        had_pending = self.layout.writer_pending() or not self.promote
         if not had_pending and self.store.rows_after(self.m.version):
             # No writer was interrupted, yet the store holds newer versions: the manifest was rolled back
             # (restored from an older copy). Undoing those rows would destroy data, so refuse instead.
@@ -150,6 +150,10 @@ class WriteTransaction:
         if had_pending:
             self.store.undo_after(self.m.version)
             self._repair_files()
+        if self.promote:
+            legacy = self.layout.legacy_pending_marker
+            for path in [*self.layout.stale_staging(), *([legacy] if had_pending and legacy is not None else [])]:
+                path.unlink(missing_ok=True)  # no build runs while we hold the lock: these are a crash's leftovers
         self.collect_old_stores()
 
     def _referenced(self, path: Path) -> bool:

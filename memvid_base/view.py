@@ -163,7 +163,7 @@ class MemoryView:
         """
         store = self.store(create)
         if not self.consistent and self.as_of is None:
-            if not self.layout.pending_marker.exists() and store.rows_after(self.manifest.version):
+            if not self.layout.writer_pending() and store.rows_after(self.manifest.version):
                 if self.refresh():  # a writer committed between our reads: check the newer manifest
                     return self.checked_store(create)
                 raise CorruptMemoryError(rolled_back_message(self.layout, self.manifest.version))

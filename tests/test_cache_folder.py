@@ -12,6 +12,7 @@ from core_fixtures import hash_embed, pydoc_chunks
 
 from memvid_base import CorruptMemoryError, Embedder, Memory, MemvidEncoder, MemvidRetriever, resolve_paths
 from memvid_base.layout import Layout
+from memvid_base.vectors import make_row
 
 CACHE = ".kb.mp4.memvid-cache"
 QUERIES = ["generators yield values", "exception handling", "class definitions and methods"]
@@ -187,3 +188,20 @@ def test_an_export_leaves_one_file_and_opens_into_its_own_cache(memory: Memory, 
     copy = Memory(out_dir / "portable.mp4", embedding_model=refusing_embedder())
     assert results(copy) == results(memory)
     assert names(out_dir) == [".portable.mp4.memvid-cache", "portable.mp4"]
+
+
+def test_leftovers_of_a_crashed_writer_of_either_layout_are_undone(tmp_path: Path) -> None:
+    video, legacy = tmp_path / "kb.mp4", tmp_path / "kb_index.json"
+    mem = Memory.build(video, legacy, pydoc_chunks(limit=20), embedding_model=hash_embed)
+    # An earlier version's writer staged a row, then died: its marker is beside the manifest, not in the cache.
+    mem.open_store().add([make_row("ghost", "a" * 16, 0, 1, "s", mem.version + 1, 3)], hash_embed(["ghost"]), [{}])
+    Path(f"{legacy}.pending").touch()
+    # A build killed mid-way left its staging manifest and lock in the cache folder.
+    for name in ("staging-0123456789abcdef.json", "staging-0123456789abcdef.lock"):
+        (mem.layout.cache / name).write_text("{}")
+    again = Memory(video, embedding_model=hash_embed)
+    assert again.search(pydoc_chunks(limit=20)[2], top_k=1)[0].id == "2"  # not refused as a restored older index
+    again.add(["after the crash"], ids=["after"])
+    assert "ghost" not in {c.id for c in again.get()} and again.verify().ok
+    assert names(tmp_path) == [CACHE, "kb.mp4", "kb_index.json", "kb_segments"]
+    assert_clean_cache(tmp_path)

@@ -82,7 +82,7 @@ def test_query_engine_cites_the_right_source(built, question):
 def test_reopened_memory_answers_without_reingesting(built, embed_model):
     folder, store, index = built
     version = store.client.version
-    reopened = MemvidVectorStore(folder / "corpus_index.json", create_if_missing=False)
+    reopened = MemvidVectorStore(folder / ".corpus.mp4.memvid-cache" / "index.json", create_if_missing=False)
     engine = VectorStoreIndex.from_vector_store(reopened, embed_model=embed_model).as_query_engine(
         llm=MockLLM(), similarity_top_k=2
     )

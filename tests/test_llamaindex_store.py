@@ -415,7 +415,7 @@ def test_from_vector_store_reopens_without_reingesting(tmp_path):
     store.close()
 
     # Opened without its embed_model: queries come with vectors, and deletes need no model.
-    reopened = MemvidVectorStore(tmp_path / "kb_index.json", create_if_missing=False)
+    reopened = MemvidVectorStore(tmp_path / ".kb.mp4.memvid-cache" / "index.json", create_if_missing=False)
     index = VectorStoreIndex.from_vector_store(reopened, embed_model=EMBED)
     hits = index.as_retriever(similarity_top_k=2).retrieve("thieves who steal secrets inside dreams")
     assert hits[0].node.text == BOOKS[2][1]
@@ -457,7 +457,7 @@ def test_wraps_an_open_memory_and_rejects_missing_paths(tmp_path):
     store = MemvidVectorStore.from_memory(mem)
     store.add(book_nodes()[:3])
     assert store.client is mem and len(mem) == 3
-    assert store.video_file.endswith("m.mp4") and store.index_file.endswith("m_index.json")
+    assert store.video_file.endswith("m.mp4") and store.index_file.endswith(".m.mp4.memvid-cache/index.json")
     with pytest.raises(FileNotFoundError):
         MemvidVectorStore(tmp_path / "nothing.mp4", create_if_missing=False)
 
