@@ -133,7 +133,7 @@ def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_prog
         layout: The mirrored memory's files.
         view: The reader's view: its store and decoded-frame cache are used.
         keywords: The memory's keyword index, filled from the same pass when it is not up to date.
-        show_progress: Show a progress bar; None shows one on a terminal when the pass is long.
+        show_progress: Show a progress bar; None shows one when the pass is long and stderr is a terminal.
     """
     with WriterLock(layout.index, timeout=_WAIT_FOR_OTHER_S):
         m = read_manifest(layout.index)
@@ -149,7 +149,7 @@ def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_prog
         segs = [s for s in m.segments if s.file]
         total = sum(s.frames for s in segs)
         bar = tqdm(total=total, desc="Reading metadata from the video", unit="frame",
-                   disable=(total < _BAR_MIN_FRAMES) if show_progress is None else not show_progress)
+                   disable=(None if total >= _BAR_MIN_FRAMES else True) if show_progress is None else not show_progress)
         batch: list[tuple[Row, dict[str, object], str]] = []
         try:
             for seg in segs:

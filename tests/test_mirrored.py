@@ -211,3 +211,38 @@ def test_an_interrupted_metadata_backfill_is_redone(nginx: NginxServer, filtered
     with pytest.raises(CorruptMemoryError, match="user_metadata"):
         Memory(nginx.url_for("crash.mp4"), embedding_model=hash_embed).get(where=WHERES[0])
     reopened.close()
+
+
+def test_a_read_only_folder_with_history_opens_from_its_boxes_like_a_full_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several segments, an upsert and a delete: the rows replayed from the boxes are those replayed from the frames."""
+    from memvid_base.layout import Layout
+
+    monkeypatch.setenv("MEMVID_CACHE_DIR", str(tmp_path / "user-cache"))
+    chunks = pydoc_chunks(limit=60)
+    mem = Memory.build(tmp_path / "src" / "kb.mp4", None, chunks, [{"file": f"f{k % 3}.txt"} for k in range(60)],
+                       embedding_model=hash_embed)
+    mem.add(["An appended chunk about generators and yield.", "A replaced chunk."], [{"file": "new.txt"}, {"file": "f1.txt"}],
+            ids=["new", "7"])
+    mem.delete(ids=["5"])
+    mem.delete(where={"file": "f2.txt"})
+    mem.close()
+    for name in ("eager", "lazy"):
+        shutil.copytree(tmp_path / "src", tmp_path / name, ignore=shutil.ignore_patterns("kb_index*"))
+    eager = Memory(tmp_path / "eager" / "kb.mp4", embedding_model=hash_embed)  # writable: rebuilt from every frame
+    mirrored = Layout.mirrored(str(tmp_path / "lazy" / "kb.mp4"))
+    monkeypatch.setattr(Layout, "of", classmethod(lambda cls, video, index=None: mirrored))  # as if read-only
+    lazy = Memory(tmp_path / "lazy" / "kb.mp4", embedding_model=refusing_embedder())
+    assert lazy.manifest.store.get("user_metadata") == "pending"
+    assert (lazy.manifest.live_chunks, lazy.manifest.dead_rows) == (eager.manifest.live_chunks, eager.manifest.dead_rows)
+    eager_rows = store_rows(eager)
+    assert {rid: vec for rid, (_, vec) in store_rows(lazy).items()} == {rid: vec for rid, (_, vec) in eager_rows.items()}
+    assert len(eager_rows) > eager.manifest.live_chunks  # dead rows of earlier versions are there too
+    assert lazy.fill_metadata(show_progress=False) is True
+    assert store_rows(lazy) == eager_rows
+    for version in range(lazy.manifest.history_floor, lazy.version + 1):
+        old_lazy = Memory(tmp_path / "lazy" / "kb.mp4", embedding_model=hash_embed, as_of=version)
+        old_eager = Memory(tmp_path / "eager" / "kb.mp4", embedding_model=hash_embed, as_of=version)
+        assert [(c.id, c.text, c.metadata) for c in old_lazy.get(where={"file": "f1.txt"})] == \
+            [(c.id, c.text, c.metadata) for c in old_eager.get(where={"file": "f1.txt"})]
