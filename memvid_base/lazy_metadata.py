@@ -123,7 +123,7 @@ def _span(seg: Segment, first: int, frames: int) -> int:
     return span
 
 
-def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_progress: bool | None = None) -> None:
+def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_progress: bool | None = None) -> bool:
     """Read every frame once: write each row's user metadata into the store and fill the keyword index.
 
     Runs under the memory's writer lock (another reader of the same cache waits, then finds the work
@@ -134,11 +134,14 @@ def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_prog
         view: The reader's view: its store and decoded-frame cache are used.
         keywords: The memory's keyword index, filled from the same pass when it is not up to date.
         show_progress: Show a progress bar; None shows one when the pass is long and stderr is a terminal.
+
+    Returns:
+        True if this call did the pass, False if the metadata was already there.
     """
     with WriterLock(layout.index, timeout=_WAIT_FOR_OTHER_S):
         m = read_manifest(layout.index)
         if not is_pending(m):
-            return
+            return False  # another reader of this cache filled it in meanwhile
         if view.manifest.store.get("collection") != m.store.get("collection"):
             raise CorruptMemoryError(f"{layout.index} changed while the memory was open; reopen it.")
         store = view.store()
@@ -182,6 +185,7 @@ def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_prog
         tx = WriteTransaction(layout, lambda _m: store)
         tx.manifest = m
         tx.write()  # the commit point: from now on the store claims its metadata
+    return True
 
 
 def _filled(

@@ -229,7 +229,7 @@ class MemoryReader:
         return ranker, req
 
     def fill_metadata(self, show_progress: bool | None = None) -> bool:
-        """Make sure the store holds every row's user metadata; True if this call read the frames for it.
+        """Make sure the store holds every row's user metadata; True if this call read the frames to fill it in.
 
         A read-only memory opens from its segments' boxes alone; the first search that filters on
         metadata (or searches by keyword) reads every frame once to fill it in
@@ -238,10 +238,10 @@ class MemoryReader:
         if not lazy_metadata.is_pending(self.manifest):
             return False
         with self._lock:
-            lazy_metadata.backfill(self.layout, self._view, self._keywords, show_progress)
+            done = lazy_metadata.backfill(self.layout, self._view, self._keywords, show_progress)
             self.refresh()
             self._view.manifest.store.pop(lazy_metadata.PENDING_KEY, None)  # a view held at as_of keeps its copy
-        return True
+        return done
 
     def mmr_search(
         self,
