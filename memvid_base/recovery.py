@@ -3,7 +3,9 @@
 The manifest and the store are caches of what the segments' boxes and frames hold
 (:mod:`~memvid_base.self_describe`).  When ``kb_index.json`` is missing but ``kb.mp4`` is there,
 opening the memory rebuilds both, history included: each box names its version and operation, the
-tombstones are in the frames, and the vectors are in the boxes, so no embedding model is called.
+tombstones are in the frames and the boxes, and the vectors are in the boxes, so no embedding model
+is called.  A read-only (mirrored) memory is rebuilt from the boxes alone and reads its frames only
+when a search first needs user metadata (:mod:`~memvid_base.lazy_metadata`).
 
 A segment file in the memory's folder is taken as committed: a writer that crashed after moving
 its segment into place but before committing the manifest therefore has its change kept.
