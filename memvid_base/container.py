@@ -162,6 +162,23 @@ def read_box(path_or_file: Path | str | BinaryIO, max_bytes: int = MAX_BOX_BYTES
     return _read_exact(f, length, "memvid box")
 
 
+def box_head(path_or_file: Path | str | BinaryIO, n: int) -> bytes | None:
+    """The first ``n`` bytes of the file's memvid box payload (fewer if it is shorter), or None without a box.
+
+    Reads box headers and those bytes only: enough to fingerprint a file whose payload starts with a
+    digest of itself (:mod:`memvid_base.segment_meta`).
+    """
+    if isinstance(path_or_file, (str, Path)):
+        with open(path_or_file, "rb") as fh:
+            return box_head(fh, n)
+    f = path_or_file
+    box, _ = _find_memvid_box(f)
+    if box is None:
+        return None
+    f.seek(box.offset + box.header + _UUID_LEN)
+    return _read_exact(f, min(n, box.size - box.header - _UUID_LEN), "memvid box")
+
+
 def append_box(path: Path | str, payload: bytes) -> None:
     """Append one memvid box after the last top-level box of the MP4 at ``path``, then fsync it.
 

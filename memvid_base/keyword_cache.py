@@ -107,6 +107,26 @@ class KeywordCache:
             index.add([h.row.row_id for h in part], [c.text for c in chunks], [row_payload(h.row) for h in part])
         index.commit(stamp_for(manifest))
 
+    def rebuilding(self, manifest: Manifest) -> KeywordIndex | None:
+        """The index emptied for a caller that refills it and commits :func:`stamp_for` ``manifest``.
+
+        None when the index is already usable for ``manifest``, or busy in another process (the next
+        keyword search then rebuilds it as usual).
+        """
+        self._check_folder()
+        if self._index is None:
+            self._index = KeywordIndex.open(self.folder)
+        else:
+            self._index.reload()
+        if usable(self._index, manifest):
+            return None
+        try:
+            self._index.clear()
+        except Exception:
+            self.close()
+            return None
+        return self._index
+
     def stage(self, added: Sequence[tuple[Row, str]] = (), removed: Sequence[str] = ()) -> bool:
         """Stage a writer's rows into an existing, up-to-date index; False if there is none to keep."""
         index = self.existing()

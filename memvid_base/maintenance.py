@@ -21,6 +21,7 @@ from .container import box_size
 from .errors import CorruptMemoryError, MemoryNotFoundError
 from .ingest import SegmentSink, empty_segment, rows_for
 from .layout import Layout
+from .lazy_metadata import PENDING_KEY
 from .manifest import Manifest, Segment
 from .payload import Record
 from .reader import fetch_record
@@ -243,6 +244,7 @@ def rebuild_store(
         rows.append(dataclasses.replace(row, v1=v1))
     store.add(rows, vectors, [rec.metadata for rec, *_ in entries])
     m.store.update(fields)
+    m.store.pop(PENDING_KEY, None)  # every row has its user metadata now
     m.live_chunks = len(live)
     m.dead_rows = len(entries) - len(live)
     tx.write()

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 from typing_extensions import Self
 
-from . import ingest, maintenance, query, recovery, retrieval
+from . import ingest, lazy_metadata, maintenance, query, recovery, retrieval
 from . import query as _query  # mmr_search has a parameter named query
 from .config import VideoSettings
 from .embeddings import Embedder
@@ -219,12 +219,29 @@ class MemoryReader:
         if vector is None and mode != "keyword":
             vector = self.embed_query(text or "")
         self.refresh()  # before planning: the query is checked against the version it will read
+        if where is not None or mode != "vector" or where_document is not None:
+            self.fill_metadata()  # filters and keyword search need what only the frames hold
         m = self.manifest
         req = retrieval.build_request(m, text, vector, top_k, mode, where, ids, where_document, alpha, embeddings)
         store = self.open_store()
         ranker = retrieval.Ranker(store, m, self.version, self.as_of is None,
                                   lambda: self._keywords.ready(m, self.segments, store), self._materialize)
         return ranker, req
+
+    def fill_metadata(self, show_progress: bool | None = None) -> bool:
+        """Make sure the store holds every row's user metadata; True if this call read the frames to fill it in.
+
+        A read-only memory opens from its segments' boxes alone; the first search that filters on
+        metadata (or searches by keyword) reads every frame once to fill it in
+        (:mod:`~memvid_base.lazy_metadata`).  Call this to pay that cost up front.
+        """
+        if not lazy_metadata.is_pending(self.manifest):
+            return False
+        with self._lock:
+            done = lazy_metadata.backfill(self.layout, self._view, self._keywords, show_progress)
+            self.refresh()
+            self._view.manifest.store.pop(lazy_metadata.PENDING_KEY, None)  # a view held at as_of keeps its copy
+        return done
 
     def mmr_search(
         self,
@@ -277,6 +294,8 @@ class MemoryReader:
 
         def run() -> list[Chunk]:
             self.refresh()
+            if where is not None:
+                self.fill_metadata()
             hits = sorted(self.open_store().lookup(self.version, where, chunk_ids, limit=limit),
                           key=lambda h: (h.row.v0, h.row.frame))
             return self._materialize(hits[:limit] if limit else hits)

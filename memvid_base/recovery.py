@@ -3,8 +3,10 @@
 The manifest and the store are caches of what the segments' boxes and frames hold
 (:mod:`~memvid_base.self_describe`).  When the manifest is missing but ``kb.mp4`` is there (the
 cache folder ``.kb.mp4.memvid-cache`` was deleted, say), opening the memory rebuilds both, history
-included: each box names its version and operation, the tombstones are in the frames, and the
-vectors are in the boxes, so no embedding model is called.
+included: each box names its version and operation, the tombstones are in the frames and the
+boxes, and the vectors are in the boxes, so no embedding model is called.  A read-only (mirrored)
+memory is rebuilt from the boxes alone and reads its frames only when a search first needs user
+metadata (:mod:`~memvid_base.lazy_metadata`).
 
 A segment file in the memory's folder is taken as committed: a writer that crashed after moving
 its segment into place but before committing the manifest therefore has its change kept.
@@ -12,22 +14,21 @@ its segment into place but before committing the manifest therefore has its chan
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from .chroma_io import open_client
 from .config import VideoSettings
+from .container import box_head, read_box
 from .errors import CorruptMemoryError, MemoryNotFoundError
 from .layout import Layout
 from .manifest import Manifest, Segment, VersionEntry, WriterLock
 from .range_http import is_remote
 from .remote import open_remote
-from .segment_meta import SegmentMeta
+from .segment_meta import HEADER_SIZE, SegmentMeta
 from .segments import SegmentCache
-from .self_describe import read_segment_meta
 from .transaction import WriteTransaction, new_uid
 from .vectors import VectorStore
 
@@ -52,32 +53,55 @@ def segment_files(layout: Layout) -> list[tuple[Path | str, str]]:
     return [(p, os.path.relpath(p, base)) for p in files]
 
 
-def _size(source: Path | str) -> int:
+def _described(source: Path | str) -> tuple[SegmentMeta | None, int, bytes]:
+    """A segment's self-description, its size and the head of its box (its fingerprint), in one opening."""
     if isinstance(source, Path):
-        return source.stat().st_size
-    with open_remote(source) as remote:
-        return int(remote.size)
+        data, size = read_box(source), source.stat().st_size
+    else:
+        with open_remote(source) as remote:  # one connection: size, box headers and the box
+            data, size = read_box(cast(BinaryIO, remote)), int(remote.size)
+    if data is None:
+        return None, size, b""
+    return SegmentMeta.decode(data), size, data[:HEADER_SIZE]
+
+
+def _identity(size: int, head: bytes | None) -> str:
+    # The box starts with a digest of itself (segment_meta), and the box lists every group's CRC.
+    return f"{size}:{'none' if not head else head.hex()}"
 
 
 def source_identity(layout: Layout) -> str:
-    """A fingerprint of a mirrored memory's video (its size and box), to tell when the cache is stale."""
+    """A fingerprint of a mirrored memory's video (its size and the head of its box), to tell when the cache is stale.
+
+    Reads box headers and a few dozen bytes, never the box's vectors: a reopened remote memory
+    costs a few small range requests.
+    """
     src = layout.source_video
-    meta = read_segment_meta(src)
-    digest = "none" if meta is None else hashlib.blake2b(meta.encode(), digest_size=8).hexdigest()
-    return f"{_size(src)}:{digest}"
+    if isinstance(src, Path):
+        return _identity(src.stat().st_size, box_head(src, HEADER_SIZE))
+    with open_remote(src) as remote:
+        return _identity(int(remote.size), box_head(cast(BinaryIO, remote), HEADER_SIZE))
 
 
-def manifest_from_video(layout: Layout, client: Any = None) -> Manifest:
-    """A manifest rebuilt from the segments' boxes; its store fields name a new, empty store."""
-    metas: list[tuple[tuple[str, int], SegmentMeta]] = []
+def read_metas(layout: Layout) -> list[tuple[tuple[str, int], SegmentMeta, str]]:
+    """Every segment's self-description, as ``((name, size), meta, fingerprint)``; refuses a segment without one."""
+    out = []
     for source, name in segment_files(layout):
-        meta = read_segment_meta(source)
+        meta, size, head = _described(source)
         if meta is None:
             raise CorruptMemoryError(
                 f"{source} does not describe itself (it was written by an older memvid), so its index cannot be "
                 f"rebuilt from the video. Restore {layout.index.name} from a backup."
             )
-        metas.append(((name, _size(source)), meta))
+        out.append(((name, size), meta, _identity(size, head)))
+    return out
+
+
+def manifest_from_video(
+    layout: Layout, client: Any = None, described: list[tuple[tuple[str, int], SegmentMeta, str]] | None = None
+) -> Manifest:
+    """A manifest rebuilt from the segments' boxes (``described`` if already read); its store fields name a new, empty store."""
+    metas = [(ns, meta) for ns, meta, _ in (read_metas(layout) if described is None else described)]
     if not metas:
         raise MemoryNotFoundError(f"No memory at {layout.video}: neither its index nor its video exists.")
     metas.sort(key=lambda pm: pm[1].version)
@@ -121,7 +145,13 @@ def manifest_from_video(layout: Layout, client: Any = None) -> Manifest:
 
 
 def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
-    """Rebuild a missing manifest and its store from the MP4 files; False if the manifest exists after all."""
+    """Rebuild a missing manifest and its store from the MP4 files; False if the manifest exists after all.
+
+    A read-only (mirrored) memory is rebuilt from the segments' boxes alone, without decoding a frame:
+    its rows wait for their user metadata until a search needs it (:mod:`~memvid_base.lazy_metadata`).
+    A memory in its own folder is rebuilt from every frame, so that a writer finds it complete.
+    """
+    from .lazy_metadata import store_from_boxes
     from .maintenance import rebuild_store  # maintenance imports the layers this module sits beside
 
     layout.ensure_cache()
@@ -129,9 +159,8 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
     with WriterLock(layout.lock):
         if layout.index.exists():
             return False  # another process recovered it first
-        m = manifest_from_video(layout, client)
-        segments = SegmentCache(layout.root, VideoSettings.from_dict(m.video), cache_size,
-                                locate=lambda seg: layout.segment_source(seg.file))
+        described = read_metas(layout)
+        m = manifest_from_video(layout, client, described)
 
         def fresh_store() -> tuple[VectorStore, dict[str, str]]:
             own = client is None
@@ -147,12 +176,18 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
 
         tx = WriteTransaction(layout, lambda _m: fresh_store()[0])
         tx.manifest = m
-        try:
-            rebuild_store(tx, segments, refuse, fresh_store)  # writes the manifest last: the commit point
-        finally:
-            segments.close()
+        if layout.read_only:
+            store_from_boxes(tx, {meta.segment_uid: meta for _, meta, _ in described}, fresh_store)
+        else:
+            segments = SegmentCache(layout.root, VideoSettings.from_dict(m.video), cache_size,
+                                    locate=lambda seg: layout.segment_source(seg.file))
+            try:
+                rebuild_store(tx, segments, refuse, fresh_store)  # writes the manifest last: the commit point
+            finally:
+                segments.close()
         if layout.source is not None:
-            (layout.cache / _IDENTITY).write_text(source_identity(layout), encoding="utf-8")
+            identity = next((ident for (name, _), _, ident in described if name == layout.video.name), None)
+            (layout.cache / _IDENTITY).write_text(identity or source_identity(layout), encoding="utf-8")
     return True
 
 

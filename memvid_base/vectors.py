@@ -223,6 +223,12 @@ class VectorStore:
             )
 
     @guarded
+    def set_metadata(self, row_ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Replace rows' metadata with ``metadatas`` (each a full :func:`row_metadata`), vectors unchanged."""
+        for k in range(0, len(row_ids), self.batch):
+            self.collection.update(ids=list(row_ids[k : k + self.batch]), metadatas=list(metadatas[k : k + self.batch]))
+
+    @guarded
     def set_removed(self, row_ids: Sequence[str], version: int) -> None:
         """Rows stop being live at ``version`` (their chunk was replaced or deleted then)."""
         for k in range(0, len(row_ids), self.batch):

@@ -86,3 +86,163 @@ def test_a_bare_mp4_in_a_read_only_folder_opens_with_caches_elsewhere(tmp_path: 
         mem.close()
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+
+WHERES = [{"file": "f1.txt"}, {"$or": [{"file": "f0.txt"}, {"n": {"$gte": 400}}]}]
+
+
+def store_rows(mem: Memory) -> dict[str, tuple[dict, list[float]]]:
+    """Every row of the memory's vector store: its metadata and its vector."""
+    res = mem.open_store().collection.get(include=["metadatas", "embeddings"])
+    return {rid: (dict(meta), [float(x) for x in emb]) for rid, meta, emb in zip(res["ids"], res["metadatas"], res["embeddings"])}
+
+
+def exact_results(mem: Memory) -> list[object]:
+    """Searches whose answers do not depend on the vector index's approximation: filters and BM25 over everything."""
+    out: list[object] = [[(c.id, c.text, c.metadata) for c in mem.get(where=where)] for where in WHERES]
+    for q in QUERIES:
+        hits = mem.search(q, 1000, mode="keyword", where=WHERES[0])
+        out.append(sorted((c.id, round(c.score or 0, 5), c.text, tuple(sorted(c.metadata.items()))) for c in hits))
+    return out
+
+
+def filtered_results(mem: Memory) -> list[list[tuple[str, str]]]:
+    """Vector searches with metadata and document filters; every chunk must pass its filter."""
+    out = []
+    for q in QUERIES:
+        vec = hash_embed([q])[0]
+        for where in WHERES:
+            got = mem.search_by_vector(vec, 5, where=where)
+            assert got and all(c.metadata["file"] == "f1.txt" for c in got) if where is WHERES[0] else got
+            out.append([(c.id, c.text) for c in got])
+        got = mem.search_by_vector(vec, 5, where_document={"$contains": "the"})
+        assert got and all("the" in c.text for c in got)
+        out.append([(c.id, c.text) for c in got])
+    return out
+
+
+@pytest.fixture
+def filtered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Memory]:
+    """A single-file memory with user metadata, and the same file opened in a writable folder (rebuilt eagerly)."""
+    monkeypatch.setenv("MEMVID_CACHE_DIR", str(tmp_path / "user-cache"))
+    chunks = pydoc_chunks(limit=600)
+    metas = [{"file": f"f{k % 3}.txt", "n": k} for k in range(len(chunks))]
+    mem = Memory.build(tmp_path / "src" / "kb.mp4", None, chunks, metas, embedding_model=hash_embed)
+    mem.compact()
+    mem.close()
+    (tmp_path / "copy").mkdir()
+    shutil.copy(mem.video_path, tmp_path / "copy" / "kb.mp4")
+    eager = Memory(tmp_path / "copy" / "kb.mp4", embedding_model=hash_embed)  # no index: rebuilt from every frame
+    assert "user_metadata" not in eager.manifest.store
+    return mem.video_path, eager
+
+
+def test_a_remote_memory_opens_from_its_box_and_reads_frames_only_for_metadata(nginx: NginxServer, filtered) -> None:  # noqa: F811
+    video, eager = filtered
+    shutil.copy(video, nginx.root / "lazy.mp4")
+    size = (nginx.root / "lazy.mp4").stat().st_size
+    url = nginx.url_for("lazy.mp4")
+    nginx.clear_log()
+    mem = Memory(url, embedding_model=refusing_embedder())
+    opened = nginx.bytes_sent("/lazy.mp4")
+    assert 0 < opened < size / 2, (opened, size)  # the box (ids, placements, vectors), not the frames
+    assert mem.manifest.store.get("user_metadata") == "pending"
+    lazy_rows, eager_rows = store_rows(mem), store_rows(eager)
+    assert lazy_rows.keys() == eager_rows.keys()
+    for rid, (meta, vector) in lazy_rows.items():  # the same rows and vectors, user metadata still to come
+        assert vector == eager_rows[rid][1]
+        assert meta == {k: v for k, v in eager_rows[rid][0].items() if k not in ("file", "n")}
+
+    assert_same_results(results(mem), results(eager))  # plain vector searches: a few frames each, no backfill
+    assert mem.manifest.store.get("user_metadata") == "pending"
+    assert nginx.bytes_sent("/lazy.mp4") < size, "vector searches read the whole file"
+
+    assert_same_results(filtered_results(mem), filtered_results(eager))  # the first one fills the metadata in
+    assert "user_metadata" not in mem.manifest.store
+    assert store_rows(mem) == eager_rows
+    mem.use_embedder(hash_embed)
+    assert exact_results(mem) == exact_results(eager)
+    hybrid = [[(c.id, c.text) for c in m.search(q, 5, mode="hybrid")] for m in (mem, eager) for q in QUERIES]
+    assert_same_results(hybrid[: len(QUERIES)], hybrid[len(QUERIES) :])
+    mem.close()
+
+    nginx.clear_log()
+    again = Memory(url, embedding_model=hash_embed)  # reopened: the caches are kept, nothing is read again
+    assert again.fill_metadata() is False
+    assert nginx.bytes_sent("/lazy.mp4") < 4096 * 8, "reopening read more than the box's head"
+    assert exact_results(again) == exact_results(eager)
+    again.close()
+
+
+def test_an_interrupted_metadata_backfill_is_redone(nginx: NginxServer, filtered, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from memvid_base import lazy_metadata
+    from memvid_base.errors import CorruptMemoryError
+    from memvid_base.vectors import VectorStore
+
+    video, eager = filtered
+    shutil.copy(video, nginx.root / "crash.mp4")
+    mem = Memory(nginx.url_for("crash.mp4"), embedding_model=hash_embed)
+    monkeypatch.setattr(lazy_metadata, "_BATCH", 100)
+    real = VectorStore.set_metadata
+    calls = []
+
+    def dies_midway(self: VectorStore, ids: list[str], metas: list[dict]) -> None:
+        calls.append(len(ids))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the process is stopped half way through
+        real(self, ids, metas)
+
+    monkeypatch.setattr(VectorStore, "set_metadata", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        mem.get(where=WHERES[0])
+    assert mem.manifest.store.get("user_metadata") == "pending"  # some rows have metadata, the mark stays
+    assert sum(1 for meta, _ in store_rows(mem).values() if "file" in meta) == sum(calls[:2])
+    monkeypatch.setattr(VectorStore, "set_metadata", real)
+    mem.close()
+
+    reopened = Memory(nginx.url_for("crash.mp4"), embedding_model=hash_embed)
+    assert reopened.manifest.store.get("user_metadata") == "pending"
+    assert exact_results(reopened) == exact_results(eager)  # redone in full
+    assert store_rows(reopened) == store_rows(eager)
+
+    index = reopened.index_path
+    index.write_text(index.read_text().replace('"next_id"', '"user_metadata": "done?",\n  "next_id"'))
+    with pytest.raises(CorruptMemoryError, match="user_metadata"):
+        Memory(nginx.url_for("crash.mp4"), embedding_model=hash_embed).get(where=WHERES[0])
+    reopened.close()
+
+
+def test_a_read_only_folder_with_history_opens_from_its_boxes_like_a_full_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several segments, an upsert and a delete: the rows replayed from the boxes are those replayed from the frames."""
+    from memvid_base.layout import Layout
+
+    monkeypatch.setenv("MEMVID_CACHE_DIR", str(tmp_path / "user-cache"))
+    chunks = pydoc_chunks(limit=60)
+    mem = Memory.build(tmp_path / "src" / "kb.mp4", None, chunks, [{"file": f"f{k % 3}.txt"} for k in range(60)],
+                       embedding_model=hash_embed)
+    mem.add(["An appended chunk about generators and yield.", "A replaced chunk."], [{"file": "new.txt"}, {"file": "f1.txt"}],
+            ids=["new", "7"])
+    mem.delete(ids=["5"])
+    mem.delete(where={"file": "f2.txt"})
+    mem.close()
+    for name in ("eager", "lazy"):
+        shutil.copytree(tmp_path / "src", tmp_path / name, ignore=shutil.ignore_patterns("kb_index*"))
+    eager = Memory(tmp_path / "eager" / "kb.mp4", embedding_model=hash_embed)  # writable: rebuilt from every frame
+    mirrored = Layout.mirrored(str(tmp_path / "lazy" / "kb.mp4"))
+    monkeypatch.setattr(Layout, "of", classmethod(lambda cls, video, index=None: mirrored))  # as if read-only
+    lazy = Memory(tmp_path / "lazy" / "kb.mp4", embedding_model=refusing_embedder())
+    assert lazy.manifest.store.get("user_metadata") == "pending"
+    assert (lazy.manifest.live_chunks, lazy.manifest.dead_rows) == (eager.manifest.live_chunks, eager.manifest.dead_rows)
+    eager_rows = store_rows(eager)
+    assert {rid: vec for rid, (_, vec) in store_rows(lazy).items()} == {rid: vec for rid, (_, vec) in eager_rows.items()}
+    assert len(eager_rows) > eager.manifest.live_chunks  # dead rows of earlier versions are there too
+    assert lazy.fill_metadata(show_progress=False) is True
+    assert store_rows(lazy) == eager_rows
+    for version in range(lazy.manifest.history_floor, lazy.version + 1):
+        old_lazy = Memory(tmp_path / "lazy" / "kb.mp4", embedding_model=hash_embed, as_of=version)
+        old_eager = Memory(tmp_path / "eager" / "kb.mp4", embedding_model=hash_embed, as_of=version)
+        assert [(c.id, c.text, c.metadata) for c in old_lazy.get(where={"file": "f1.txt"})] == \
+            [(c.id, c.text, c.metadata) for c in old_eager.get(where={"file": "f1.txt"})]
