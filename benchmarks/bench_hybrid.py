@@ -366,6 +366,9 @@ def main() -> None:
         res["keyword_index"]["bytes_after_adds"] = dir_bytes(kdir)
 
     info = mem.info()
+    if reused and info["chunks"] != n + 2 * args.adds * batch:
+        raise SystemExit(f"{work} holds {info['chunks']} chunks, not the {n + 2 * args.adds * batch} this run's "
+                         "queries are drawn for: pass the same --chunks and --adds as when it was built, or a new DIR")
     res.update({"chunks": info["chunks"], "raw_text_bytes": info["raw_text_bytes"], "frames": info["frames"],
                 "segments": info["segments"], "codec": info["codec"], "video_bytes": info["video_bytes"]})
     log(f"latency: {len(queries)} queries ({WARMUP} warm-up) x 3 modes x hot/cold x search/retrieve, "
