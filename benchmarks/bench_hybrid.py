@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_hybrid.py --quick    # 2,000 chunks, about 1 minute: checks the script works
     .venv/bin/python benchmarks/bench_hybrid.py            # 100,000 chunks: see "Run time" below
+    .venv/bin/python benchmarks/bench_hybrid.py --reuse DIR --queries 105   # keep the memory in DIR; a second
+                                                           # run opens it and times only the queries (~1 min)
 
 Run time of the full tier (estimates on the 2-core box, not yet run): building 100k chunks from
 precomputed vectors takes about 3-4 min (``bench_append.py`` measured 3 min), the keyword index build
@@ -260,13 +262,10 @@ def print_report(res: dict[str, Any]) -> None:
                       f"{bk.get('identifier', {}).get(mode, float('nan')):>14.2f} {bk.get('phrase', {}).get(mode, float('nan')):>10.2f}")
             d = a[cache]["hybrid_minus_vector"]
             print(f"{cache:6} {'hyb-vec':8} {d['p50_ms']:>8.2f} {d['p95_ms']:>8.2f}   paired median {d['paired_median_ms']:.2f} ms")
-    k = res["keyword_index"]
-    print(f"\nkeyword index: built in {k['build_s']} s (first keyword search, decodes every frame), "
-          f"{k['bytes'] / 2**20:.1f} MB on disk = {k['bytes'] / res['raw_text_bytes']:.2f}x the raw text")
-    ad = res["add_100"]
-    print(f"Memory.add of {ad['batch']} chunks (precomputed vectors): median {ad['without_keyword_index']['median_ms']} ms "
-          f"without a keyword index, {ad['with_keyword_index']['median_ms']} ms with it kept in step "
-          f"({ad['with_minus_without_median_ms']:+.1f} ms)")
+    if "keyword_index" not in res:
+        print(f"\nreused the memory in {res['reused']}: no build, append or keyword-index figures")
+    else:
+        _print_build(res)
     print(f"empty results (search, timed queries): {res['latency']['empty_results']}")
     print()
     print(f"{'target':52} {'value':>9} {'goal':>8}  result")
@@ -274,6 +273,16 @@ def print_report(res: dict[str, Any]) -> None:
         print(f"{what:52} {value:>9.3f} {target:>8}  {'PASS' if ok else 'MISS' if ok is not None else ''}")
     if res["mode"] == "quick":
         print("\n(--quick uses 2,000 chunks: these numbers only show that the script works; the goal is at 100,000.)")
+
+
+def _print_build(res: dict[str, Any]) -> None:
+    k = res["keyword_index"]
+    print(f"\nkeyword index: built in {k['build_s']} s (first keyword search, decodes every frame), "
+          f"{k['bytes'] / 2**20:.1f} MB on disk = {k['bytes'] / res['raw_text_bytes']:.2f}x the raw text")
+    ad = res["add_100"]
+    print(f"Memory.add of {ad['batch']} chunks (precomputed vectors): median {ad['without_keyword_index']['median_ms']} ms "
+          f"without a keyword index, {ad['with_keyword_index']['median_ms']} ms with it kept in step "
+          f"({ad['with_minus_without_median_ms']:+.1f} ms)")
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -286,6 +295,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=None, help="queries, incl. 5 untimed warm-up (default 305; quick 65)")
     ap.add_argument("--adds", type=int, default=5, help="timed 100-chunk appends with and without the keyword index")
     ap.add_argument("--note", default="", help="free text stored with the results (e.g. 'taken under load')")
+    ap.add_argument("--reuse", metavar="DIR", default=None,
+                    help="keep the memory in DIR between runs: build it there if absent, else open it and time "
+                         "only the queries (no build, append or keyword-index figures)")
     args = ap.parse_args()
 
     from memvid_base import Memory
@@ -299,9 +311,11 @@ def main() -> None:
     res["not_clean"] = res["machine"]["loadavg_at_start"][0] > CLEAN_LOAD
     if res["not_clean"]:
         log(f"NOT CLEAN: load above {CLEAN_LOAD} at start ({res['machine']['loadavg_at_start']})")
-    work = WORK / ("hybrid_quick" if args.quick else "hybrid")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work = Path(args.reuse) if args.reuse else WORK / ("hybrid_quick" if args.quick else "hybrid")
+    reused = bool(args.reuse) and (work / "kb.mp4").exists()
+    if not args.reuse:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
 
     log(f"collecting {n} + {2 * args.adds * batch} distinct chunks of real text")
     allc = distinct_chunks(n + 2 * args.adds * batch)
@@ -314,45 +328,55 @@ def main() -> None:
     res["vectors"] = ("deterministic 384-d hashed bag-of-words vectors, and the same hashing as the memory's embedder "
                       "(NOT MiniLM: no model time anywhere)")
 
-    log(f"building the memory: Memory.create + Memory.add of {n} chunks with precomputed vectors")
-    with Timer() as t:
-        mem = Memory.create(work / "kb.mp4", embedding_model=hashed_embedder())
-        mem.add(texts, ids=[f"c{k}" for k in range(n)], embeddings=vecs)
-    res["build_s"] = round(t.s, 1)
-    assert not mem.layout.keyword_dir.exists(), "a keyword index exists before any keyword search"
-    log(f"  {t.s:.1f} s")
+    if reused:
+        log(f"reusing the memory in {work} (no build, append or keyword-index figures)")
+        mem = Memory(work / "kb.mp4", embedding_model=hashed_embedder())
+        mem.search(queries[0][1], top_k=5, mode="keyword")  # builds the keyword index if it is missing
+        res["reused"] = str(work)
+    else:
+        log(f"building the memory: Memory.create + Memory.add of {n} chunks with precomputed vectors")
+        with Timer() as t:
+            mem = Memory.create(work / "kb.mp4", embedding_model=hashed_embedder())
+            mem.add(texts, ids=[f"c{k}" for k in range(n)], embeddings=vecs)
+        res["build_s"] = round(t.s, 1)
+        assert not mem.layout.keyword_dir.exists(), "a keyword index exists before any keyword search"
+        log(f"  {t.s:.1f} s")
 
-    log(f"{args.adds} x Memory.add of {batch} chunks, no keyword index yet")
-    without = timed_adds(mem, extra, 0, args.adds, batch, check_keywords=False)
+        log(f"{args.adds} x Memory.add of {batch} chunks, no keyword index yet")
+        without = timed_adds(mem, extra, 0, args.adds, batch, check_keywords=False)
 
-    log("building the keyword index (first keyword search)")
-    with Timer() as t:
-        first = mem.search(queries[0][1], top_k=5, mode="keyword")
-    kdir = mem.layout.keyword_dir
-    res["keyword_index"] = {"build_s": round(t.s, 2), "bytes": dir_bytes(kdir), "folder": kdir.name,
-                            "first_search_hits": len(first)}
-    log(f"  {t.s:.1f} s, {dir_bytes(kdir) / 2**20:.1f} MB")
+        log("building the keyword index (first keyword search)")
+        with Timer() as t:
+            first = mem.search(queries[0][1], top_k=5, mode="keyword")
+        kdir = mem.layout.keyword_dir
+        res["keyword_index"] = {"build_s": round(t.s, 2), "bytes": dir_bytes(kdir), "folder": kdir.name,
+                                "first_search_hits": len(first)}
+        log(f"  {t.s:.1f} s, {dir_bytes(kdir) / 2**20:.1f} MB")
 
-    log(f"{args.adds} x Memory.add of {batch} chunks, keyword index kept in step")
-    with_kw = timed_adds(mem, extra, args.adds * batch, args.adds, batch, check_keywords=True)
-    res["add_100"] = {
-        "batch": batch,
-        "without_keyword_index": {**latency_summary(without), "median_ms": round(statistics.median(without), 1),
-                                  "each_ms": [round(x, 1) for x in without]},
-        "with_keyword_index": {**latency_summary(with_kw), "median_ms": round(statistics.median(with_kw), 1),
-                               "each_ms": [round(x, 1) for x in with_kw]},
-        "with_minus_without_median_ms": round(statistics.median(with_kw) - statistics.median(without), 1),
-    }
-    res["keyword_index"]["bytes_after_adds"] = dir_bytes(kdir)
+        log(f"{args.adds} x Memory.add of {batch} chunks, keyword index kept in step")
+        with_kw = timed_adds(mem, extra, args.adds * batch, args.adds, batch, check_keywords=True)
+        res["add_100"] = {
+            "batch": batch,
+            "without_keyword_index": {**latency_summary(without), "median_ms": round(statistics.median(without), 1),
+                                      "each_ms": [round(x, 1) for x in without]},
+            "with_keyword_index": {**latency_summary(with_kw), "median_ms": round(statistics.median(with_kw), 1),
+                                   "each_ms": [round(x, 1) for x in with_kw]},
+            "with_minus_without_median_ms": round(statistics.median(with_kw) - statistics.median(without), 1),
+        }
+        res["keyword_index"]["bytes_after_adds"] = dir_bytes(kdir)
 
     info = mem.info()
+    if reused and info["chunks"] != n + 2 * args.adds * batch:
+        raise SystemExit(f"{work} holds {info['chunks']} chunks, not the {n + 2 * args.adds * batch} this run's "
+                         "queries are drawn for: pass the same --chunks and --adds as when it was built, or a new DIR")
     res.update({"chunks": info["chunks"], "raw_text_bytes": info["raw_text_bytes"], "frames": info["frames"],
                 "segments": info["segments"], "codec": info["codec"], "video_bytes": info["video_bytes"]})
     log(f"latency: {len(queries)} queries ({WARMUP} warm-up) x 3 modes x hot/cold x search/retrieve, "
         f"on {info['chunks']} chunks")
     res["latency"] = measure(mem, queries, qvecs)
     mem.close()
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(work, ignore_errors=True)
 
     res["total_s"] = round(time.perf_counter() - started, 1)
     try:

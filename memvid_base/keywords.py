@@ -320,6 +320,22 @@ class KeywordIndex:
         out.sort(key=lambda p: (-p[1], p[0]))
         return out[:k]
 
+    def payloads(self, row_ids: Sequence[str]) -> dict[str, str | None]:
+        """The stored payload of each given row that the index holds (None where none was given).
+
+        Raises:
+            InvalidInputError: A row id is not a (non-empty) string.
+        """
+        ids = _check_ids(row_ids)
+        if not ids:
+            return {}
+        q = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "row_id", rid, index_option="basic"))
+             for rid in dict.fromkeys(ids)])
+        searcher = self._index.searcher()
+        found = (self._row_id_payload(searcher, addr) for _, addr in searcher.search(q, len(ids), count=False).hits)
+        return {rid: payload for rid, payload in found if rid != _STAMP_ID}
+
     def candidates(self, terms: Sequence[str], k: int | None = None) -> list[str] | None:
         """Row ids that may contain every term as a case-sensitive substring (a superset of the matches).
 

@@ -78,6 +78,8 @@ class Ranker:
     latest: bool
     keywords: Callable[[], KeywordIndex]
     materialize: Callable[[Sequence[Hit]], list[Chunk]]
+    _hits: dict[str, Hit] = dataclasses.field(default_factory=dict, init=False, repr=False)  # from a full vector query
+    _index: KeywordIndex | None = dataclasses.field(default=None, init=False, repr=False)
 
     def search(self, req: SearchRequest) -> list[Chunk]:
         """Up to ``top_k`` chunks, best first, text decoded from the video."""
@@ -105,15 +107,60 @@ class Ranker:
         n = max(depth, FUSION_DEPTH)
         # The two sides run at once: Chroma and Tantivy both release the GIL while they search.
         sparse_future = _SIDES.submit(self._keyword, req, n)
-        dense = self._vector(req, n)
+        dense = self._dense(req, n)
         sparse = sparse_future.result()
         weights = alpha_weights(req.alpha)
-        fused = reciprocal_rank_fusion([[h.row.row_id for h in dense], [rid for rid, _, _ in sparse]], RRF_K,
+        fused = reciprocal_rank_fusion([[rid for rid, _ in dense], [rid for rid, _, _ in sparse]], RRF_K,
                                        weights)[:depth]
         winners = {rid for rid, _ in fused}
-        known = self._resolve([f for f in sparse if f[0] in winners], {h.row.row_id: h for h in dense}, req)
+        known = self._resolve([f for f in sparse if f[0] in winners],
+                              {rid: h for rid, h in self._hits.items() if rid in winners}, req)
+        if len(known) < len(winners):
+            known |= self._rows_of([rid for rid, _ in fused if rid not in known], req)
+        distance = dict(dense)
         top = sum(weights) / (RRF_K + 1)  # rank 1 on both sides
-        return [(known[rid], score / top) for rid, score in fused if rid in known]
+        return [(dataclasses.replace(known[rid], distance=distance.get(rid)), score / top)
+                for rid, score in fused if rid in known]
+
+    def _quick(self, req: SearchRequest) -> bool:
+        """Whether every committed row is visible and the keyword index tells where it lives (no store lookup).
+
+        At the head of a memory with no dead rows every committed row is live, a row id carries the version
+        that wrote it, and the index (usable only when it holds every committed row) stores its placement.
+        """
+        return self.latest and self.manifest.dead_rows == 0 and req.where is None and req.ids is None
+
+    def _dense(self, req: SearchRequest, n: int) -> list[tuple[str, float | None]]:
+        """The vector side of a hybrid search: ``(row id, distance)``, best first.
+
+        Fusion needs only ids, so on the quick path Chroma is asked for ids and distances alone (reading
+        50 rows' metadata cost more than the search) and the few winners are placed by :meth:`_rows_of`.
+        """
+        if self._quick(req) and not req.with_embeddings and req.vector is not None:
+            if self.manifest.live_chunks == 0:
+                return []
+            want = n + 8  # room for rows of a writer that has not committed yet
+            found = self.store.nearest_ids(req.vector, want)
+            kept: list[tuple[str, float | None]] = [(rid, d) for rid, d in found if _written_at(rid) <= self.version]
+            if len(kept) >= n or len(found) < want:
+                return kept[:n]
+        hits = self._vector(req, n)
+        self._hits = {h.row.row_id: h for h in hits}
+        return [(h.row.row_id, h.distance) for h in hits]
+
+    def _rows_of(self, row_ids: list[str], req: SearchRequest) -> dict[str, Hit]:
+        """Hits for winners only the ids-only vector query found: placed by the keyword index, else by the store."""
+        out: dict[str, Hit] = {}
+        rest = row_ids
+        if self._quick(req) and not req.with_embeddings:
+            for rid, payload in self._keyword_index().payloads(rest).items():
+                row = row_from_payload(rid, payload) if payload else None
+                if row is not None:
+                    out[rid] = Hit(row)
+            rest = [rid for rid in rest if rid not in out]
+        if rest:
+            out |= self.store.rows_by_id(rest, self.version, req.where, req.with_embeddings)
+        return out
 
     def _vector(self, req: SearchRequest, depth: int) -> list[Hit]:
         assert req.vector is not None, "vector and hybrid modes need a query vector"
@@ -141,11 +188,9 @@ class Ranker:
         """BM25 ``(row id, score, row if known)`` visible at this version that pass ``where`` and the id restriction."""
         if not req.query or not req.query.strip():
             return []
-        index = self.keywords()
+        index = self._keyword_index()
         limit, total = max(depth, FUSION_DEPTH), len(index)
-        # At the head of a memory with no dead rows every committed row is live, a row id carries the version
-        # that wrote it and the index stores where the row lives: no store lookup (one costs ~3-5 ms) is needed.
-        quick = self.latest and self.manifest.dead_rows == 0 and req.where is None and req.ids is None
+        quick = self._quick(req)  # then no store lookup (one costs ~3-5 ms) is needed
         while True:
             found = index.search_payloads(req.query, limit)
             kept: list[tuple[str, float, Row | None]]
@@ -161,12 +206,17 @@ class Ranker:
                 return kept[:depth]
             limit *= 4
 
+    def _keyword_index(self) -> KeywordIndex:
+        if self._index is None:  # once per search: getting it reloads and checks the index
+            self._index = self.keywords()
+        return self._index
+
     def _prefiltered(self, req: SearchRequest) -> SearchRequest:
         """Narrow the candidates to chunks the keyword index says may match ``where_document``."""
         terms = doc_filter.required_terms(dict(req.where_document or {}))
         if not terms:
             return req
-        candidates = self.keywords().candidates(terms)
+        candidates = self._keyword_index().candidates(terms)
         if candidates is None or len(candidates) > _MAX_CANDIDATE_IDS:
             return req
         chunk_ids = {rid.rpartition("@")[0] for rid in candidates}

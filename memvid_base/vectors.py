@@ -363,6 +363,17 @@ class VectorStore:
         ]
 
     @guarded
+    def nearest_ids(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """``(row id, distance)`` of the ``n`` nearest rows of any version, best first, without their metadata.
+
+        Reading 50 rows' metadata from SQLite costs more than the vector search itself; a caller that
+        can tell visibility from the row id (the version that wrote it) and needs only a few rows' placements
+        asks for ids alone.
+        """
+        res = self.collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        return [(str(rid), float(d)) for rid, d in zip(res["ids"][0], res["distances"][0])]
+
+    @guarded
     def _get(self, where: Mapping[str, Any] | None, include_embeddings: bool = False, limit: int | None = None) -> list[Hit]:
         include = ["metadatas", "embeddings"] if include_embeddings else ["metadatas"]
         out: list[Hit] = []

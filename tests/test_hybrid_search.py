@@ -110,3 +110,54 @@ def test_bad_modes_and_filters_are_clear_errors(memory: Memory) -> None:
         memory.search("x", where_document={"$regex": "a.*"})
     with pytest.raises(InvalidInputError, match="query text"):
         memory.retrieve(None, [0.1] * 64, mode="keyword")
+
+
+def _slow_path(memory: Memory, monkeypatch: pytest.MonkeyPatch, query: str, vector: object = None) -> list[tuple]:
+    """Hybrid results with the quick path off: Chroma metadata for the whole fusion depth."""
+    from memvid_base import retrieval
+
+    with monkeypatch.context() as m:
+        m.setattr(retrieval.Ranker, "_quick", lambda self, req: False)
+        return [(c.id, c.text, c.score, c.distance) for c in memory.retrieve(query, vector, top_k=8, mode="hybrid")]
+
+
+@pytest.mark.parametrize("query", ["exception handling", "for loop statement", "PYTHONHASHSEED", "zzqxv nonsense"])
+def test_hybrid_quick_path_matches_the_full_lookup(memory: Memory, monkeypatch: pytest.MonkeyPatch, query: str) -> None:
+    # The quick path asks Chroma for ids alone and places the winners from the keyword index.
+    quick = [(c.id, c.text, c.score, c.distance) for c in memory.retrieve(query, None, top_k=8, mode="hybrid")]
+    assert len(quick) == 8
+    assert quick == _slow_path(memory, monkeypatch, query)
+
+
+def test_hybrid_winners_only_the_vector_side_found_need_no_store_lookup(
+    memory: Memory, corpus: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory.search("warm", top_k=1, mode="keyword")  # builds the keyword index
+    vector = hash_embed([corpus[7]])[0]
+    expected = [c.text for c in memory.search_by_vector(vector, top_k=5)]
+    store = memory.open_store()
+
+    def no_lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the store was asked for rows")
+
+    monkeypatch.setattr(type(store), "rows_by_id", no_lookup)
+    found = memory.retrieve("qqzzxv", vector, top_k=5, mode="hybrid", alpha=1.0)  # no keyword matches the text
+    assert [c.text for c in found] == expected
+    assert found[0].text == corpus[7] and found[0].distance is not None
+
+
+def test_hybrid_ignores_rows_of_a_writer_that_has_not_committed(memory: Memory, corpus: list[str]) -> None:
+    # Rows a writer added to the store before its manifest commit are not visible, on either path.
+    from memvid_base.vectors import make_row
+
+    memory.search("warm", top_k=1, mode="keyword")
+    vector = hash_embed([corpus[11]])[0]
+    before = [(c.id, c.text) for c in memory.retrieve(corpus[11][:60], vector, top_k=5, mode="hybrid")]
+    row0 = memory.open_store().rows_by_id([f"{before[0][0]}@1"], memory.version)
+    assert row0, "the fixture's rows are written at version 1"
+    (hit,) = row0.values()
+    for count in (3, 40):  # fewer and more than the quick query's spare room
+        rows = [make_row(f"ghost{count}-{k}", hit.row.segment, hit.row.frame, hit.row.frames, hit.row.checksum,
+                         memory.version + 1, hit.row.text_bytes) for k in range(count)]
+        memory.open_store().add(rows, hash_embed([corpus[11]] * count), [{}] * count)
+        assert [(c.id, c.text) for c in memory.retrieve(corpus[11][:60], vector, top_k=5, mode="hybrid")] == before

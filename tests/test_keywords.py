@@ -127,6 +127,18 @@ def test_add_replaces_same_row_id(idx: KeywordIndex) -> None:
     assert len(idx) == len(DOCS)
 
 
+def test_payloads_are_looked_up_by_row_id(tmp_path: Path) -> None:
+    index = KeywordIndex.open(tmp_path / "kw")
+    index.add(["a@1", "b@1", "c@1"], ["alpha text", "beta text", "gamma text"], ["pa", "pb", "pc"])
+    index.add(["n@1"], ["no payload here"])
+    index.commit("v1")
+    assert index.payloads(["c@1", "a@1", "missing@1", "a@1", "n@1"]) == {"c@1": "pc", "a@1": "pa", "n@1": None}
+    assert index.payloads([]) == {}
+    with pytest.raises(InvalidInputError):
+        index.payloads("a@1")
+    index.close()
+
+
 def test_allowed_filter_does_not_starve(tmp_path: Path) -> None:
     index = KeywordIndex.open(tmp_path / "kw")
     ids = [f"r{i:04d}@1" for i in range(600)]
