@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +14,28 @@ from .manifest import Segment
 from .payload import Record
 from .segments import Placement, SegmentCache
 from .types import Chunk, Hit, Row, relevance
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every memory in the process, so a query does not start (and join) threads of its own."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(4, thread_name_prefix="memvid-decode")
+        return _POOL
+
+
+def _forget_pool() -> None:
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()  # a forked child has none of the parent's threads: it starts its own
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def fetch_record(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], row: Row) -> Record:
@@ -38,8 +62,7 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
             records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
 
     if len(groups) > 1:
-        with ThreadPoolExecutor(min(4, len(groups))) as pool:
-            list(pool.map(load, groups))
+        list(_pool().map(load, groups))
     else:
         for key in groups:
             load(key)

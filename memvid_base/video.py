@@ -12,12 +12,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
 
 from .config import VideoSettings
 from .errors import FrameDecodeError, MemoryNotFoundError
+from .packets import PacketIndex, packet_index
 from .remote import frame_timestamps, is_remote, open_video, range_file_of
 
 av.logging.set_level(av.logging.ERROR)
@@ -69,6 +71,9 @@ class VideoReader:
         self._lock = threading.Lock()
         self._container: av.container.InputContainer | None = None
         self._pts: list[int] = []
+        self._packets: PacketIndex | None = None
+        self._file: BinaryIO | None = None
+        self.direct = True  # read frames as packets (see packets.py) when the file allows; False always seeks
 
     def _open(self) -> av.container.InputContainer:
         if self._container is None:
@@ -78,10 +83,38 @@ class VideoReader:
             except (av.error.FFmpegError, IndexError) as exc:
                 raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
             self._container = container
+            if self.direct:
+                self._open_packets(container)
         return self._container
 
+    def _open_packets(self, container: av.container.InputContainer) -> None:
+        # A remote container's RangeFile serves the packets too: once they are read directly, the
+        # container never reads again, so the two never move its position under each other.
+        remote = range_file_of(container)
+        file: BinaryIO = remote if remote is not None else open(self.path, "rb")  # type: ignore[assignment]
+        try:
+            self._packets = packet_index(container, file, str(self.path))
+        except (OSError, ValueError, av.error.FFmpegError):
+            self._packets = None
+        if self._packets is None and remote is None:
+            file.close()
+        elif remote is None:
+            self._file = file
+
     def read(self, index: int) -> np.ndarray:
-        """Seek to frame ``index`` and return it as a grayscale array."""
+        """Return frame ``index`` as a grayscale array: its packet decoded alone, or a seek when the file needs one."""
+        with self._lock:
+            self._open()
+            packets = self._packets
+            if not 0 <= index < len(self._pts):
+                raise FrameDecodeError(
+                    f"Frame {index} is missing from {self.path} ({len(self._pts)} frames): the file is truncated."
+                )
+        if packets is not None:
+            return packets.read(index)  # outside the lock: a query's frames decode in parallel
+        return self._seek_read(index)
+
+    def _seek_read(self, index: int) -> np.ndarray:
         with self._lock:
             container = self._open()
             if not 0 <= index < len(self._pts):
@@ -118,6 +151,12 @@ class VideoReader:
 
     def close(self) -> None:
         with self._lock:
+            if self._packets is not None:
+                self._packets.close()
+                self._packets = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
             if self._container is not None:
                 remote = range_file_of(self._container)
                 self._container.close()
