@@ -25,7 +25,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK, Timer, core_info, distinct_chunks, hashed_vectors, machine_info, queries_from, write_json
-from bench_core import build_chroma, build_memvid_vectors, log, search_worker
+from bench_core import HERE, build_chroma, build_memvid_vectors, log, run_json, search_worker
+
+
+def baseline_worker(core: Path, path: Path, qfile: Path) -> dict[str, Any]:
+    """The memvid worker run on another checkout's ``memvid_base`` (``MEMVID_BENCH_CORE``), e.g. the last commit."""
+    os.environ["MEMVID_BENCH_CORE"] = str(core)
+    try:
+        return run_json([sys.executable, str(HERE / "_search_worker.py"), "memvid", str(path), str(qfile)], timeout=1200)
+    finally:
+        del os.environ["MEMVID_BENCH_CORE"]
 
 
 def build(work: Path, n: int, n_q: int, rebuild: bool) -> Path:
@@ -58,6 +67,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=None, help="queries per measurement (default 200; quick 30)")
     ap.add_argument("--rounds", type=int, default=None, help="alternating memvid/Chroma worker pairs (default 2)")
     ap.add_argument("--rebuild", action="store_true", help="build the memory and the Chroma store again")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a folder holding another memvid_base (e.g. `git archive HEAD~1 memvid_base | tar -x -C DIR`), "
+                    "measured in each round too")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
     n = args.chunks or (2_000 if args.quick else 100_000)
@@ -71,9 +83,11 @@ def main() -> None:
     for r in range(rounds):
         m = search_worker("memvid", work / "memvid" / "kb.mp4", qfile)
         c = search_worker("chroma", work / "chroma", qfile, "plain")
+        b = baseline_worker(args.baseline, work / "memvid" / "kb.mp4", qfile) if args.baseline else None
         row = {
             "memvid": m,
             "chroma": c,
+            "baseline": b,
             "cold_p50_ratio": round(m["cold"]["p50_ms"] / c["cold"]["p50_ms"], 2),
             "cold_p95_ratio": round(m["cold"]["p95_ms"] / c["cold"]["p95_ms"], 2),
             "hot_p50_ratio": round(m["hot"]["p50_ms"] / c["hot"]["p50_ms"], 2),
@@ -84,7 +98,8 @@ def main() -> None:
             f"round {r + 1}: memvid cold p50 {m['cold']['p50_ms']} p95 {m['cold']['p95_ms']} hot p50 {m['hot']['p50_ms']} ms"
             f" | Chroma p50 {c['cold']['p50_ms']} p95 {c['cold']['p95_ms']} hot {c['hot']['p50_ms']} ms"
             f" | ratios cold p50 {row['cold_p50_ratio']}x p95 {row['cold_p95_ratio']}x hot {row['hot_p50_ratio']}x"
-            f" | decode p50 {m['breakdown_cold']['frame_decode']['p50_ms']} ms, frames/query {m.get('frames_per_query')}"
+            f" | decode p50 {m['breakdown_cold']['frame_decode']['p50_ms']} ms, groups/query {m.get('groups_per_query')}"
+            + (f" | baseline cold p50 {b['cold']['p50_ms']} p95 {b['cold']['p95_ms']} hot {b['hot']['p50_ms']} ms" if b else "")
             f" | load {row['loadavg']}"
         )
     for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio"):

@@ -21,11 +21,22 @@ from typing import BinaryIO
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .errors import FrameDecodeError
 
 MAX_PACKET_BYTES = 16 * 1024 * 1024  # one compressed frame; ours are a few KiB (a raw 2048 px gray frame is 4 MiB)
 _KEEP_DECODERS = 4  # idle decoders kept per segment: one per thread decoding a query's frames at once
+
+
+def gray_pixels(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
+    """``frame.to_ndarray(format="gray")``, pixel for pixel, through a kept converter.
+
+    ``to_ndarray`` builds a new swscale context for every frame, which costs more than decoding a
+    small frame; a ``VideoReformatter`` keeps its context while the frame format stays the same.
+    It is not thread-safe: each decoder has its own.
+    """
+    return reformatter.reformat(frame, format="gray").to_ndarray()  # type: ignore[no-any-return]
 
 
 class PacketIndex:
@@ -52,7 +63,7 @@ class PacketIndex:
         self._dims = dims  # the stream's width and height, as its header declares them
         self._name = name
         self._io_lock = threading.Lock()
-        self._idle: list[av.CodecContext] = []
+        self._idle: list[tuple[av.CodecContext, VideoReformatter]] = []
         self._idle_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -89,7 +100,7 @@ class PacketIndex:
         packet = av.Packet(self.packet(index))
         packet.pts = packet.dts = pts
         packet.time_base = self._time_base  # type: ignore[assignment]
-        decoder = self._take()
+        decoder, reformatter = self._take()
         try:
             frames = decoder.decode(packet)
             if not frames:  # a decoder that holds a frame back gives it up when drained
@@ -99,22 +110,22 @@ class PacketIndex:
             raise FrameDecodeError(f"Frame {index} of {self._name} could not be decoded: {exc}") from exc
         if len(frames) != 1:
             raise FrameDecodeError(f"Frame {index} of {self._name} decoded to {len(frames)} frames, not one: the file is damaged.")
-        self._give_back(decoder)  # only a decoder that gave exactly one frame is known to hold nothing back
+        self._give_back((decoder, reformatter))  # only a decoder that gave exactly one frame is known to hold nothing back
         frame = frames[0]
         if not isinstance(frame, av.VideoFrame) or frame.pts != pts or (frame.width, frame.height) != self._dims:
             raise FrameDecodeError(
                 f"Frame {index} of {self._name} decoded to something other than itself (pts {frame.pts}, "
                 f"{getattr(frame, 'width', '?')}x{getattr(frame, 'height', '?')}): the file is damaged."
             )
-        return frame.to_ndarray(format="gray")
+        return gray_pixels(frame, reformatter)
 
-    def _take(self) -> av.CodecContext:
+    def _take(self) -> tuple[av.CodecContext, VideoReformatter]:
         with self._idle_lock:
             if self._idle:
                 return self._idle.pop()
-        return self._make_decoder()
+        return self._make_decoder(), VideoReformatter()
 
-    def _give_back(self, decoder: av.CodecContext) -> None:
+    def _give_back(self, decoder: tuple[av.CodecContext, VideoReformatter]) -> None:
         with self._idle_lock:
             if len(self._idle) < _KEEP_DECODERS:
                 self._idle.append(decoder)

@@ -16,10 +16,11 @@ from typing import BinaryIO
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .config import VideoSettings
 from .errors import FrameDecodeError, MemoryNotFoundError
-from .packets import PacketIndex, packet_index
+from .packets import PacketIndex, gray_pixels, packet_index
 from .remote import frame_timestamps, is_remote, open_video, range_file_of
 
 av.logging.set_level(av.logging.ERROR)
@@ -73,6 +74,7 @@ class VideoReader:
         self._pts: list[int] = []
         self._packets: PacketIndex | None = None
         self._file: BinaryIO | None = None
+        self._reformatter = VideoReformatter()  # used under self._lock only
         self.direct = True  # read frames as packets (see packets.py) when the file allows; False always seeks
 
     def _open(self) -> av.container.InputContainer:
@@ -129,7 +131,7 @@ class VideoReader:
                     if frame.pts is not None and frame.pts >= target:
                         if frame.pts != target:
                             break
-                        return frame.to_ndarray(format="gray")
+                        return gray_pixels(frame, self._reformatter)
             except av.error.FFmpegError as exc:
                 raise FrameDecodeError(f"Frame {index} of {self.path} could not be decoded: {exc}") from exc
             raise FrameDecodeError(f"Seeking to frame {index} of {self.path} did not land on it; the file is damaged.")
@@ -138,9 +140,10 @@ class VideoReader:
         """Decode every frame in order (used by verification)."""
         try:
             container = open_video(self.path)
+            reformatter = VideoReformatter()
             try:
                 for frame in container.decode(video=0):
-                    yield frame.to_ndarray(format="gray")
+                    yield gray_pixels(frame, reformatter)
             finally:
                 remote = range_file_of(container)
                 container.close()
