@@ -100,7 +100,7 @@ def main() -> None:
             f" | ratios cold p50 {row['cold_p50_ratio']}x p95 {row['cold_p95_ratio']}x hot {row['hot_p50_ratio']}x"
             f" | decode p50 {m['breakdown_cold']['frame_decode']['p50_ms']} ms, groups/query {m.get('groups_per_query')}"
             + (f" | baseline cold p50 {b['cold']['p50_ms']} p95 {b['cold']['p95_ms']} hot {b['hot']['p50_ms']} ms" if b else "")
-            f" | load {row['loadavg']}"
+            + f" | load {row['loadavg']}"
         )
     for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio"):
         res[f"median_{key}"] = statistics.median(r[key] for r in res["rounds"])

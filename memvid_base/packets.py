@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 import av
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 from av.video.reformatter import VideoReformatter
 
 from .errors import FrameDecodeError
@@ -50,7 +51,7 @@ class PacketIndex:
         spans: list[tuple[int, int, int]],
         file: BinaryIO,
         file_size: int,
-        make_decoder: Callable[[], av.CodecContext],
+        make_decoder: Callable[[], VideoCodecContext],
         time_base: object,
         dims: tuple[int, int],
         name: str,
@@ -63,7 +64,7 @@ class PacketIndex:
         self._dims = dims  # the stream's width and height, as its header declares them
         self._name = name
         self._io_lock = threading.Lock()
-        self._idle: list[tuple[av.CodecContext, VideoReformatter]] = []
+        self._idle: list[tuple[VideoCodecContext, VideoReformatter]] = []
         self._idle_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -119,13 +120,13 @@ class PacketIndex:
             )
         return gray_pixels(frame, reformatter)
 
-    def _take(self) -> tuple[av.CodecContext, VideoReformatter]:
+    def _take(self) -> tuple[VideoCodecContext, VideoReformatter]:
         with self._idle_lock:
             if self._idle:
                 return self._idle.pop()
         return self._make_decoder(), VideoReformatter()
 
-    def _give_back(self, decoder: tuple[av.CodecContext, VideoReformatter]) -> None:
+    def _give_back(self, decoder: tuple[VideoCodecContext, VideoReformatter]) -> None:
         with self._idle_lock:
             if len(self._idle) < _KEEP_DECODERS:
                 self._idle.append(decoder)
@@ -155,8 +156,9 @@ def packet_index(container: av.container.InputContainer, file: BinaryIO, name: s
     codec_name = stream.codec_context.name
     extradata = stream.codec_context.extradata
 
-    def make_decoder() -> av.CodecContext:
+    def make_decoder() -> VideoCodecContext:
         decoder = av.CodecContext.create(codec_name, "r")
+        assert isinstance(decoder, VideoCodecContext)
         if extradata:
             decoder.extradata = extradata
         decoder.thread_count = 1  # frames are small: worker threads cost more than they give, and we decode in parallel

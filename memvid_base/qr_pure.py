@@ -90,7 +90,7 @@ class _Layout:
         centres = _ALIGN[version - 1]
         for r in centres:
             for c in centres:
-                if not (r < 9 and (c < 9 or c > n - 9) or r > n - 9 and c < 9):  # none where a finder is
+                if not ((r < 9 and (c < 9 or c > n - 9)) or (r > n - 9 and c < 9)):  # none where a finder is
                     fixed[r - 2 : r + 3, c - 2 : c + 3] = True
         if version >= 7:
             fixed[: 6, n - 11 : n - 8] = fixed[n - 11 : n - 8, : 6] = True  # version information
@@ -110,11 +110,11 @@ class _Layout:
         sizes = [d for d, count in groups for _ in range(count)]
         total = sum(sizes) + ec * len(sizes)
         assert len(rows) // 8 == total, "QR tables disagree"
-        r, c = np.array(rows[: total * 8]), np.array(cols[: total * 8])
-        self.flat = r * n + c
+        mr, mc = np.array(rows[: total * 8]), np.array(cols[: total * 8])
+        self.flat = mr * n + mc
         self.masks = [
-            (r + c) % 2 == 0, r % 2 == 0, c % 3 == 0, (r + c) % 3 == 0, (r // 2 + c // 3) % 2 == 0,
-            (r * c) % 2 + (r * c) % 3 == 0, ((r * c) % 2 + (r * c) % 3) % 2 == 0, ((r + c) % 2 + (r * c) % 3) % 2 == 0,
+            (mr + mc) % 2 == 0, mr % 2 == 0, mc % 3 == 0, (mr + mc) % 3 == 0, (mr // 2 + mc // 3) % 2 == 0,
+            (mr * mc) % 2 + (mr * mc) % 3 == 0, ((mr * mc) % 2 + (mr * mc) % 3) % 2 == 0, ((mr + mc) % 2 + (mr * mc) % 3) % 2 == 0,
         ]  # fmt: skip
         # Codeword k of the stream belongs to block b at position i: data interleaved, then EC interleaved.
         longest = max(sizes) + ec

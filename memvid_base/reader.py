@@ -15,7 +15,6 @@ from .payload import Record
 from .segments import Placement, SegmentCache
 from .types import Chunk, Hit, Row, relevance
 
-
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 

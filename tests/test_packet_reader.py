@@ -14,9 +14,9 @@ import pytest
 from memvid_base.config import CODECS, VideoSettings
 from memvid_base.errors import FrameDecodeError
 from memvid_base.packets import MAX_PACKET_BYTES
+from memvid_base.payload import Record
 from memvid_base.qr import read_frame, render_frame
 from memvid_base.segments import SegmentCache, plan_segment, write_plan
-from memvid_base.payload import Record
 from memvid_base.video import VideoReader, write_video
 
 N_FRAMES = 7
@@ -124,7 +124,7 @@ def test_an_index_that_points_at_another_frames_packet_is_refused(tmp_path: Path
         packets = reader._packets
         assert packets is not None
         a, b = starts[-1], starts[-2]
-        packets.spans[a] = (packets.spans[a][0],) + packets.spans[b][1:]  # frame a's index entry holds frame b's bytes
+        packets.spans[a] = (packets.spans[a][0], *packets.spans[b][1:])  # frame a's index entry holds frame b's bytes
         victim = next(r for r in recs if plan.placements[r.id].frame == a)
         with pytest.raises(FrameDecodeError, match="expected"):  # the frame header names the frame it really is
             cache.record(plan.placements[victim.id], seg, victim.id, victim.checksum)
