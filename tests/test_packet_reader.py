@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -160,3 +161,25 @@ def test_a_damaged_packet_is_a_frame_decode_error_not_text(tmp_path: Path, codec
         assert cache.record(first, seg, recs[0].id, recs[0].checksum) == recs[0]
     finally:
         cache.close()
+
+
+def test_threads_reading_one_segment_at_once_get_exact_frames(tmp_path: Path) -> None:
+    path, _, _ = _write(tmp_path, "av1")
+    with av.open(str(path)) as plain:
+        reference = [f.to_ndarray(format="gray") for f in plain.decode(video=0)]
+    reader = VideoReader(path)
+
+    def reads(seed: int) -> int:
+        rng = random.Random(seed)
+        wrong = 0
+        for _ in range(60):
+            k = rng.randrange(N_FRAMES)
+            wrong += not np.array_equal(reader.read(k), reference[k])
+        return wrong
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert sum(pool.map(reads, range(8))) == 0
+        assert reader._packets is not None
+    finally:
+        reader.close()
