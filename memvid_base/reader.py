@@ -7,7 +7,7 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from .errors import CorruptMemoryError
 from .manifest import Segment
@@ -60,11 +60,20 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
         for k in groups[key]:
             records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
 
-    if len(groups) > 1:
-        list(_pool().map(load, groups))
-    else:
-        for key in groups:
+    # Groups already decoded are read here; only the rest go to the pool (a hand-off costs more than a
+    # cache hit), and the caller's thread decodes one of them itself instead of waiting idle.
+    pending = [key for key in groups if not segments.has_group(*key)]
+    futures = [_pool().submit(load, key) for key in pending[1:]]
+    try:
+        for key in pending[:1]:
             load(key)
+        for key in groups:
+            if key not in pending:
+                load(key)
+    finally:
+        wait(futures)  # every decode ends before this call returns or raises
+    for future in futures:
+        future.result()
     out = []
     for hit, rec in zip(hits, records):
         if rec is None or rec.text is None:
