@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import copy
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from .errors import CorruptMemoryError
 from .manifest import Segment
 from .payload import Record
 from .segments import Placement, SegmentCache
 from .types import Chunk, Hit, Row, relevance
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every memory in the process, so a query does not start (and join) threads of its own."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(4, thread_name_prefix="memvid-decode")
+        return _POOL
+
+
+def _forget_pool() -> None:
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()  # a forked child has none of the parent's threads: it starts its own
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def fetch_record(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], row: Row) -> Record:
@@ -37,12 +60,20 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
         for k in groups[key]:
             records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
 
-    if len(groups) > 1:
-        with ThreadPoolExecutor(min(4, len(groups))) as pool:
-            list(pool.map(load, groups))
-    else:
-        for key in groups:
+    # Groups already decoded are read here; only the rest go to the pool (a hand-off costs more than a
+    # cache hit), and the caller's thread decodes one of them itself instead of waiting idle.
+    pending = [key for key in groups if not segments.has_group(*key)]
+    futures = [_pool().submit(load, key) for key in pending[1:]]
+    try:
+        for key in pending[:1]:
             load(key)
+        for key in groups:
+            if key not in pending:
+                load(key)
+    finally:
+        wait(futures)  # every decode ends before this call returns or raises
+    for future in futures:
+        future.result()
     out = []
     for hit, rec in zip(hits, records):
         if rec is None or rec.text is None:

@@ -261,13 +261,23 @@ class SegmentCache:
             self._dicts[seg.uid] = decode_dictionary(self._read_blob(seg, 0)) if seg.dict_frames else None
         return self._dicts[seg.uid]
 
+    def has_group(self, segment_uid: str, first: int) -> bool:
+        """Whether the group starting at frame ``first`` of that segment is decoded and cached now."""
+        with self._lock:
+            return (segment_uid, first) in self._groups
+
     def group(self, seg: Segment, first: int) -> list[Record]:
+        """The records of the group starting at frame ``first``, decoded once and cached.
+
+        Their checksums are not checked here: :meth:`record` checks the one it hands out.
+        """
         key = (seg.uid, first)
         with self._lock:
             if key in self._groups:
                 self._groups.move_to_end(key)
                 return self._groups[key]
-        records = decode_records(self._read_blob(seg, first), self.dictionary(seg))
+        # Each record is checked against its checksum when record() hands it out, not all of them here.
+        records = decode_records(self._read_blob(seg, first), self.dictionary(seg), verify=False)
         with self._lock:
             self._groups[key] = records
             while len(self._groups) > self.max_groups:

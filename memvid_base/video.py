@@ -12,12 +12,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .config import VideoSettings
 from .errors import FrameDecodeError, MemoryNotFoundError
+from .packets import PacketIndex, gray_pixels, packet_index
 from .remote import frame_timestamps, is_remote, open_video, range_file_of
 
 SEQUENTIAL_FETCH_SIZE = 1 << 20  # a remote file decoded from start to end (verify, metadata backfill)
@@ -71,6 +74,10 @@ class VideoReader:
         self._lock = threading.Lock()
         self._container: av.container.InputContainer | None = None
         self._pts: list[int] = []
+        self._packets: PacketIndex | None = None
+        self._file: BinaryIO | None = None
+        self._reformatter = VideoReformatter()  # used under self._lock only
+        self.direct = True  # read frames as packets (see packets.py) when the file allows; False always seeks
 
     def _open(self) -> av.container.InputContainer:
         if self._container is None:
@@ -80,10 +87,38 @@ class VideoReader:
             except (av.error.FFmpegError, IndexError) as exc:
                 raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
             self._container = container
+            if self.direct:
+                self._open_packets(container)
         return self._container
 
+    def _open_packets(self, container: av.container.InputContainer) -> None:
+        # A remote container's RangeFile serves the packets too: once they are read directly, the
+        # container never reads again, so the two never move its position under each other.
+        remote = range_file_of(container)
+        file: BinaryIO = remote if remote is not None else open(self.path, "rb")  # type: ignore[assignment]
+        try:
+            self._packets = packet_index(container, file, str(self.path))
+        except (OSError, ValueError, av.error.FFmpegError):
+            self._packets = None
+        if self._packets is None and remote is None:
+            file.close()
+        elif remote is None:
+            self._file = file
+
     def read(self, index: int) -> np.ndarray:
-        """Seek to frame ``index`` and return it as a grayscale array."""
+        """Return frame ``index`` as a grayscale array: its packet decoded alone, or a seek when the file needs one."""
+        with self._lock:
+            self._open()
+            packets = self._packets
+            if not 0 <= index < len(self._pts):
+                raise FrameDecodeError(
+                    f"Frame {index} is missing from {self.path} ({len(self._pts)} frames): the file is truncated."
+                )
+        if packets is not None:
+            return packets.read(index)  # outside the lock: a query's frames decode in parallel
+        return self._seek_read(index)
+
+    def _seek_read(self, index: int) -> np.ndarray:
         with self._lock:
             container = self._open()
             if not 0 <= index < len(self._pts):
@@ -98,7 +133,7 @@ class VideoReader:
                     if frame.pts is not None and frame.pts >= target:
                         if frame.pts != target:
                             break
-                        return frame.to_ndarray(format="gray")
+                        return gray_pixels(frame, self._reformatter)
             except av.error.FFmpegError as exc:
                 raise FrameDecodeError(f"Frame {index} of {self.path} could not be decoded: {exc}") from exc
             raise FrameDecodeError(f"Seeking to frame {index} of {self.path} did not land on it; the file is damaged.")
@@ -108,9 +143,10 @@ class VideoReader:
         try:
             # Read ahead in large requests over HTTP: every byte is wanted, and one request per 8 KiB is slow.
             container = open_video(self.path, fetch_size=SEQUENTIAL_FETCH_SIZE) if is_remote(self.path) else open_video(self.path)
+            reformatter = VideoReformatter()
             try:
                 for frame in container.decode(video=0):
-                    yield frame.to_ndarray(format="gray")
+                    yield gray_pixels(frame, reformatter)
             finally:
                 remote = range_file_of(container)
                 container.close()
@@ -121,6 +157,12 @@ class VideoReader:
 
     def close(self) -> None:
         with self._lock:
+            if self._packets is not None:
+                self._packets.close()
+                self._packets = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
             if self._container is not None:
                 remote = range_file_of(self._container)
                 self._container.close()

@@ -45,6 +45,7 @@ from memvid_base.remote import (
     range_file_of,
 )
 from memvid_base.segments import plan_segment, write_plan
+from memvid_base.video import VideoReader
 
 SETTINGS = VideoSettings.create("av1")
 DOC_MODULES = ["argparse", "collections", "email.message", "http.client", "json", "os", "pathlib", "re", "subprocess"]
@@ -182,6 +183,26 @@ def test_cold_random_reads_transfer_a_few_frames_not_the_file(served: Served) ->
     )
     assert sent < 0.25 * served.size
     assert frame_bytes <= DEFAULT_FETCH_SIZE + 2 * DEFAULT_BLOCK_SIZE
+
+
+def test_the_video_reader_reads_packets_over_range_requests(served: Served) -> None:
+    served.server.clear_log()
+    remote_reader, local_reader = VideoReader(served.url), VideoReader(served.path)
+    try:
+        n = len(served.payloads)
+        for index in (n // 5, n // 2, 4 * n // 5, 1):
+            got = remote_reader.read(index)
+            assert np.array_equal(got, local_reader.read(index)), f"frame {index} differs from the local file"
+            assert read_frame(got, SETTINGS.qr_backend) == served.payloads[index]
+        assert remote_reader._packets is not None  # the packet path, not a seek, was taken over HTTP
+        remote = range_file_of(remote_reader._container)  # type: ignore[arg-type]
+        assert remote is not None
+        fetched = remote.bytes_fetched
+    finally:
+        remote_reader.close()
+        local_reader.close()
+    sent = sum(e.body_bytes_sent for e in served.server.log_entries() if e.path == "/kb.mp4")
+    assert sent == fetched and sent < 0.25 * served.size  # a few frames, not the file
 
 
 # -- (c) server down, slow or broken -------------------------------------------------------------

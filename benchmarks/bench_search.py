@@ -1,0 +1,115 @@
+"""Search only: cold/hot top-5 latency of this project vs. plain Chroma on one corpus size, same run.
+
+    .venv/bin/python benchmarks/bench_search.py --quick           # 2,000 chunks, 30 queries: checks the script
+    .venv/bin/python benchmarks/bench_search.py --chunks 100000   # the 100k tier of bench_core, search part only
+
+The memory and the plain Chroma store are built once (same distinct real-text chunks and hashed
+384-d vectors as ``bench_core.py``'s large tier) under ``.bench/work/search_<N>`` and reused by later
+runs with the same ``--chunks`` (``--rebuild`` forces a fresh build).  Each side is measured in its
+own fresh process (``_search_worker.py``); ``--rounds`` alternates the two workers so that load
+changes on a shared machine hit both alike, and the ratios come from the same round.  Results go to
+``benchmarks/results/search.json`` (``search_quick.json`` with ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import WORK, Timer, core_info, distinct_chunks, hashed_vectors, machine_info, queries_from, write_json
+from bench_core import HERE, build_chroma, build_memvid_vectors, log, run_json, search_worker
+
+
+def baseline_worker(core: Path, path: Path, qfile: Path) -> dict[str, Any]:
+    """The memvid worker run on another checkout's ``memvid_base`` (``MEMVID_BENCH_CORE``), e.g. the last commit."""
+    os.environ["MEMVID_BENCH_CORE"] = str(core)
+    try:
+        return run_json([sys.executable, str(HERE / "_search_worker.py"), "memvid", str(path), str(qfile)], timeout=1200)
+    finally:
+        del os.environ["MEMVID_BENCH_CORE"]
+
+
+def build(work: Path, n: int, n_q: int, rebuild: bool) -> Path:
+    """Build (or reuse) the memory and the plain Chroma store for ``n`` chunks; returns the query file."""
+    done = work / "built.ok"
+    qfile = work / f"queries_{n_q}.npy"
+    if rebuild or not done.exists():
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        texts = distinct_chunks(n)
+        vectors = hashed_vectors(texts)
+        log(f"building this project's memory of {n} chunks")
+        t_x, mem = build_memvid_vectors(work / "memvid", texts, vectors)
+        mem.close()
+        log(f"  {t_x:.1f} s; plain Chroma")
+        with Timer() as t:
+            build_chroma(work / "chroma", texts, vectors)
+        log(f"  {t.s:.1f} s")
+        done.write_text("ok\n")
+    if not qfile.exists():
+        texts = distinct_chunks(n)
+        np.save(qfile, hashed_vectors(queries_from(texts, n_q, seed=13)).astype(np.float32))
+    return qfile
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="2,000 chunks, 30 queries, 1 round")
+    ap.add_argument("--chunks", type=int, default=None, help="corpus size (default 100000; quick 2000)")
+    ap.add_argument("--queries", type=int, default=None, help="queries per measurement (default 200; quick 30)")
+    ap.add_argument("--rounds", type=int, default=None, help="alternating memvid/Chroma worker pairs (default 2)")
+    ap.add_argument("--rebuild", action="store_true", help="build the memory and the Chroma store again")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a folder holding another memvid_base (e.g. `git archive HEAD~1 memvid_base | tar -x -C DIR`), "
+                    "measured in each round too")
+    ap.add_argument("--note", default="")
+    args = ap.parse_args()
+    n = args.chunks or (2_000 if args.quick else 100_000)
+    n_q = args.queries or (30 if args.quick else 200)
+    rounds = args.rounds or (1 if args.quick else 2)
+
+    res: dict[str, Any] = {"mode": "quick" if args.quick else "full", "note": args.note, "machine": machine_info(),
+                           "core": core_info(), "chunks": n, "queries": n_q, "rounds": []}
+    work = WORK / f"search_{n}"
+    qfile = build(work, n, n_q, args.rebuild)
+    for r in range(rounds):
+        m = search_worker("memvid", work / "memvid" / "kb.mp4", qfile)
+        c = search_worker("chroma", work / "chroma", qfile, "plain")
+        b = baseline_worker(args.baseline, work / "memvid" / "kb.mp4", qfile) if args.baseline else None
+        row = {
+            "memvid": m,
+            "chroma": c,
+            "baseline": b,
+            "cold_p50_ratio": round(m["cold"]["p50_ms"] / c["cold"]["p50_ms"], 2),
+            "cold_p95_ratio": round(m["cold"]["p95_ms"] / c["cold"]["p95_ms"], 2),
+            "hot_p50_ratio": round(m["hot"]["p50_ms"] / c["hot"]["p50_ms"], 2),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+        }
+        res["rounds"].append(row)
+        log(
+            f"round {r + 1}: memvid cold p50 {m['cold']['p50_ms']} p95 {m['cold']['p95_ms']} hot p50 {m['hot']['p50_ms']} ms"
+            f" | Chroma p50 {c['cold']['p50_ms']} p95 {c['cold']['p95_ms']} hot {c['hot']['p50_ms']} ms"
+            f" | ratios cold p50 {row['cold_p50_ratio']}x p95 {row['cold_p95_ratio']}x hot {row['hot_p50_ratio']}x"
+            f" | decode p50 {m['breakdown_cold']['frame_decode']['p50_ms']} ms, groups/query {m.get('groups_per_query')}"
+            + (f" | baseline cold p50 {b['cold']['p50_ms']} p95 {b['cold']['p95_ms']} hot {b['hot']['p50_ms']} ms" if b else "")
+            + f" | load {row['loadavg']}"
+        )
+    for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio"):
+        res[f"median_{key}"] = statistics.median(r[key] for r in res["rounds"])
+    res["clean"] = res["machine"]["loadavg_at_start"][0] <= 0.5
+    path = write_json("search_quick.json" if args.quick else "search.json", res)
+    log(f"median ratios: cold p50 {res['median_cold_p50_ratio']}x, p95 {res['median_cold_p95_ratio']}x, "
+        f"hot {res['median_hot_p50_ratio']}x (load at start {res['machine']['loadavg_at_start']}; "
+        f"{'clean' if res['clean'] else 'NOT clean: loaded machine'}) -> {path}")
+
+
+if __name__ == "__main__":
+    main()

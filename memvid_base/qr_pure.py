@@ -1,0 +1,221 @@
+"""A fast reader for the one kind of QR code memvid draws: upright, centred, square modules, error level L.
+
+zxing-cpp reads any QR code in any photo; memvid's frames hold one symbol at a known place, so
+reading it is sampling a grid, undoing the mask and the block interleaving, and checking the
+Reed-Solomon code.  :func:`read_pure` does that with numpy in a fraction of zxing's time.  It
+corrects nothing: a symbol whose Reed-Solomon syndromes are not all zero (any module misread), whose
+format information is not exact, or that holds anything but one byte-mode segment gives None, and
+the caller falls back to zxing-cpp, which corrects errors.  Zero syndromes in every block is the
+same test zxing-cpp's decoder passes a symbol with no errors, so both return the same bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+# ISO/IEC 18004 Annex E: alignment pattern centres, versions 1..40.
+_ALIGN = (
+    (), (6, 18), (6, 22), (6, 26), (6, 30), (6, 34), (6, 22, 38), (6, 24, 42), (6, 26, 46), (6, 28, 50),
+    (6, 30, 54), (6, 32, 58), (6, 34, 62), (6, 26, 46, 66), (6, 26, 48, 70), (6, 26, 50, 74), (6, 30, 54, 78),
+    (6, 30, 56, 82), (6, 30, 58, 86), (6, 34, 62, 90), (6, 28, 50, 72, 94), (6, 26, 50, 74, 98),
+    (6, 30, 54, 78, 102), (6, 28, 54, 80, 106), (6, 32, 58, 84, 110), (6, 30, 58, 86, 114), (6, 34, 62, 90, 118),
+    (6, 26, 50, 74, 98, 122), (6, 30, 54, 78, 102, 126), (6, 26, 52, 78, 104, 130), (6, 30, 56, 82, 108, 134),
+    (6, 34, 60, 86, 112, 138), (6, 30, 58, 86, 114, 142), (6, 34, 62, 90, 118, 146), (6, 30, 54, 78, 102, 126, 150),
+    (6, 24, 50, 76, 102, 128, 154), (6, 28, 54, 80, 106, 132, 158), (6, 32, 58, 84, 110, 136, 162),
+    (6, 26, 54, 82, 110, 138, 166), (6, 30, 58, 86, 114, 142, 170),
+)  # fmt: skip
+# ISO/IEC 18004 table 9, error level L: (EC codewords per block, ((data codewords, blocks), ...)).
+_BLOCKS_L = (
+    (7, ((19, 1),)), (10, ((34, 1),)), (15, ((55, 1),)), (20, ((80, 1),)), (26, ((108, 1),)), (18, ((68, 2),)),
+    (20, ((78, 2),)), (24, ((97, 2),)), (30, ((116, 2),)), (18, ((68, 2), (69, 2))), (20, ((81, 4),)),
+    (24, ((92, 2), (93, 2))), (26, ((107, 4),)), (30, ((115, 3), (116, 1))), (22, ((87, 5), (88, 1))),
+    (24, ((98, 5), (99, 1))), (28, ((107, 1), (108, 5))), (30, ((120, 5), (121, 1))), (28, ((113, 3), (114, 4))),
+    (28, ((107, 3), (108, 5))), (28, ((116, 4), (117, 4))), (28, ((111, 2), (112, 7))), (30, ((121, 4), (122, 5))),
+    (30, ((117, 6), (118, 4))), (26, ((106, 8), (107, 4))), (28, ((114, 10), (115, 2))), (30, ((122, 8), (123, 4))),
+    (30, ((117, 3), (118, 10))), (30, ((116, 7), (117, 7))), (30, ((115, 5), (116, 10))), (30, ((115, 13), (116, 3))),
+    (30, ((115, 17),)), (30, ((115, 17), (116, 1))), (30, ((115, 13), (116, 6))), (30, ((121, 12), (122, 7))),
+    (30, ((121, 6), (122, 14))), (30, ((122, 17), (123, 4))), (30, ((122, 4), (123, 18))), (30, ((117, 20), (118, 4))),
+    (30, ((118, 19), (119, 6))),
+)  # fmt: skip
+_FINDER = np.array([[1, 1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0, 1], [1, 0, 1, 1, 1, 0, 1], [1, 0, 1, 1, 1, 0, 1],
+                    [1, 0, 1, 1, 1, 0, 1], [1, 0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 1, 1]], dtype=bool)
+
+
+def _gf_tables() -> tuple[np.ndarray, np.ndarray]:
+    exp = np.zeros(512, dtype=np.int64)
+    log = np.zeros(256, dtype=np.int64)
+    x = 1
+    for i in range(255):
+        exp[i] = x
+        log[x] = i
+        x <<= 1
+        if x & 0x100:
+            x ^= 0x11D  # the QR field's primitive polynomial
+    exp[255:510] = exp[:255]
+    return exp, log
+
+
+_EXP, _LOG = _gf_tables()
+
+
+def _format_codes() -> dict[int, int]:
+    """Valid 15-bit format words (mask applied) for error level L -> mask pattern."""
+    out = {}
+    for mask in range(8):
+        data = (0b01 << 3) | mask  # 01 is level L
+        rem = data << 10
+        for shift in range(4, -1, -1):
+            if rem & (1 << (shift + 10)):
+                rem ^= 0b10100110111 << shift
+        out[((data << 10) | rem) ^ 0b101010000010010] = mask
+    return out
+
+
+_FORMAT_L = _format_codes()
+# Mode 0111 (ECI), then 899 as a two-byte designator (10 + 14 bits): "binary data".
+_ECI_BINARY = [0, 1, 1, 1] + [int(b) for b in f"{0b10 << 14 | 899:016b}"]
+
+
+class _Layout:
+    """Everything about one version that does not depend on the symbol: where each data bit sits."""
+
+    def __init__(self, version: int) -> None:
+        n = 17 + 4 * version
+        self.n = n
+        fixed = np.zeros((n, n), dtype=bool)
+        fixed[:9, :9] = fixed[:9, n - 8 :] = fixed[n - 8 :, :9] = True  # finders, separators, format info
+        fixed[6, :] = fixed[:, 6] = True  # timing patterns
+        centres = _ALIGN[version - 1]
+        for r in centres:
+            for c in centres:
+                if not ((r < 9 and (c < 9 or c > n - 9)) or (r > n - 9 and c < 9)):  # none where a finder is
+                    fixed[r - 2 : r + 3, c - 2 : c + 3] = True
+        if version >= 7:
+            fixed[: 6, n - 11 : n - 8] = fixed[n - 11 : n - 8, : 6] = True  # version information
+        rows, cols = [], []
+        col, upward = n - 1, True
+        while col > 0:
+            if col == 6:
+                col -= 1  # the vertical timing pattern is skipped as a whole column
+            for r in range(n - 1, -1, -1) if upward else range(n):
+                for c in (col, col - 1):
+                    if not fixed[r, c]:
+                        rows.append(r)
+                        cols.append(c)
+            col -= 2
+            upward = not upward
+        ec, groups = _BLOCKS_L[version - 1]
+        sizes = [d for d, count in groups for _ in range(count)]
+        total = sum(sizes) + ec * len(sizes)
+        assert len(rows) // 8 == total, "QR tables disagree"
+        mr, mc = np.array(rows[: total * 8]), np.array(cols[: total * 8])
+        self.flat = mr * n + mc
+        self.masks = [
+            (mr + mc) % 2 == 0, mr % 2 == 0, mc % 3 == 0, (mr + mc) % 3 == 0, (mr // 2 + mc // 3) % 2 == 0,
+            (mr * mc) % 2 + (mr * mc) % 3 == 0, ((mr * mc) % 2 + (mr * mc) % 3) % 2 == 0, ((mr + mc) % 2 + (mr * mc) % 3) % 2 == 0,
+        ]  # fmt: skip
+        # Codeword k of the stream belongs to block b at position i: data interleaved, then EC interleaved.
+        longest = max(sizes) + ec
+        where = np.full((len(sizes), longest), total, dtype=np.int64)  # `total` points at a zero byte: front padding
+        k = 0
+        for i in range(max(sizes)):
+            for b, d in enumerate(sizes):
+                if i < d:
+                    where[b, longest - ec - d + i] = k
+                    k += 1
+        for i in range(ec):
+            for b in range(len(sizes)):
+                where[b, longest - ec + i] = k
+                k += 1
+        self.blocks = where
+        self.data_index = np.concatenate([where[b, longest - ec - d : longest - ec] for b, d in enumerate(sizes)])
+        self.syndromes = _syndrome_table(longest, ec).reshape(longest * 256, -1)
+        self.rows_of = (np.arange(longest) * 256)[:, None]  # row of (position k, byte 0) in that table
+        self.count_bits = 8 if version < 10 else 16
+
+
+def _syndrome_table(length: int, ec: int) -> np.ndarray:
+    """``table[k, v]``: the ``ec`` syndromes c(a^j), as uint64 words, of a block whose only nonzero byte is ``v`` at ``k``.
+
+    Evaluating a polynomial over GF(256) at a fixed point is linear over GF(2) in its bytes, so a
+    block's syndromes are the XOR of ``table[k, block[k]]`` over its bytes.
+    """
+    power = (length - 1 - np.arange(length))[:, None] * np.arange(ec)[None, :] % 255  # x^p at a^j
+    log_point = _LOG[_EXP[power]]  # (length, ec)
+    values = np.arange(256)
+    prod = _EXP[(_LOG[values][None, :, None] + log_point[:, None, :]) % 255]  # (length, 256, ec)
+    prod[:, 0, :] = 0  # byte 0 contributes nothing (log 0 is undefined)
+    words = -(-ec // 8)
+    padded = np.zeros((length, 256, words * 8), dtype=np.uint8)
+    padded[:, :, :ec] = prod
+    return padded.view(np.uint64)  # (length, 256, words)
+
+
+_LAYOUTS: dict[int, _Layout] = {}
+_LAYOUT_LOCK = threading.Lock()
+
+
+def _layout(version: int) -> _Layout:
+    with _LAYOUT_LOCK:
+        if version not in _LAYOUTS:
+            _LAYOUTS[version] = _Layout(version)
+        return _LAYOUTS[version]
+
+
+def read_pure(gray: np.ndarray) -> bytes | None:
+    """The payload of the centred, upright QR code in ``gray``, or None when this fast path cannot be sure.
+
+    Args:
+        gray: a square grayscale frame as memvid renders it (any whole number of pixels per module).
+    """
+    if gray.ndim != 2 or gray.shape[0] != gray.shape[1] or gray.shape[0] < 21:
+        return None
+    size = gray.shape[0]
+    diagonal = np.diagonal(gray) < 128
+    dark = np.flatnonzero(diagonal)
+    if not len(dark):
+        return None
+    off = int(dark[0])
+    px = int(np.argmin(diagonal[off:])) if not diagonal[off:].all() else 0  # the finder's outer ring is one module
+    if px < 1:
+        return None
+    side, rest = divmod(size - 2 * off, px)
+    version, extra = divmod(side - 17, 4)
+    if rest not in (0, 1) or extra not in (0, 1) or not 1 <= version <= 40 or (size - (17 + 4 * version) * px) // 2 != off:
+        return None
+    lay = _layout(version)
+    n = lay.n
+    first = off + px // 2
+    modules = gray[first : first + px * n : px, first : first + px * n : px] < 128  # module centres
+    if modules.shape != (n, n):
+        return None
+    if not (np.array_equal(modules[:7, :7], _FINDER) and np.array_equal(modules[:7, n - 7 :], _FINDER)
+            and np.array_equal(modules[n - 7 :, :7], _FINDER)):
+        return None
+    vertical = np.concatenate([modules[0:6, 8], modules[7:9, 8], modules[n - 7 :, 8]])
+    horizontal = np.concatenate([modules[8, n - 8 :][::-1], modules[8, 7:8], modules[8, 5::-1]])
+    weights = 1 << np.arange(15)
+    mask = _FORMAT_L.get(int(vertical @ weights))
+    if mask is None or _FORMAT_L.get(int(horizontal @ weights)) != mask:
+        return None  # another error level, or a misread: zxing decides
+    bits = modules.ravel()[lay.flat] ^ lay.masks[mask]
+    codewords = np.append(np.packbits(bits), np.uint8(0))
+    blocks = codewords[lay.blocks]
+    # (position, block, word), reduced over positions: contiguous, so numpy's XOR reduce is fast.
+    if np.bitwise_xor.reduce(np.take(lay.syndromes, lay.rows_of + blocks.T, axis=0), axis=0).any():
+        return None  # a module is wrong somewhere: zxing can correct it
+    stream = np.unpackbits(codewords[lay.data_index])
+    start = 0
+    if stream[:20].tolist() == _ECI_BINARY:
+        start = 20  # zxing-cpp marks binary payloads with ECI 899, which changes no byte
+    if stream[start : start + 4].tolist() != [0, 1, 0, 0]:
+        return None  # not one byte-mode segment (another ECI, or another mode)
+    stream = stream[start:]
+    header = 4 + lay.count_bits
+    count = int.from_bytes(np.packbits(stream[4:header]).tobytes(), "big")
+    end = header + 8 * count
+    if end > len(stream) or (len(stream) - end >= 4 and stream[end : end + 4].any()):
+        return None  # longer than the symbol, or a second segment follows: leave it to zxing
+    return np.packbits(stream[header:end]).tobytes()

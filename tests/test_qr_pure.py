@@ -1,0 +1,87 @@
+"""The fast QR reader gives exactly zxing-cpp's bytes for memvid's symbols, or None; never other bytes."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import zxingcpp
+
+from memvid_base.config import VideoSettings, qr_capacity
+from memvid_base.qr import read_frame, render_frame
+from memvid_base.qr_pure import _layout, read_pure
+
+
+def _zxing(gray: np.ndarray) -> bytes | None:
+    codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+    return bytes(codes[0].bytes) if codes and codes[0].valid else None
+
+
+def _lengths(settings: VideoSettings) -> list[int]:
+    # The longest payload of every version that fits the frame, and one byte more (the next version).
+    fits = [qr_capacity(v) - 2 for v in range(1, settings.qr_version + 1)]  # ECI 899 takes room too
+    return sorted({1, settings.frame_capacity, *[n for f in fits for n in (f, f + 1) if 0 < n <= settings.frame_capacity]})
+
+
+@pytest.mark.parametrize("codec", ["av1", "h264"])  # 1 and 3 pixels per module
+def test_every_version_reads_back_the_same_bytes_as_zxing(codec: str) -> None:
+    settings = VideoSettings.create(codec)
+    rng = random.Random(2)
+    for n in _lengths(settings):
+        payload = bytes(rng.randrange(256) for _ in range(n))
+        gray = render_frame(payload, settings)
+        assert read_pure(gray) == payload == _zxing(gray), f"{codec}, {n} bytes"
+
+
+def test_a_misread_data_module_gives_none_and_zxing_corrects_it() -> None:
+    settings = VideoSettings.create("av1")
+    rng = random.Random(4)
+    payload = bytes(rng.randrange(256) for _ in range(settings.frame_capacity))
+    gray = render_frame(payload, settings)
+    layout = _layout(settings.qr_version)
+    off = (settings.frame_size - layout.n) // 2
+    picks = np.random.default_rng(0)
+    for _ in range(25):
+        damaged = gray.copy()
+        for k in picks.choice(len(layout.flat), size=int(picks.integers(1, 6)), replace=False):
+            r, c = divmod(int(layout.flat[k]), layout.n)
+            damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
+        assert read_pure(damaged) is None
+        assert read_frame(damaged, "zxing") == payload  # the fallback corrects a few modules
+
+
+def test_damage_anywhere_gives_the_payload_or_none() -> None:
+    settings = VideoSettings.create("av1")
+    rng = random.Random(6)
+    payload = bytes(rng.randrange(256) for _ in range(1500))
+    gray = render_frame(payload, settings)
+    picks = np.random.default_rng(1)
+    outcomes = set()
+    for _ in range(60):
+        damaged = gray.copy()
+        for r, c in picks.integers(0, settings.frame_size, size=(int(picks.integers(1, 4)), 2)):
+            damaged[r, c] = 255 - damaged[r, c]
+        got = read_pure(damaged)
+        assert got in (None, payload)  # a function module or the quiet zone may be hit: then the data is intact
+        outcomes.add(got is None)
+    assert outcomes == {True, False}
+
+
+@pytest.mark.parametrize("size", [21, 64, 184, 200])
+def test_frames_that_hold_no_memvid_symbol_give_none(size: int) -> None:
+    rng = np.random.default_rng(size)
+    assert read_pure(np.full((size, size), 255, dtype=np.uint8)) is None
+    assert read_pure(np.zeros((size, size), dtype=np.uint8)) is None
+    assert read_pure(rng.integers(0, 256, size=(size, size), dtype=np.uint8)) is None
+    assert read_pure(np.zeros((size, size + 1), dtype=np.uint8)) is None
+
+
+def test_a_symbol_that_is_not_one_byte_segment_is_left_to_zxing() -> None:
+    # zxing-cpp writes text as an alphanumeric segment: valid QR, not memvid's layout.
+    code = zxingcpp.create_barcode("HELLO 123", zxingcpp.BarcodeFormat.QRCode, ec_level="L")
+    matrix = np.asarray(code.to_image(scale=1, add_quiet_zones=False), dtype=np.uint8)
+    frame = np.full((matrix.shape[0] + 8, matrix.shape[0] + 8), 255, dtype=np.uint8)
+    frame[4:-4, 4:-4] = matrix
+    assert _zxing(frame) == b"HELLO 123"
+    assert read_pure(frame) is None
