@@ -102,10 +102,14 @@ def _pack_lines(text: str, size: int) -> Iterator[str]:
         yield "\n".join(cur)
 
 
-def distinct_chunks(n: int, size: int = CHUNK_CHARS, min_chars: int = 120) -> list[str]:
-    """``n`` distinct chunks of real text (pydoc topics, then Python sources), in a fixed order."""
-    seen: set[str] = set()
-    out: list[str] = []
+def iter_distinct_chunks(size: int = CHUNK_CHARS, min_chars: int = 120) -> Iterator[str]:
+    """Distinct chunks of real text (pydoc topics, then Python sources), in a fixed order, one at a time.
+
+    Remembers an 8-byte digest per chunk, not the chunk, so a million chunks cost about 100 MB here.
+    """
+    import hashlib
+
+    seen: set[bytes] = set()
 
     def texts() -> Iterable[str]:
         yield pydoc_text()
@@ -118,13 +122,21 @@ def distinct_chunks(n: int, size: int = CHUNK_CHARS, min_chars: int = 120) -> li
     for text in texts():
         for chunk in _pack_lines(text, size):
             chunk = chunk.strip()
-            if len(chunk) < min_chars or chunk in seen:
+            if len(chunk) < min_chars:
                 continue
-            seen.add(chunk)
-            out.append(chunk)
-            if len(out) >= n:
-                return out
-    raise RuntimeError(f"Only found {len(out)} distinct chunks of real text, {n} were asked for.")
+            key = hashlib.blake2b(chunk.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            if key in seen:
+                continue
+            seen.add(key)
+            yield chunk
+
+
+def distinct_chunks(n: int, size: int = CHUNK_CHARS, min_chars: int = 120) -> list[str]:
+    """``n`` distinct chunks of real text (pydoc topics, then Python sources), in a fixed order."""
+    out = list(itertools.islice(iter_distinct_chunks(size, min_chars), n))
+    if len(out) < n:
+        raise RuntimeError(f"Only found {len(out)} distinct chunks of real text, {n} were asked for.")
+    return out
 
 
 def queries_from(chunks: list[str], n: int, seed: int = 7) -> list[str]:

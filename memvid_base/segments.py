@@ -70,8 +70,13 @@ def _process_pool(n_workers: int) -> Executor:
 
 
 def _render_all(payloads: list[bytes], settings: VideoSettings, n_workers: int) -> Iterator[np.ndarray]:
-    """Render QR frames in order, in worker processes when there are enough of them."""
-    if n_workers <= 1 or len(payloads) < _PARALLEL_MIN_FRAMES:
+    """Render QR frames in order, in worker processes when there are enough of them.
+
+    The vectorised encoder used for 1-px modules makes a frame in well under a millisecond, less than
+    handing it to a process costs, so it always runs here.
+    """
+    fast = settings.qr_backend == "zxing" and settings.module_px == 1
+    if fast or n_workers <= 1 or len(payloads) < _PARALLEL_MIN_FRAMES:
         for p in payloads:
             yield render_frame(p, settings)
         return
