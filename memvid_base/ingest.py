@@ -39,7 +39,7 @@ class SegmentSink:
     n_workers: int = 1
 
     def plan(self, records: Sequence[Record]) -> SegmentPlan:
-        return plan_segment(records, self.settings)
+        return plan_segment(records, self.settings, self.n_workers)
 
     def path(self, plan: SegmentPlan, version: int) -> Path:
         folder = self.layout.segments_dir
