@@ -1,14 +1,18 @@
 """The million-chunk tier: build time, cold and hot search, search-process memory and disk footprint.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --quick           # 3,000 chunks, about a minute
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --chunks 100000   # about 3-5 minutes here
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --quick           # 3,000 chunks, about 30 s
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --chunks 100000   # a tenth of the full run
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py                   # 1,000,000 chunks
 
-How long it takes: every part grows about linearly with the chunk count (HNSW inserts a little faster
-than that), so a 1,000,000-chunk run takes roughly ten times a 100,000-chunk run.  On the 2-core build
-machine a 100,000-chunk run took about 4 minutes (see the README for the measured figure), so expect
-about 40-60 minutes for 1M, and about 6 GB of free disk and 4 GB of memory for the builder (the search
-process is measured separately).  Run it on an otherwise idle machine.
+How long it takes (an estimate: no 1M run has been made yet).  Every part grows about linearly with the
+chunk count.  Measured per 10,000 chunks on the 2-core build machine: Chroma insert 3-7 s (1,400-2,900
+rows/s), packing 2-3 s, AV1 encoding 2-3 s, verification about 1 s, hashed vectors about 3 s, and the
+10k build excluding vectors took 44-56 s under load 10-13 (other helpers' jobs; 1.05-1.16x a plain Chroma
+add in the same run).  So 1,000,000 chunks should take about 20-35 minutes on an idle machine, plus a
+minute or two of search; under load it takes several times longer.  It needs about 4 GB of free disk
+and 3-4 GB of memory for the builder (Chroma keeps the index in memory there too).  The search
+process holds Chroma's HNSW index in memory, 1,676 B per row at 384-d float32 (about 1.7 GB at
+1M), so its peak RSS should land near, and under, the 2.5 GB target.
 
 What it does:
 
