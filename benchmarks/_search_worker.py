@@ -113,7 +113,8 @@ def main() -> None:
             mem.clear_cache()
             evict(args.evict)
             t = time.perf_counter()
-            hits = store.nearest(np.asarray(v, dtype=np.float32), k, mem.version)
+            hits = store.nearest(np.asarray(v, dtype=np.float32), k, mem.version,
+                                 invisible_rows=mem.manifest.dead_rows)  # as a head-version search asks
             t1 = time.perf_counter()
             mem._materialize(hits)
             t2 = time.perf_counter()

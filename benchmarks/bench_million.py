@@ -23,7 +23,8 @@ What it does:
   and one MP4 segment, as an application appending documents would write them), vectors given.
 * Search: a fresh process that never imports torch or the model (``_search_worker.py``) runs top-5
   queries; before every cold query it empties memvid's frame cache and drops the memory's files from
-  the OS page cache (``posix_fadvise``, those files only).  Hot queries repeat a query at once.
+  the OS page cache (``posix_fadvise``, those files only; ``--keep-page-cache`` skips that part, so the
+  store's SQLite pages and the MP4 stay cached).  Hot queries repeat a query at once.
 * Footprint: every byte under the memory's folder, split into video (QR frames and per-segment box),
   vector store (HNSW files and SQLite tables, per row) and the rest, against the raw UTF-8 text.
 
@@ -132,6 +133,8 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=None, help="chunks to build (default 1,000,000; quick 3,000)")
     ap.add_argument("--batch", type=int, default=None, help="chunks per add() call (default 100,000; quick 1,000)")
     ap.add_argument("--queries", type=int, default=None, help="queries per search measurement (default 200; quick 30)")
+    ap.add_argument("--keep-page-cache", action="store_true",
+                    help="cold queries empty only memvid's frame cache, not the OS page cache of the memory's files")
     ap.add_argument("--keep", action="store_true", help="keep the built memory under .bench/work/million*")
     ap.add_argument("--note", default="", help="free text stored with the results (e.g. 'taken under load')")
     args = ap.parse_args()
@@ -161,8 +164,9 @@ def main() -> None:
     qfile = work / "queries.npy"
     np.save(qfile, hashed_vectors(queries))
     log(f"search: fresh process without the model, {len(queries)} queries, top-5, caches emptied before cold queries")
-    cmd = [sys.executable, str(HERE / "_search_worker.py"), "memvid", str(work / "memory" / "kb.mp4"), str(qfile),
-           "--evict", str(work / "memory")]
+    cmd = [sys.executable, str(HERE / "_search_worker.py"), "memvid", str(work / "memory" / "kb.mp4"), str(qfile)]
+    if not args.keep_page_cache:
+        cmd += ["--evict", str(work / "memory")]
     res["search"] = run_json(cmd, timeout=7200)
     s = res["search"]
     log(f"cold p50/p95 {s['cold']['p50_ms']}/{s['cold']['p95_ms']} ms, hot p50/p95 {s['hot']['p50_ms']}/{s['hot']['p95_ms']} ms, "
