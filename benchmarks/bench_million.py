@@ -17,7 +17,8 @@ process holds Chroma's HNSW index in memory, 1,676 B per row at 384-d float32 (a
 What it does:
 
 * ``n`` distinct chunks of real text (``_common.iter_distinct_chunks``: pydoc topics, then the
-  standard library's and the venv's Python sources) with deterministic 384-d hashed bag-of-words
+  standard library's and the venv's Python sources, then their other text files; this project's venv
+  holds 1,045,784 distinct chunks, 757,212 of them from ``.py`` files) with deterministic 384-d hashed bag-of-words
   vectors (``_common.hashed_vectors``; no model is involved, search latency does not depend on it).
 * Build: ``Memory.create`` then ``add`` in batches of ``--batch`` chunks (each batch is one version
   and one MP4 segment, as an application appending documents would write them), vectors given.
