@@ -4,9 +4,9 @@ This is the only module that knows memvid's row schema.  Rows never hold text.  
 the chunk id, its segment, the version range ``[v0, v1)`` in which it is live, and one packed
 ``frame|frames|checksum|text bytes`` string, plus the user's scalar metadata for filtering.  Chroma
 stores every metadata key of a row as its own SQLite row, so the fields memvid never filters on share
-one key (rows written before this packing, with one key per field, are still read).  A row is visible at version ``V`` when
-``v0 <= V < v1``; this is what makes ``as_of`` time travel and crash recovery work without
-rewriting anything.
+one key (rows written before this packing, with one key per field, are still read).  A row is visible
+at version ``V`` when ``v0 <= V < v1``; this is what makes ``as_of`` time travel and crash recovery
+work without rewriting anything.
 """
 
 from __future__ import annotations
