@@ -5,7 +5,8 @@ Nothing here touches the network.  The corpora are texts every Python install ca
 * ``pydoc_chunks``: the ``pydoc_data.topics`` help texts (about 466 KB), chunked at 512 characters.
 * ``distinct_chunks(n)``: ``n`` distinct chunks of real text, taken in a fixed order from the
   ``pydoc_data`` topics, then the standard library's ``.py`` sources, then the ``.py`` sources of the
-  packages installed in the benchmark's own venv (only if the standard library runs out).
+  packages installed in the benchmark's own venv (only if the standard library runs out), then other
+  text files of both (only past about 757,000 chunks).
 
 ``hashed_vectors`` is a deterministic stand-in for an embedding model at scales where running MiniLM
 would take too long on this machine (100k chunks would take about 20-30 minutes): a signed,
@@ -74,12 +75,23 @@ def pydoc_chunks(limit: int | None = None) -> list[str]:
     return chunks[:limit] if limit else chunks
 
 
+_MORE_TEXT = (".pyi", ".h", ".c", ".hpp", ".cpp", ".cuh", ".pyx", ".pxd", ".rst", ".md", ".txt", ".js", ".json", ".csv",
+              ".decTest", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".html", ".css", ".xml", ".sh",
+              "")  # no suffix: METADATA, LICENSE, RECORD ... (binaries fail to decode and are skipped)
+
+
 def _source_files() -> Iterator[Path]:
+    """The standard library's ``.py`` files, then the venv's; then other text files of both (stubs, C
+    headers and sources, docs, scripts, data), which only the million-chunk tier reaches (the ``.py`` files
+    give about 757,000 distinct chunks; with the rest, over a million in this project's venv)."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
+    purelib = Path(sysconfig.get_paths()["purelib"])
     skip = {"site-packages", "dist-packages", "__pycache__"}
     yield from sorted(p for p in stdlib.rglob("*.py") if not skip & set(p.relative_to(stdlib).parts))
-    purelib = Path(sysconfig.get_paths()["purelib"])
     yield from sorted(p for p in purelib.rglob("*.py") if "__pycache__" not in p.parts)
+    yield from sorted(p for p in stdlib.rglob("*") if p.suffix in _MORE_TEXT and p.is_file()
+                      and not skip & set(p.relative_to(stdlib).parts))
+    yield from sorted(p for p in purelib.rglob("*") if p.suffix in _MORE_TEXT and p.is_file() and "__pycache__" not in p.parts)
 
 
 def _pack_lines(text: str, size: int) -> Iterator[str]:
@@ -102,10 +114,14 @@ def _pack_lines(text: str, size: int) -> Iterator[str]:
         yield "\n".join(cur)
 
 
-def distinct_chunks(n: int, size: int = CHUNK_CHARS, min_chars: int = 120) -> list[str]:
-    """``n`` distinct chunks of real text (pydoc topics, then Python sources), in a fixed order."""
-    seen: set[str] = set()
-    out: list[str] = []
+def iter_distinct_chunks(size: int = CHUNK_CHARS, min_chars: int = 120) -> Iterator[str]:
+    """Distinct chunks of real text (pydoc topics, then Python sources), in a fixed order, one at a time.
+
+    Remembers an 8-byte digest per chunk, not the chunk, so a million chunks cost about 100 MB here.
+    """
+    import hashlib
+
+    seen: set[bytes] = set()
 
     def texts() -> Iterable[str]:
         yield pydoc_text()
@@ -118,13 +134,21 @@ def distinct_chunks(n: int, size: int = CHUNK_CHARS, min_chars: int = 120) -> li
     for text in texts():
         for chunk in _pack_lines(text, size):
             chunk = chunk.strip()
-            if len(chunk) < min_chars or chunk in seen:
+            if len(chunk) < min_chars:
                 continue
-            seen.add(chunk)
-            out.append(chunk)
-            if len(out) >= n:
-                return out
-    raise RuntimeError(f"Only found {len(out)} distinct chunks of real text, {n} were asked for.")
+            key = hashlib.blake2b(chunk.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            if key in seen:
+                continue
+            seen.add(key)
+            yield chunk
+
+
+def distinct_chunks(n: int, size: int = CHUNK_CHARS, min_chars: int = 120) -> list[str]:
+    """``n`` distinct chunks of real text (pydoc topics, then Python sources), in a fixed order."""
+    out = list(itertools.islice(iter_distinct_chunks(size, min_chars), n))
+    if len(out) < n:
+        raise RuntimeError(f"Only found {len(out)} distinct chunks of real text, {n} were asked for.")
+    return out
 
 
 def queries_from(chunks: list[str], n: int, seed: int = 7) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -15,6 +16,8 @@ from .embeddings import Embedder
 from .errors import InvalidInputError
 from .loaders import iter_files, read_pdf, read_text_file
 from .memory import Memory
+
+HINT_RATIO = 3.0  # video / raw text above which build_video prints a hint
 
 logger = logging.getLogger(__name__)
 _PARALLEL_MIN = 2000  # below this many chunks a process pool costs more than it saves
@@ -186,6 +189,10 @@ class MemvidEncoder:
             video_size_mb=round(info["video_bytes"] / 1e6, 4),
             build_seconds=round(time.perf_counter() - started, 3),
         )
+        hint = size_hint(info)
+        if hint:
+            info["hint"] = hint
+            print(hint, file=sys.stderr)
         return info
 
     def clear(self) -> None:
@@ -224,6 +231,15 @@ class MemvidEncoder:
         if len(metas) != n:
             raise InvalidInputError(f"Got {len(metas)} metadata dicts for {n} chunks.")
         return [dict(m or {}) for m in metas]
+
+
+def size_hint(info: Mapping[str, Any]) -> str | None:
+    """One line of advice when a lossy codec made the video much larger than the text it holds."""
+    ratio = info.get("ratio_to_raw_text")
+    if info.get("codec") == "av1" or not isinstance(ratio, (int, float)) or ratio <= HINT_RATIO:
+        return None
+    return (f"memvid: this {info.get('codec')} video at {info.get('frame_size')} px is {ratio:.1f}x the raw text "
+            "(lossy codecs need 3-px QR modules); video_codec='av1', the default, stores about 0.5x.")
 
 
 def _chunk_one(args: tuple[str, int, int]) -> list[str]:

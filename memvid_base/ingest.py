@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from .embeddings import Embedder
 from .errors import CorruptMemoryError, DimensionMismatchError, InvalidInputError
 from .layout import Layout
 from .manifest import Manifest, Segment
-from .payload import Record
+from .payload import Record, encode_record
 from .segments import Placement, SegmentPlan, commit_segment, plan_segment, render_plan
 from .self_describe import quantized, segment_box
 from .transaction import WriteTransaction, fault, new_uid, now
@@ -39,7 +39,7 @@ class SegmentSink:
     n_workers: int = 1
 
     def plan(self, records: Sequence[Record]) -> SegmentPlan:
-        return plan_segment(records, self.settings)
+        return plan_segment(records, self.settings, self.n_workers)
 
     def path(self, plan: SegmentPlan, version: int) -> Path:
         folder = self.layout.segments_dir
@@ -62,6 +62,27 @@ class SegmentSink:
         tmp = self.render(plan, version, show_progress)
         box = segment_box(plan, records, self.settings, version, op, now(), model, dimension, vectors)
         return self.commit(tmp, plan, version, box)
+
+
+def _plan_and_render(sink: SegmentSink, records: Sequence[Record], planned: Future[SegmentPlan], version: int,
+                     show_progress: bool) -> Path:
+    """Pack ``records`` (unless already planned), publish the plan, then render the video to a temporary file."""
+    if not planned.done():
+        try:
+            planned.set_result(sink.plan(records))
+        except BaseException as exc:
+            planned.set_exception(exc)
+            raise
+    return sink.render(planned.result(), version, show_progress)
+
+
+def _discard_rendered(future: Future[Path]) -> None:
+    """After a failed add, wait for the render thread and delete the temporary video it wrote."""
+    try:
+        tmp = future.result()
+    except BaseException:
+        return  # it failed or was cancelled: render_plan removes its own temporary file
+    tmp.unlink(missing_ok=True)
 
 
 def empty_segment(version: int) -> Segment:
@@ -191,30 +212,42 @@ def add(
     final_ids = assign_ids(tx, ids)
     records = [Record.make(i, t, meta) for i, t, meta in zip(final_ids, texts, metas)]
     version = tx.next_version
-    plan = sink.plan(records)
-    # The QR/video work runs in a thread (and worker processes) while torch embeds and Chroma indexes;
-    # the rows it adds carry the next version, so no reader sees them before the commit.
+    planned: Future[SegmentPlan] = Future()
+    if vectors is not None:  # the rows need the placements at once: plan here
+        planned.set_result(sink.plan(records))
+    else:
+        for rec in records:
+            encode_record(rec)  # a chunk that cannot be stored fails now, not after the embedding
+    # Packing, QR and video work run in a thread (zstd, numpy, zxing-cpp and the encoder release the GIL)
+    # while torch embeds and Chroma indexes; the rows it adds carry the next version, so no reader sees
+    # them before the commit.
     with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(sink.render, plan, version, show_progress)
-        if vectors is None:
-            vectors = embedder.embed_many(texts, show_progress)
-        # The store gets exactly the vectors the segment's box keeps, so a store rebuilt from the video matches.
-        encoded, vectors = quantized(vectors)
-        replaced = {h.row.row_id: h.row for h in tx.store.live_rows_for(final_ids, m.version)}
-        rows = rows_for(records, plan.placements, version)
+        future = pool.submit(_plan_and_render, sink, records, planned, version, show_progress)
         try:
-            tx.store.add(rows, vectors, metas)
-            fault("rows-added")
-            tx.store.set_removed(list(replaced), version)
-        except Exception as exc:
+            if vectors is None:
+                vectors = embedder.embed_many(texts, show_progress)
+            # The store gets exactly the vectors the segment's box keeps, so a store rebuilt from the video matches.
+            encoded, vectors = quantized(vectors)
+            replaced = {h.row.row_id: h.row for h in tx.store.live_rows_for(final_ids, m.version)}
+            plan = planned.result()
+            rows = rows_for(records, plan.placements, version)
+            try:
+                tx.store.add(rows, vectors, metas)
+                fault("rows-added")
+                tx.store.set_removed(list(replaced), version)
+            except Exception as exc:
+                raise CorruptMemoryError(f"The vector store rejected the new chunks: {exc}") from exc
+            fault("rows-updated")
+            if tx.keywords is not None:
+                tx.keywords.stage(added=list(zip(rows, texts)))
+            box = segment_box(plan, records, sink.settings, version, "add", now(),
+                              m.embedding.get("model") or embedder.name, m.embedding.get("dimension"), encoded)
+            tmp = future.result()
+        except BaseException:
             future.cancel()
-            raise CorruptMemoryError(f"The vector store rejected the new chunks: {exc}") from exc
-        fault("rows-updated")
-        if tx.keywords is not None:
-            tx.keywords.stage(added=list(zip(rows, texts)))
-        box = segment_box(plan, records, sink.settings, version, "add", now(), m.embedding.get("model") or embedder.name,
-                          m.embedding.get("dimension"), encoded)
-        segment = sink.commit(future.result(), plan, version, box)
+            _discard_rendered(future)
+            raise
+        segment = sink.commit(tmp, plan, version, box)
     fault("segment-written")
     m.segments.append(segment)
     m.live_chunks += len(records) - len(replaced)

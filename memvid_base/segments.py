@@ -30,6 +30,7 @@ from .manifest import Segment, fsync_dir
 from .payload import (
     HEADER_SIZE,
     KIND_DICT,
+    Group,
     Packer,
     Record,
     decode_dictionary,
@@ -46,6 +47,7 @@ from .qr import read_frame, render_frame
 from .video import VideoReader, write_video
 
 _PARALLEL_MIN_FRAMES = 96  # below this, starting worker processes costs more than it saves
+_PARALLEL_PACK_MIN = 5000  # records per packing thread, at least (about 250 frames)
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,13 @@ def _process_pool(n_workers: int) -> Executor:
 
 
 def _render_all(payloads: list[bytes], settings: VideoSettings, n_workers: int) -> Iterator[np.ndarray]:
-    """Render QR frames in order, in worker processes when there are enough of them."""
-    if n_workers <= 1 or len(payloads) < _PARALLEL_MIN_FRAMES:
+    """Render QR frames in order, in worker processes when there are enough of them.
+
+    The vectorised encoder used for 1-px modules makes a frame in well under a millisecond, less than
+    handing it to a process costs, so it always runs here.
+    """
+    fast = settings.qr_backend == "zxing" and settings.module_px == 1
+    if fast or n_workers <= 1 or len(payloads) < _PARALLEL_MIN_FRAMES:
         for p in payloads:
             yield render_frame(p, settings)
         return
@@ -96,13 +103,26 @@ class SegmentPlan:
     chunks: int
 
 
-def plan_segment(records: Sequence[Record], settings: VideoSettings) -> SegmentPlan:
-    """Compress and pack ``records`` into frame payloads (fast; no video work yet)."""
+def _pack(encoded: list[tuple[str, bytes]], capacity: int, dictionary: bytes | None, workers: int) -> list[Group]:
+    """Pack in ``workers`` threads, each over one contiguous slice (zstd releases the GIL while it compresses).
+
+    Each slice ends with one partly filled frame at most, a fraction of a percent of a large segment.
+    """
+    if workers <= 1 or len(encoded) < workers * _PARALLEL_PACK_MIN:
+        return Packer(capacity, dictionary).pack(encoded)
+    step = -(-len(encoded) // workers)
+    slices = [encoded[k : k + step] for k in range(0, len(encoded), step)]
+    with ThreadPoolExecutor(len(slices)) as pool:
+        return [g for part in pool.map(lambda sl: Packer(capacity, dictionary).pack(sl), slices) for g in part]
+
+
+def plan_segment(records: Sequence[Record], settings: VideoSettings, workers: int = 1) -> SegmentPlan:
+    """Compress and pack ``records`` into frame payloads (no video work yet), in ``workers`` threads."""
     uid = secrets.token_bytes(8)
     encoded = [(r.id, encode_record(r)) for r in records]
     capacity = settings.frame_capacity - HEADER_SIZE
     dictionary = train_dictionary([e[1] for e in encoded])
-    groups = ([dictionary_group(dictionary)] if dictionary else []) + Packer(capacity, dictionary).pack(encoded)
+    groups = ([dictionary_group(dictionary)] if dictionary else []) + _pack(encoded, capacity, dictionary, workers)
     plan = SegmentPlan(uid, [], {}, [], [], 0, 0, len(records))
     for group in groups:
         parts = split_frames(group.blob, capacity)

@@ -1,10 +1,12 @@
 """The vector side of a memory: one Chroma row per chunk version, and the rules for which rows are visible.
 
 This is the only module that knows memvid's row schema.  Rows never hold text.  Each row carries
-the chunk id, its segment and frame span, its checksum and the version range ``[v0, v1)`` in which
-it is live, plus the user's scalar metadata for filtering.  A row is visible at version ``V`` when
-``v0 <= V < v1``; this is what makes ``as_of`` time travel and crash recovery work without
-rewriting anything.
+the chunk id, its segment, the version range ``[v0, v1)`` in which it is live, and one packed
+``frame|frames|checksum|text bytes`` string, plus the user's scalar metadata for filtering.  Chroma
+stores every metadata key of a row as its own SQLite row, so the fields memvid never filters on share
+one key (rows written before this packing, with one key per field, are still read).  A row is visible
+at version ``V`` when ``v0 <= V < v1``; this is what makes ``as_of`` time travel and crash recovery
+work without rewriting anything.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ LIVE = 2**62  # v1 of a row that has not been deleted or replaced
 RESERVED_PREFIX = "_mv_"
 _ID_BATCH = 1000  # ids per `$in` clause
 
-# The row schema: Chroma metadata keys memvid uses for its own bookkeeping.
-_ID, _SEG, _FRAME, _FRAMES, _SUM, _V0, _V1, _BYTES = (
-    f"{RESERVED_PREFIX}{k}" for k in ("id", "seg", "frame", "frames", "sum", "v0", "v1", "bytes")
-)
+# The row schema: Chroma metadata keys memvid uses for its own bookkeeping.  _LOC packs the fields no
+# filter uses; _FRAME, _FRAMES, _SUM and _BYTES are how older stores spelled them (still read).
+_ID, _SEG, _V0, _V1, _LOC = (f"{RESERVED_PREFIX}{k}" for k in ("id", "seg", "v0", "v1", "loc"))
+_FRAME, _FRAMES, _SUM, _BYTES = (f"{RESERVED_PREFIX}{k}" for k in ("frame", "frames", "sum", "bytes"))
+_MAX_INT_DIGITS = 18  # fields parsed from a store are bounded: it may come from a stranger
 
 
 def filterable_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,9 +156,17 @@ def make_row(
 
 def row_metadata(row: Row, user_metadata: Mapping[str, Any]) -> dict[str, Any]:
     meta = filterable_metadata(user_metadata)
-    meta.update({_ID: row.chunk_id, _SEG: row.segment, _FRAME: row.frame, _FRAMES: row.frames, _SUM: row.checksum,
-                 _V0: row.v0, _V1: row.v1, _BYTES: row.text_bytes})
+    meta.update({_ID: row.chunk_id, _SEG: row.segment, _V0: row.v0, _V1: row.v1,
+                 _LOC: f"{row.frame}|{row.frames}|{row.checksum}|{row.text_bytes}"})
     return meta
+
+
+def _unpack_loc(loc: Any) -> tuple[int, int, str, int]:
+    """``frame|frames|checksum|text bytes`` back into its fields; ValueError if it is not one of ours."""
+    parts = loc.split("|") if isinstance(loc, str) else []
+    if len(parts) != 4 or not all(parts[k].isdigit() and len(parts[k]) <= _MAX_INT_DIGITS for k in (0, 1, 3)):
+        raise ValueError(f"bad {_LOC} {loc!r:.60}")
+    return int(parts[0]), int(parts[1]), parts[2], int(parts[3])
 
 
 def row_payload(row: Row) -> str:
@@ -176,8 +187,13 @@ def row_from_payload(row_id: str, payload: str) -> Row | None:
 def row_from_metadata(row_id: str, meta: Mapping[str, Any] | None) -> Row:
     try:
         assert meta is not None
-        return Row(row_id, str(meta[_ID]), str(meta[_SEG]), int(meta[_FRAME]), int(meta[_FRAMES]), str(meta[_SUM]),
-                   int(meta[_V0]), int(meta[_V1]), int(meta.get(_BYTES, 0)))
+        if _LOC in meta:
+            frame, frames, checksum, text_bytes = _unpack_loc(meta[_LOC])
+        else:  # a store written before the fields were packed
+            frame, frames, checksum, text_bytes = (int(meta[_FRAME]), int(meta[_FRAMES]), str(meta[_SUM]),
+                                                   int(meta.get(_BYTES, 0)))
+        return Row(row_id, str(meta[_ID]), str(meta[_SEG]), frame, frames, checksum, int(meta[_V0]), int(meta[_V1]),
+                   text_bytes)
     except (AssertionError, KeyError, TypeError, ValueError) as exc:
         raise CorruptMemoryError(
             f"Vector row {row_id!r} lacks memvid's bookkeeping ({exc}). Rebuild the store: `memvid verify --rebuild-index`."

@@ -229,3 +229,20 @@ def test_streaming_appends_work_one_chunk_at_a_time(tmp_path: Path) -> None:
     assert [mem.get_by_ids([f"c{k}"])[0].text for k in range(len(chunks))] == chunks
     assert mem.compact()["live_chunks"] == len(chunks)
     assert sorted(_texts(mem).values()) == sorted(chunks)
+
+
+def test_a_failed_embedding_leaves_no_video_behind(memory: Memory) -> None:
+    # The segment renders beside the embedding; when the embedding fails, its temporary file goes too.
+    before = sorted(p.name for p in memory.layout.segments_dir.iterdir())
+    version = memory.version
+
+    def broken(texts: list[str]):  # answers the one-text dimension probe, then fails on the real batch
+        if len(texts) > 1:
+            raise RuntimeError("model crashed")
+        return hash_embed(texts)
+
+    writer = Memory(memory.video_path, embedding_model=broken)
+    with pytest.raises(Exception, match="model crashed"):
+        writer.add([f"chunk {k} " * 40 for k in range(200)])
+    assert sorted(p.name for p in memory.layout.segments_dir.iterdir()) == before
+    assert Memory(memory.video_path, embedding_model=hash_embed).version == version

@@ -84,3 +84,21 @@ def test_segment_cache_refuses_a_checksum_the_index_does_not_expect(tmp_path: Pa
             cache.record(plan.placements["id1"], seg, "id1", "0" * 16)
     finally:
         cache.close()
+
+
+def test_packing_in_threads_keeps_every_record_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from memvid_base import segments
+
+    monkeypatch.setattr(segments, "_PARALLEL_PACK_MIN", 10)  # thread the packing of a small segment
+    settings = VideoSettings.create("av1")
+    recs = [Record.make(f"id{k}", f"Chunk {k}: " + "lorem ipsum dolor sit amet " * (k % 40 + 5), {}) for k in range(300)]
+    plan = plan_segment(recs, settings, workers=2)
+    seg = write_plan(plan, settings, tmp_path / "seg.mp4", version=1, relative_to=tmp_path)
+    assert len(seg.group_starts) > 2  # several groups, from both slices
+    cache = SegmentCache(tmp_path, settings)
+    try:
+        assert [r for _, group in cache.iter_groups(seg) for r in group] == recs
+        for rec in recs[::37]:
+            assert cache.record(plan.placements[rec.id], seg, rec.id, rec.checksum) == rec
+    finally:
+        cache.close()

@@ -51,7 +51,8 @@ def test_verify_fails_when_rows_are_missing_or_point_at_the_wrong_frame(memory: 
     assert repaired["rebuilt_store"] and repaired["ok"] and repaired["live_chunks"] == 30
     store = memory.open_store()
     hit = store.lookup(memory.version, limit=1)[0]
-    store.collection.update(ids=[hit.row.row_id], metadatas=[{"_mv_frame": hit.row.frame + 1}])
+    r = hit.row
+    store.collection.update(ids=[r.row_id], metadatas=[{"_mv_loc": f"{r.frame + 1}|{r.frames}|{r.checksum}|{r.text_bytes}"}])
     assert not memory.verify().ok  # a frame pointer that does not hold its chunk
 
 

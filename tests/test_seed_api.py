@@ -68,6 +68,7 @@ def space(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.chdir(cwd)
     assert stats["codec"] == "h265" and stats["fps"] == 60 and stats["frame_size"] == 256 and stats["crf"] == 28
     assert stats["total_chunks"] == len(enc.chunks)
+    assert ("hint" in stats) == (stats["ratio_to_raw_text"] > 3.0)  # a large lossy video says how to shrink it
     return folder
 
 
@@ -114,6 +115,15 @@ def test_add_chunks_parallel_matches_sequential_chunking() -> None:
     added = enc.add_chunks_parallel(texts)
     expected = [c for t in texts for c in chunk_text(t, 120, enc.overlap)]
     assert enc.chunks == expected and added == len(expected)
+
+
+def test_size_hint_speaks_only_for_large_lossy_videos() -> None:
+    from memvid_base.encoder import size_hint
+
+    hint = size_hint({"codec": "h265", "frame_size": 256, "ratio_to_raw_text": 6.9})
+    assert hint is not None and "6.9x" in hint and "av1" in hint and "\n" not in hint
+    assert size_hint({"codec": "h265", "frame_size": 544, "ratio_to_raw_text": 2.5}) is None
+    assert size_hint({"codec": "av1", "frame_size": 192, "ratio_to_raw_text": 9.0}) is None
 
 
 def test_interactive_ui_class_is_exported() -> None:

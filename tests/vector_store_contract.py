@@ -45,6 +45,27 @@ class VectorStoreContract:
             "c4@1", "seg0", 4, 1, "sum4", 1, LIVE, 14,
         )
 
+    def test_rows_keep_few_metadata_keys(self, store: VectorStore) -> None:
+        # Chroma stores each metadata key of a row as one SQLite row: memvid's bookkeeping uses five.
+        res = store.collection.get(ids=["c4@1"], include=["metadatas"])
+        assert sorted(k for k in res["metadatas"][0] if k.startswith("_mv_")) == [
+            "_mv_id", "_mv_loc", "_mv_seg", "_mv_v0", "_mv_v1",
+        ]
+
+    def test_rows_written_one_key_per_field_still_read(self, store: VectorStore) -> None:
+        old = {"_mv_id": "old", "_mv_seg": "seg0", "_mv_frame": 7, "_mv_frames": 2, "_mv_sum": "abc",
+               "_mv_v0": 1, "_mv_v1": LIVE, "_mv_bytes": 33}
+        store.collection.add(ids=["old@1"], embeddings=[unit(7)], metadatas=[old])
+        row = store.rows_by_id(["old@1"], 1)["old@1"].row
+        assert (row.chunk_id, row.frame, row.frames, row.checksum, row.text_bytes) == ("old", 7, 2, "abc", 33)
+
+    def test_a_damaged_packed_field_is_reported(self, store: VectorStore) -> None:
+        from memvid_base.errors import CorruptMemoryError
+
+        store.collection.update(ids=["c1@1"], metadatas=[{"_mv_loc": "1|x|sum|10"}])
+        with pytest.raises(CorruptMemoryError, match="bookkeeping"):
+            store.rows_by_id(["c1@1"], 1)
+
     def test_rows_are_invisible_before_their_version(self, store: VectorStore) -> None:
         assert store.lookup(0) == []
         assert store.nearest(unit(0), 3, 0) == []
