@@ -136,6 +136,7 @@ class Memory(MemoryReader):
             raise InvalidInputError(
                 f"This memory was opened as_of={self.as_of} and is read-only; open the latest version to write."
             )
+        self.fill_metadata()  # a memory rebuilt from its boxes gets its rows' user metadata before any change
         return WriteTransaction(self.layout, self._store_for, promote=self._promote, keywords=self._keywords)
 
     def _store_for(self, manifest: Manifest) -> VectorStore:

@@ -4,9 +4,9 @@ The manifest and the store are caches of what the segments' boxes and frames hol
 (:mod:`~memvid_base.self_describe`).  When the manifest is missing but ``kb.mp4`` is there (the
 cache folder ``.kb.mp4.memvid-cache`` was deleted, say), opening the memory rebuilds both, history
 included: each box names its version and operation, the tombstones are in the frames and the
-boxes, and the vectors are in the boxes, so no embedding model is called.  A read-only (mirrored)
-memory is rebuilt from the boxes alone and reads its frames only when a search first needs user
-metadata (:mod:`~memvid_base.lazy_metadata`).
+boxes, and the vectors are in the boxes, so no embedding model is called.  The store is rebuilt
+from the boxes alone; the frames are read once, later, when a search first needs user metadata or a
+writer is about to change the memory (:mod:`~memvid_base.lazy_metadata`).
 
 A segment file in the memory's folder is taken as committed: a writer that crashed after moving
 its segment into place but before committing the manifest therefore has its change kept.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -144,15 +145,16 @@ def manifest_from_video(
     )
 
 
-def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
+def recover(layout: Layout, client: Any = None, cache_size: int = 64, from_frames: bool = False) -> bool:
     """Rebuild a missing manifest and its store from the MP4 files; False if the manifest exists after all.
 
-    A read-only (mirrored) memory is rebuilt from the segments' boxes alone, without decoding a frame:
-    its rows wait for their user metadata until a search needs it (:mod:`~memvid_base.lazy_metadata`).
-    A memory in its own folder is rebuilt from every frame, so that a writer finds it complete.
+    The store is rebuilt from the segments' boxes alone, without decoding a frame: its rows wait for
+    their user metadata until a search filters on it, or a writer needs it, and then one pass over the
+    frames fills it in (:mod:`~memvid_base.lazy_metadata`).  ``from_frames`` rebuilds the store from
+    every frame at once instead (rows and metadata from the frames, vectors from the boxes): the
+    reference the box-only path is tested against.
     """
     from .lazy_metadata import store_from_boxes
-    from .maintenance import rebuild_store  # maintenance imports the layers this module sits beside
 
     layout.ensure_cache()
     layout.index.parent.mkdir(parents=True, exist_ok=True)
@@ -171,24 +173,32 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64) -> bool:
                                 m.store["collection"], m.embedding.get("dimension"), create=True)
             return store, {}
 
-        def refuse(texts: list[str], show_progress: bool) -> Any:
-            raise CorruptMemoryError("A segment's box has no vector for one of its chunks; restore the index from a backup.")
-
         tx = WriteTransaction(layout, lambda _m: fresh_store()[0])
         tx.manifest = m
-        if layout.read_only:
-            store_from_boxes(tx, {meta.segment_uid: meta for _, meta, _ in described}, fresh_store)
+        if from_frames:
+            _store_from_frames(layout, tx, fresh_store, cache_size)
         else:
-            segments = SegmentCache(layout.root, VideoSettings.from_dict(m.video), cache_size,
-                                    locate=lambda seg: layout.segment_source(seg.file))
-            try:
-                rebuild_store(tx, segments, refuse, fresh_store)  # writes the manifest last: the commit point
-            finally:
-                segments.close()
+            store_from_boxes(tx, {meta.segment_uid: meta for _, meta, _ in described}, fresh_store)  # commits last
         if layout.source is not None:
             identity = next((ident for (name, _), _, ident in described if name == layout.video.name), None)
             (layout.cache / _IDENTITY).write_text(identity or source_identity(layout), encoding="utf-8")
     return True
+
+
+def _store_from_frames(
+    layout: Layout, tx: WriteTransaction, fresh_store: Callable[[], tuple[VectorStore, dict[str, str]]], cache_size: int
+) -> None:
+    from .maintenance import rebuild_store  # maintenance imports the layers this module sits beside
+
+    def refuse(texts: list[str], show_progress: bool) -> Any:
+        raise CorruptMemoryError("A segment's box has no vector for one of its chunks; restore the index from a backup.")
+
+    segments = SegmentCache(layout.root, VideoSettings.from_dict(tx.m.video), cache_size,
+                            locate=lambda seg: layout.segment_source(seg.file))
+    try:
+        rebuild_store(tx, segments, refuse, fresh_store)  # writes the manifest last: the commit point
+    finally:
+        segments.close()
 
 
 def refresh_mirror(layout: Layout) -> None:

@@ -122,9 +122,18 @@ def filtered_results(mem: Memory) -> list[list[tuple[str, str]]]:
     return out
 
 
+def from_every_frame(video: Path) -> Memory:
+    """Open a bare MP4 with its store rebuilt from every frame at once: the reference for the box-only open."""
+    from memvid_base.layout import Layout
+    from memvid_base.recovery import recover
+
+    assert recover(Layout.of(video), from_frames=True)
+    return Memory(video, embedding_model=hash_embed)
+
+
 @pytest.fixture
 def filtered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Memory]:
-    """A single-file memory with user metadata, and the same file opened in a writable folder (rebuilt eagerly)."""
+    """A single-file memory with user metadata, and the same file in a writable folder, its store rebuilt from every frame."""
     monkeypatch.setenv("MEMVID_CACHE_DIR", str(tmp_path / "user-cache"))
     chunks = pydoc_chunks(limit=600)
     metas = [{"file": f"f{k % 3}.txt", "n": k} for k in range(len(chunks))]
@@ -133,7 +142,7 @@ def filtered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Mem
     mem.close()
     (tmp_path / "copy").mkdir()
     shutil.copy(mem.video_path, tmp_path / "copy" / "kb.mp4")
-    eager = Memory(tmp_path / "copy" / "kb.mp4", embedding_model=hash_embed)  # no index: rebuilt from every frame
+    eager = from_every_frame(tmp_path / "copy" / "kb.mp4")
     assert "user_metadata" not in eager.manifest.store
     return mem.video_path, eager
 
@@ -229,8 +238,8 @@ def test_a_read_only_folder_with_history_opens_from_its_boxes_like_a_full_rebuil
     mem.delete(where={"file": "f2.txt"})
     mem.close()
     for name in ("eager", "lazy"):
-        shutil.copytree(tmp_path / "src", tmp_path / name, ignore=shutil.ignore_patterns("kb_index*"))
-    eager = Memory(tmp_path / "eager" / "kb.mp4", embedding_model=hash_embed)  # writable: rebuilt from every frame
+        shutil.copytree(tmp_path / "src", tmp_path / name, ignore=shutil.ignore_patterns("kb_index*", "*.memvid-cache"))  # the MP4s only
+    eager = from_every_frame(tmp_path / "eager" / "kb.mp4")
     mirrored = Layout.mirrored(str(tmp_path / "lazy" / "kb.mp4"))
     monkeypatch.setattr(Layout, "of", classmethod(lambda cls, video, index=None: mirrored))  # as if read-only
     lazy = Memory(tmp_path / "lazy" / "kb.mp4", embedding_model=refusing_embedder())

@@ -83,3 +83,38 @@ def test_a_lost_store_is_rebuilt_from_the_boxes_without_the_model(memory: Memory
     again = Memory(memory.video_path, embedding_model=refusing_embedder())
     assert again.rebuild_index() == 80
     assert results(again) == before
+
+
+def _filtered(mem: Memory, where: dict[str, str]) -> list[list[tuple[float, str]]]:
+    """Scores and the filtered key of each hit (hashed vectors tie at times, so ids at equal scores may swap)."""
+    return [[(round(c.score or 0, 6), c.metadata["file"]) for c in mem.search_by_vector(hash_embed([q])[0], 5, where=where)]
+            for q in QUERIES]
+
+
+def test_a_bare_copy_opens_from_its_box_and_reads_the_frames_only_when_metadata_is_needed(
+    memory: Memory, tmp_path: Path
+) -> None:
+    from memvid_base.lazy_metadata import is_pending
+
+    memory.compact()
+    before, filtered = results(memory), _filtered(memory, {"file": "f1.txt"})
+    copies = []
+    for name in ("reader", "writer"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(memory.video_path, folder / "kb.mp4")
+        copies.append(Memory(folder / "kb.mp4", embedding_model=refusing_embedder()))
+    reader, writer = copies
+    assert is_pending(reader.manifest) and is_pending(writer.manifest)  # vectors and placements from the box only
+    assert results(reader) == before and is_pending(reader.manifest)  # a plain vector search needs no metadata
+    assert _filtered(reader, {"file": "f1.txt"}) == filtered  # a filter reads the frames once, then matches
+    assert {s for row in filtered for s in row} and all(f == "f1.txt" for row in filtered for _, f in row)
+    assert not is_pending(reader.manifest)
+    hits = reader.search_by_vector(hash_embed([QUERIES[0]])[0], 5, where={"file": "f1.txt"})
+    assert [c.text for c in hits] == [c.text for c in memory.get_by_ids([c.id for c in hits])]  # exact text
+    # A writer fills the metadata in before it changes anything, so its store is complete afterwards.
+    writer.add(["Appended to a bare copy."], [{"file": "f1.txt"}], ids=["fresh"],
+               embeddings=hash_embed(["Appended to a bare copy."]))
+    assert not is_pending(writer.manifest)
+    assert {c.id for c in writer.get(where={"file": "f1.txt"})} == {c.id for c in memory.get(where={"file": "f1.txt"})} | {"fresh"}
+    assert Memory(writer.video_path, embedding_model=refusing_embedder()).verify().ok
