@@ -239,7 +239,7 @@ def size_hint(info: Mapping[str, Any]) -> str | None:
     if info.get("codec") == "av1" or not isinstance(ratio, (int, float)) or ratio <= HINT_RATIO:
         return None
     return (f"memvid: this {info.get('codec')} video at {info.get('frame_size')} px is {ratio:.1f}x the raw text "
-            "(lossy codecs need 3-px QR modules); video_codec='av1', the default, stores about 0.5x.")
+            "(lossy codecs need 3-px QR modules); video_codec='av1', the default, stores the text in about 0.5x.")
 
 
 def _chunk_one(args: tuple[str, int, int]) -> list[str]:
