@@ -4,7 +4,10 @@
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --chunks 100000   # a tenth of the full run
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py                   # 1,000,000 chunks
 
-How long it takes (an estimate: no 1M run has been made yet).  Every part grows about linearly with the
+How long it takes.  The first idle run (this round) took 113, 159, 204, 170 and 244 s for its first five
+100,000-chunk batches (each ``add`` slows as the store grows) and was stopped in the sixth for lack of
+session time; ``bench_million_partial.py`` measured what it had committed.  Extrapolated, 1,000,000
+chunks take 45-60 minutes of build.  The estimate made before that run follows.  Every part grows about linearly with the
 chunk count.  Measured per 10,000 chunks on the 2-core build machine: Chroma insert 3-7 s (1,400-2,900
 rows/s), packing 2-3 s, AV1 encoding 2-3 s, verification about 1 s, hashed vectors about 3 s, and the
 10k build excluding vectors took 44-56 s under load 10-13 (other helpers' jobs; 1.05-1.16x a plain Chroma
