@@ -32,7 +32,7 @@ from .vectors import VectorStore, validate_where
 from .view import MemoryView
 
 _R = TypeVar("_R")
-_READ_ATTEMPTS = 4
+_READ_ATTEMPTS = 16  # retried only while other processes keep committing; a compaction is ~4 quick commits (commit, promote, ...)
 
 
 class MemoryReader:
