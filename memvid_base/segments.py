@@ -239,10 +239,14 @@ class SegmentCache:
 
     def reader(self, seg: Segment) -> VideoReader:
         with self._lock:
-            if seg.uid not in self._readers:
-                # The file name comes from the manifest: never follow it (or a symlink) outside the memory's folder.
-                self._readers[seg.uid] = VideoReader(self.locate(seg))
-            return self._readers[seg.uid]
+            # The file name comes from the manifest: never follow it (or a symlink) outside the memory's folder.
+            where = self.locate(seg)
+            reader = self._readers.get(seg.uid)
+            if reader is None or str(reader.path) != str(where):
+                # A compaction's segment moves onto kb.mp4 in a later commit: a reader made before the move
+                # would keep pointing at the old name, so the segment is reopened at its new place.
+                reader = self._readers[seg.uid] = VideoReader(where)
+            return reader
 
     def locate(self, seg: Segment) -> Path | str:
         """Where a segment's file is read from (checked to stay inside the memory's folder or source)."""

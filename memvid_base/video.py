@@ -84,11 +84,17 @@ class VideoReader:
             try:
                 container = open_video(self.path)
                 self._pts = frame_timestamps(container)  # from the index: demuxing would read every packet
+            except FileNotFoundError as exc:  # removed since it was checked (a compaction): readers retry on this
+                raise MemoryNotFoundError(f"Video segment {self.path} is missing. Restore it from a backup or rebuild.") from exc
             except (av.error.FFmpegError, IndexError) as exc:
                 raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
-            self._container = container
             if self.direct:
-                self._open_packets(container)
+                try:
+                    self._open_packets(container)
+                except FileNotFoundError as exc:
+                    container.close()
+                    raise MemoryNotFoundError(f"Video segment {self.path} is missing. Restore it from a backup or rebuild.") from exc
+            self._container = container
         return self._container
 
     def _open_packets(self, container: av.container.InputContainer) -> None:
