@@ -34,7 +34,8 @@ _MASK = 0
 _LEVEL_L_BITS = 1  # format-information bits of error level L
 
 
-def _gf_tables() -> tuple[np.ndarray, np.ndarray]:
+def gf_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Exponent and logarithm tables of GF(256) with the QR polynomial (the reader uses them too)."""
     exp = np.zeros(512, dtype=np.int32)
     log = np.zeros(256, dtype=np.int32)
     x = 1
@@ -48,7 +49,7 @@ def _gf_tables() -> tuple[np.ndarray, np.ndarray]:
     return exp, log
 
 
-_EXP, _LOG = _gf_tables()
+_EXP, _LOG = gf_tables()
 
 
 def _gf_mul_table() -> np.ndarray:

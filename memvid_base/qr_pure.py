@@ -15,6 +15,8 @@ import threading
 
 import numpy as np
 
+from .qr_encode import gf_tables
+
 # ISO/IEC 18004 Annex E: alignment pattern centres, versions 1..40.
 _ALIGN = (
     (), (6, 18), (6, 22), (6, 26), (6, 30), (6, 34), (6, 22, 38), (6, 24, 42), (6, 26, 46), (6, 28, 50),
@@ -43,21 +45,7 @@ _FINDER = np.array([[1, 1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0, 1], [1, 0, 1, 1, 1
                     [1, 0, 1, 1, 1, 0, 1], [1, 0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 1, 1]], dtype=bool)
 
 
-def _gf_tables() -> tuple[np.ndarray, np.ndarray]:
-    exp = np.zeros(512, dtype=np.int64)
-    log = np.zeros(256, dtype=np.int64)
-    x = 1
-    for i in range(255):
-        exp[i] = x
-        log[x] = i
-        x <<= 1
-        if x & 0x100:
-            x ^= 0x11D  # the QR field's primitive polynomial
-    exp[255:510] = exp[:255]
-    return exp, log
-
-
-_EXP, _LOG = _gf_tables()
+_EXP, _LOG = (table.astype(np.int64) for table in gf_tables())
 
 
 def _format_codes() -> dict[int, int]:
