@@ -204,8 +204,8 @@ def row_from_metadata(row_id: str, meta: Mapping[str, Any] | None) -> Row:
 # HNSW settings of every collection memvid creates.  Chroma does not build the same graph twice (a
 # rebuilt store, or the store of a copied MP4, differs from the original), so ef_search is set where
 # two builds of the same 20,000 MiniLM rows agree on the whole top-5 for >= 99 % of queries:
-# ef_search 100 / 200 / 300 / 400 gave 95.3 / 98.0 / 99.0 / 99.7 % (top-10: 92.7 / 95.7 / 98.0 / 98.3 %),
-# recall against exact search 98.9 -> 99.9 %, for about 1 ms more per query (benchmarks/bench_single_file.py).
+# ef_search 100 / 200 / 300 / 400 / 600 gave 94.7 / 98.7 / 99.7 / 99.7 / 99.7 % (benchmarks/bench_ef_search.py),
+# recall against exact search 97.7 -> 99.9 %; 400 keeps a margin over 300.  The price is slower vector queries.
 HNSW_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": 400, "ef_construction": 200}}
 
 
