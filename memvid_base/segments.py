@@ -235,6 +235,8 @@ class SegmentCache:
         self._readers: dict[str, VideoReader] = {}
         self._dicts: dict[str, bytes | None] = {}
         self._groups: OrderedDict[tuple[str, int], list[Record]] = OrderedDict()
+        self._verified: set[tuple[str, int, str]] = set()  # records of cached groups already checked once
+        self._where: dict[tuple[str, str], Path | str] = {}
         self._lock = threading.Lock()
 
     def reader(self, seg: Segment) -> VideoReader:
@@ -249,10 +251,19 @@ class SegmentCache:
             return reader
 
     def locate(self, seg: Segment) -> Path | str:
-        """Where a segment's file is read from (checked to stay inside the memory's folder or source)."""
-        if self._locate is not None:
-            return self._locate(seg)
-        return resolve_inside(self.root, seg.file, f"Segment {seg.uid} file")
+        """Where a segment's file is read from (checked to stay inside the memory's folder or source).
+
+        Checked once per segment file name: a cache serves one manifest, and a moved segment has a new name.
+        """
+        key = (seg.uid, seg.file)
+        where = self._where.get(key)
+        if where is None:
+            if self._locate is not None:
+                where = self._locate(seg)
+            else:
+                where = resolve_inside(self.root, seg.file, f"Segment {seg.uid} file")
+            self._where[key] = where
+        return where
 
     def _read_blob(self, seg: Segment, first: int) -> list[bytes]:
         k = bisect.bisect_left(seg.group_starts, first)
@@ -305,13 +316,20 @@ class SegmentCache:
         with self._lock:
             self._groups[key] = records
             while len(self._groups) > self.max_groups:
-                self._groups.popitem(last=False)
+                (uid, first), gone = self._groups.popitem(last=False)
+                self._verified.difference_update((uid, first, r.id) for r in gone)
         return records
 
     def record(self, place: Placement, seg: Segment, chunk_id: str, checksum: str | None) -> Record:
-        for rec in self.group(seg, place.frame):
+        records = self.group(seg, place.frame)
+        for rec in records:
             if rec.id == chunk_id:
-                rec.verify()
+                key = (seg.uid, place.frame, chunk_id)
+                if key not in self._verified:  # a cached record cannot change: check it the first time only
+                    rec.verify()
+                    with self._lock:
+                        if self._groups.get(key[:2]) is records:
+                            self._verified.add(key)
                 if checksum is not None and rec.checksum != checksum:
                     raise FrameDecodeError(
                         f"Chunk {chunk_id!r} in frame {place.frame} of {seg.file} does not match the index checksum."
@@ -360,6 +378,7 @@ class SegmentCache:
     def clear(self) -> None:
         with self._lock:
             self._groups.clear()
+            self._verified.clear()
 
     def close(self) -> None:
         with self._lock:
@@ -367,6 +386,7 @@ class SegmentCache:
                 reader.close()
             self._readers.clear()
             self._groups.clear()
+            self._verified.clear()
             self._dicts.clear()
 
 

@@ -368,7 +368,8 @@ class VectorStore:
         is faster than a filtered one.
         """
         if where is None and chunk_ids is None and invisible_rows is not None and invisible_rows <= 256:
-            n = top_k + invisible_rows + 8
+            # Rows a writer has added but not committed yet are rare: when some show up, the filtered query below runs.
+            n = top_k + invisible_rows
             found = self._query(vector, n, None, include_embeddings)
             hits = [h for h in found if h.row.visible_at(version)]
             if len(hits) >= top_k or len(found) < n:

@@ -42,6 +42,7 @@ class MemoryView:
         self._lock = threading.RLock()
         self._vectors: VectorStore | None = None
         self._client_dir: Path | None = None  # the store folder our own client reads
+        self._store_dir: tuple[str, Path] | None = None  # the manifest's store path and where it resolved
         self._readers_lock: int | None = None
         self.consistent = False  # the store was checked against the manifest (see checked_store)
         self.mtime: int | None = None
@@ -136,7 +137,10 @@ class MemoryView:
 
     @property
     def store_dir(self) -> Path:
-        return self.layout.resolve(self.manifest.store["path"], "store.path")
+        rel = self.manifest.store["path"]
+        if self._store_dir is None or self._store_dir[0] != rel:  # checked once per path, not on every query
+            self._store_dir = (rel, self.layout.resolve(rel, "store.path"))
+        return self._store_dir[1]
 
     def _open_own_client(self, fresh: bool) -> None:
         folder = self.store_dir

@@ -91,6 +91,16 @@ class VectorStoreContract:
         assert {h.row.chunk_id for h in store.live_rows_for(["c9", "c0"], 2)} == {"c0"}
         assert {h.row.chunk_id for h in store.live_rows_for(["c9"], 3)} == {"c9"}
 
+    def test_nearest_skips_a_writers_uncommitted_rows(self, store: VectorStore) -> None:
+        # A writer's rows of version 2 sit nearest to the query before it commits: a reader at version 1
+        # still gets its full top-k of committed rows, in order, through the filtered fallback.
+        near = [make_row(f"n{k}", "seg1", k, 1, f"n{k}", 2, 5) for k in range(4)]
+        store.add(near, np.stack([unit(2)] * 4), [{}] * 4)
+        hits = store.nearest(unit(2), 3, 1, invisible_rows=0)
+        assert len(hits) == 3 and hits[0].row.chunk_id == "c2"
+        assert all(h.row.v0 == 1 for h in hits)
+        assert hits == store.nearest(unit(2), 3, 1)  # the same as the always-filtered query
+
     def test_undo_after_removes_an_interrupted_writers_work(self, store: VectorStore) -> None:
         store.add([make_row("c7", "seg1", 0, 1, "s7", 2, 5)], np.stack([unit(7)]), [{}])
         store.set_removed(["c0@1"], 2)
