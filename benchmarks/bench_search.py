@@ -5,10 +5,12 @@
 
 The memory and the plain Chroma store are built once (same distinct real-text chunks and hashed
 384-d vectors as ``bench_core.py``'s large tier) under ``.bench/work/search_<N>`` and reused by later
-runs with the same ``--chunks`` (``--rebuild`` forces a fresh build).  Each side is measured in its
+runs with the same ``--chunks`` (``--rebuild`` forces a fresh build).  Both stores get the same
+``ef_search`` before measuring: memvid's own (400) unless ``--ef-search`` says otherwise.  Each side is measured in its
 own fresh process (``_search_worker.py``); ``--rounds`` alternates the two workers so that load
 changes on a shared machine hit both alike, and the ratios come from the same round.  Results go to
-``benchmarks/results/search.json`` (``search_quick.json`` with ``--quick``).
+``benchmarks/results/search.json`` (``search_quick.json`` with ``--quick``, ``search_ef100.json``
+with ``--ef-search 100``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,19 @@ def build(work: Path, n: int, n_q: int, rebuild: bool) -> Path:
     return qfile
 
 
+def set_ef_search(work: Path, ef: int) -> None:
+    """Give both stores the same query-time ``ef_search`` (a setting Chroma keeps per collection and lets change)."""
+    import chromadb
+    from chromadb.config import Settings
+
+    stores = [work / "chroma", *sorted((work / "memvid").glob(".*memvid-cache/chroma*"))]
+    for folder in stores:
+        client = chromadb.PersistentClient(path=str(folder), settings=Settings(anonymized_telemetry=False))
+        for col in client.list_collections():
+            col.modify(configuration={"hnsw": {"ef_search": ef}})
+            assert col.configuration["hnsw"]["ef_search"] == ef
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2,000 chunks, 30 queries, 1 round")
@@ -70,6 +85,8 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, default=None,
                     help="a folder holding another memvid_base (e.g. `git archive HEAD~1 memvid_base | tar -x -C DIR`), "
                     "measured in each round too")
+    ap.add_argument("--ef-search", type=int, default=None,
+                    help="HNSW ef_search given to both stores before measuring (default: memvid's own, 400)")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
     n = args.chunks or (2_000 if args.quick else 100_000)
@@ -80,6 +97,10 @@ def main() -> None:
                            "core": core_info(), "chunks": n, "queries": n_q, "rounds": []}
     work = WORK / f"search_{n}"
     qfile = build(work, n, n_q, args.rebuild)
+    from memvid_base.vectors import HNSW_CONFIGURATION
+
+    res["ef_search"] = args.ef_search or HNSW_CONFIGURATION["hnsw"]["ef_search"]
+    set_ef_search(work, res["ef_search"])
     for r in range(rounds):
         m = search_worker("memvid", work / "memvid" / "kb.mp4", qfile)
         c = search_worker("chroma", work / "chroma", qfile, "plain")
@@ -105,7 +126,8 @@ def main() -> None:
     for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio"):
         res[f"median_{key}"] = statistics.median(r[key] for r in res["rounds"])
     res["clean"] = res["machine"]["loadavg_at_start"][0] <= 0.5
-    path = write_json("search_quick.json" if args.quick else "search.json", res)
+    name = "search_quick" if args.quick else "search" + (f"_ef{args.ef_search}" if args.ef_search else "")
+    path = write_json(f"{name}.json", res)
     log(f"median ratios: cold p50 {res['median_cold_p50_ratio']}x, p95 {res['median_cold_p95_ratio']}x, "
         f"hot {res['median_hot_p50_ratio']}x (load at start {res['machine']['loadavg_at_start']}; "
         f"{'clean' if res['clean'] else 'NOT clean: loaded machine'}) -> {path}")
