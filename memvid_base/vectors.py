@@ -207,6 +207,8 @@ def row_from_metadata(row_id: str, meta: Mapping[str, Any] | None) -> Row:
 # ef_search 100 / 200 / 300 / 400 / 600 gave 94.7 / 98.7 / 99.7 / 99.7 / 99.7 % (benchmarks/bench_ef_search.py),
 # recall against exact search 97.7 -> 99.9 %; 400 keeps a margin over 300.  The price is slower vector queries.
 HNSW_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": 400, "ef_construction": 200}}
+# The largest unfiltered query nearest() widens to before it filters: ef_search, beyond which HNSW looks no further.
+WIDEST_UNFILTERED = 400
 
 
 class VectorStore:
@@ -368,12 +370,18 @@ class VectorStore:
         is faster than a filtered one.
         """
         if where is None and chunk_ids is None and invisible_rows is not None and invisible_rows <= 256:
-            # Rows a writer has added but not committed yet are rare: when some show up, the filtered query below runs.
+            # Rows a writer has added but not committed yet (or a killed writer left for the next one to undo)
+            # are rare: widen the unfiltered query before falling back to the filtered one, which costs a scan
+            # of the store's metadata (tens of ms at 500,000 rows).
             n = top_k + invisible_rows
-            found = self._query(vector, n, None, include_embeddings)
-            hits = [h for h in found if h.row.visible_at(version)]
-            if len(hits) >= top_k or len(found) < n:
-                return hits[:top_k]
+            while True:
+                found = self._query(vector, n, None, include_embeddings)
+                hits = [h for h in found if h.row.visible_at(version)]
+                if len(hits) >= top_k or len(found) < n:
+                    return hits[:top_k]
+                if n >= WIDEST_UNFILTERED:
+                    break
+                n = min(WIDEST_UNFILTERED, n * 4)
         clause = and_where(where, ids_clause(chunk_ids) if chunk_ids is not None else None, visible_at(version))
         return [h for h in self._query(vector, top_k, clause, include_embeddings) if h.row.visible_at(version)][:top_k]
 

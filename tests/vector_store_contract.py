@@ -99,7 +99,32 @@ class VectorStoreContract:
         hits = store.nearest(unit(2), 3, 1, invisible_rows=0)
         assert len(hits) == 3 and hits[0].row.chunk_id == "c2"
         assert all(h.row.v0 == 1 for h in hits)
-        assert hits == store.nearest(unit(2), 3, 1)  # the same as the always-filtered query
+        # The same as the always-filtered query (c2, then two of the five committed rows tied at distance 1).
+        assert [h.distance for h in hits] == pytest.approx([h.distance for h in store.nearest(unit(2), 3, 1)], abs=1e-5)
+
+    def test_nearest_widens_before_it_filters(self, store: VectorStore, monkeypatch) -> None:
+        # Twenty uncommitted rows (a killed writer's) nearer than every committed one: the unfiltered query
+        # widens until it holds top_k committed rows; only past WIDEST_UNFILTERED does the slower filtered one run.
+        import memvid_base.vectors as vectors
+
+        near = [make_row(f"n{k}", "seg1", k, 1, f"n{k}", 2, 5) for k in range(20)]
+        store.add(near, np.stack([unit(2)] * 20), [{}] * 20)
+        filtered: list[int] = []
+        query = store._query
+
+        def spy(vector, n, where, embeddings):  # type: ignore[no-untyped-def]
+            if where is not None:
+                filtered.append(n)
+            return query(vector, n, where, embeddings)
+
+        monkeypatch.setattr(store, "_query", spy)
+        hits = store.nearest(unit(2), 3, 1, invisible_rows=0)
+        assert len(hits) == 3 and hits[0].row.chunk_id == "c2" and all(h.row.v0 == 1 for h in hits)
+        assert filtered == []
+        monkeypatch.setattr(vectors, "WIDEST_UNFILTERED", 12)
+        again = store.nearest(unit(2), 3, 1, invisible_rows=0)
+        assert again[0].row.chunk_id == "c2" and all(h.row.v0 == 1 for h in again)
+        assert filtered == [3]
 
     def test_undo_after_removes_an_interrupted_writers_work(self, store: VectorStore) -> None:
         store.add([make_row("c7", "seg1", 0, 1, "s7", 2, 5)], np.stack([unit(7)]), [{}])
