@@ -330,10 +330,12 @@ class VectorStore:
 
     def live_rows_for(self, chunk_ids: Sequence[str], version: int) -> list[Hit]:
         """The head rows of the given chunk ids, as committed at ``version``."""
+        # Asked by id alone, liveness checked here: with the version condition in the clause Chroma scans
+        # every row's bookkeeping once per batch (10,000 ids at 100,000 rows: 4.3 s, against 0.12 s).
         out: list[Hit] = []
         for k in range(0, len(chunk_ids), _ID_BATCH):
-            found = self._get({"$and": [ids_clause(chunk_ids[k : k + _ID_BATCH]), {_V1: LIVE}]})
-            out.extend(h for h in found if h.row.v0 <= version)
+            found = self._get(ids_clause(chunk_ids[k : k + _ID_BATCH]))
+            out.extend(h for h in found if h.row.v1 == LIVE and h.row.v0 <= version)
         return out
 
     def lookup(
@@ -348,9 +350,9 @@ class VectorStore:
         if chunk_ids is None:
             return self._get(and_where(where, visible_at(version)), include_embeddings, limit)
         out: list[Hit] = []
-        for k in range(0, len(chunk_ids), _ID_BATCH):
-            clause = and_where(where, ids_clause(chunk_ids[k : k + _ID_BATCH]), visible_at(version))
-            out.extend(self._get(clause, include_embeddings))
+        for k in range(0, len(chunk_ids), _ID_BATCH):  # visibility checked here, as in live_rows_for
+            clause = and_where(where, ids_clause(chunk_ids[k : k + _ID_BATCH]))
+            out.extend(h for h in self._get(clause, include_embeddings) if h.row.visible_at(version))
         return out[:limit] if limit else out
 
     def nearest(
