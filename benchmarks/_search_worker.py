@@ -67,6 +67,8 @@ def main() -> None:
 
         def clear() -> None:
             mem.clear_cache()
+
+        collection = mem.open_store().collection
     else:
         import chromadb
         from chromadb.config import Settings
@@ -82,6 +84,8 @@ def main() -> None:
 
         def clear() -> None:
             pass
+
+        collection = col
     out["open_s"] = round(time.perf_counter() - t0, 3)
     out["rss_mb_after_open"] = round(rss_mb(), 1)
 
@@ -103,6 +107,16 @@ def main() -> None:
         t = time.perf_counter()
         search(v)
         hot.append((time.perf_counter() - t) * 1000)
+
+    # The HNSW search alone, ids and distances only, on each side's own collection: two builds of the same
+    # vectors make different graphs, and this is how much of a gap that alone makes.
+    ids_only: list[float] = []
+    for v in queries:
+        collection.query(query_embeddings=[v], n_results=k, include=["distances"])
+        t = time.perf_counter()
+        collection.query(query_embeddings=[v], n_results=k, include=["distances"])
+        ids_only.append((time.perf_counter() - t) * 1000)
+    out["hnsw_ids_only_hot"] = latency_summary(ids_only)
 
     # Where a cold memvid query spends its time (store query, then frame decode; diagnostic only).
     if args.kind == "memvid":

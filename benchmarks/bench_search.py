@@ -112,6 +112,7 @@ def main() -> None:
             "cold_p50_ratio": round(m["cold"]["p50_ms"] / c["cold"]["p50_ms"], 2),
             "cold_p95_ratio": round(m["cold"]["p95_ms"] / c["cold"]["p95_ms"], 2),
             "hot_p50_ratio": round(m["hot"]["p50_ms"] / c["hot"]["p50_ms"], 2),
+            "hnsw_ids_only_p50_ratio": round(m["hnsw_ids_only_hot"]["p50_ms"] / c["hnsw_ids_only_hot"]["p50_ms"], 2),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
         }
         res["rounds"].append(row)
@@ -119,17 +120,18 @@ def main() -> None:
             f"round {r + 1}: memvid cold p50 {m['cold']['p50_ms']} p95 {m['cold']['p95_ms']} hot p50 {m['hot']['p50_ms']} ms"
             f" | Chroma p50 {c['cold']['p50_ms']} p95 {c['cold']['p95_ms']} hot {c['hot']['p50_ms']} ms"
             f" | ratios cold p50 {row['cold_p50_ratio']}x p95 {row['cold_p95_ratio']}x hot {row['hot_p50_ratio']}x"
+            f" | HNSW alone {m['hnsw_ids_only_hot']['p50_ms']} vs {c['hnsw_ids_only_hot']['p50_ms']} ms"
             f" | decode p50 {m['breakdown_cold']['frame_decode']['p50_ms']} ms, groups/query {m.get('groups_per_query')}"
             + (f" | baseline cold p50 {b['cold']['p50_ms']} p95 {b['cold']['p95_ms']} hot {b['hot']['p50_ms']} ms" if b else "")
             + f" | load {row['loadavg']}"
         )
-    for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio"):
+    for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio", "hnsw_ids_only_p50_ratio"):
         res[f"median_{key}"] = statistics.median(r[key] for r in res["rounds"])
     res["clean"] = res["machine"]["loadavg_at_start"][0] <= 0.5
     name = "search_quick" if args.quick else "search" + (f"_ef{args.ef_search}" if args.ef_search else "")
     path = write_json(f"{name}.json", res)
     log(f"median ratios: cold p50 {res['median_cold_p50_ratio']}x, p95 {res['median_cold_p95_ratio']}x, "
-        f"hot {res['median_hot_p50_ratio']}x (load at start {res['machine']['loadavg_at_start']}; "
+        f"hot {res['median_hot_p50_ratio']}x, HNSW alone {res['median_hnsw_ids_only_p50_ratio']}x (load at start {res['machine']['loadavg_at_start']}; "
         f"{'clean' if res['clean'] else 'NOT clean: loaded machine'}) -> {path}")
 
 
