@@ -4,18 +4,14 @@
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --chunks 100000   # a tenth of the full run
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py                   # 1,000,000 chunks
 
-How long it takes.  The first idle run (this round) took 113, 159, 204, 170 and 244 s for its first five
-100,000-chunk batches (each ``add`` slows as the store grows) and was stopped in the sixth for lack of
-session time; ``bench_million_partial.py`` measured what it had committed.  Extrapolated, 1,000,000
-chunks take 45-60 minutes of build.  The estimate made before that run follows.  Every part grows about linearly with the
-chunk count.  Measured per 10,000 chunks on the 2-core build machine: Chroma insert 3-7 s (1,400-2,900
-rows/s), packing 2-3 s, AV1 encoding 2-3 s, verification about 1 s, hashed vectors about 3 s, and the
-10k build excluding vectors took 44-56 s under load 10-13 (other helpers' jobs; 1.05-1.16x a plain Chroma
-add in the same run).  So 1,000,000 chunks should take about 20-35 minutes on an idle machine, plus a
-minute or two of search; under load it takes several times longer.  It needs about 4 GB of free disk
-and 3-4 GB of memory for the builder (Chroma keeps the index in memory there too).  The search
-process holds Chroma's HNSW index in memory, 1,676 B per row at 384-d float32 (about 1.7 GB at
-1M), so its peak RSS should land near, and under, the 2.5 GB target.
+How long it takes.  The full run of this round (idle machine, load 0.45 at start) took 1,806 s in all:
+1,713 s of build (its ten 100,000-chunk ``add``s took 110, 141, 172, 189, 200, 203, 221, 150, 164 and
+151 s), 72 s making the hashed vectors, and under a minute for the footprint and 200 cold and hot
+queries.  Under load it takes several times longer.  It needs about 3.5 GB of free disk (the memory is
+2.8 GB at 1M).  The builder's memory was not measured; Chroma holds its index in memory there too.  The
+search process holds Chroma's HNSW index in memory, 1,676 B per row at 384-d float32 (1.68 GB at 1M);
+its peak RSS was 2.24 GB.  ``bench_million_partial.py`` measures what a stopped run committed, if a
+session ends mid-build.
 
 What it does:
 
