@@ -7,6 +7,9 @@ collaborators explicitly (settings, embedder, segment sink), never the whole ``M
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from .types import Hit, Row
 from .vectors import LIVE, filterable_metadata, make_row
 
 _MAX_METADATA_DEPTH = 32
+_RENDER_NICENESS = 5  # how much lower the rendering thread's priority is than the caller's
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,25 @@ class SegmentSink:
         return self.commit(tmp, plan, version, box)
 
 
+def _yield_to_caller() -> None:
+    """Lower this thread's CPU priority (Linux: per thread; the encoder threads it starts inherit it).
+
+    The caller's thread, which embeds and inserts into the store, is the one an add waits on; rendering
+    runs beside it and fills whatever CPU is left.  Runs only in the add's own short-lived thread.
+    """
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a thread id passed as a pid could name another process
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + _RENDER_NICENESS))
+    except OSError:
+        pass
+
+
 def _plan_and_render(sink: SegmentSink, records: Sequence[Record], planned: Future[SegmentPlan], version: int,
                      show_progress: bool) -> Path:
     """Pack ``records`` (unless already planned), publish the plan, then render the video to a temporary file."""
+    _yield_to_caller()
     if not planned.done():
         try:
             planned.set_result(sink.plan(records))
@@ -213,8 +233,11 @@ def add(
     records = [Record.make(i, t, meta) for i, t, meta in zip(final_ids, texts, metas)]
     version = tx.next_version
     planned: Future[SegmentPlan] = Future()
+    encoded: bytes | None = None
     if vectors is not None:  # the rows need the placements at once: plan here
         planned.set_result(sink.plan(records))
+        # Before the render thread starts: beside it, this thread gets little of the CPU or the GIL.
+        encoded, vectors = quantized(vectors)
     else:
         for rec in records:
             encode_record(rec)  # a chunk that cannot be stored fails now, not after the embedding
@@ -226,9 +249,11 @@ def add(
         try:
             if vectors is None:
                 vectors = embedder.embed_many(texts, show_progress)
-            # The store gets exactly the vectors the segment's box keeps, so a store rebuilt from the video matches.
-            encoded, vectors = quantized(vectors)
-            replaced = {h.row.row_id: h.row for h in tx.store.live_rows_for(final_ids, m.version)}
+            if encoded is None:
+                # The store gets exactly the vectors the segment's box keeps, so a store rebuilt from the video matches.
+                encoded, vectors = quantized(vectors)
+            live = tx.store.live_rows_for(final_ids, m.version) if m.live_chunks else []  # nothing to replace
+            replaced = {h.row.row_id: h.row for h in live}
             plan = planned.result()
             rows = rows_for(records, plan.placements, version)
             try:
@@ -240,9 +265,10 @@ def add(
             fault("rows-updated")
             if tx.keywords is not None:
                 tx.keywords.stage(added=list(zip(rows, texts)))
+            tmp = future.result()
+            # After the render: beside it this loop over every record runs many times slower.
             box = segment_box(plan, records, sink.settings, version, "add", now(),
                               m.embedding.get("model") or embedder.name, m.embedding.get("dimension"), encoded)
-            tmp = future.result()
         except BaseException:
             future.cancel()
             _discard_rendered(future)
