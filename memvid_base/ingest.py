@@ -7,9 +7,6 @@ collaborators explicitly (settings, embedder, segment sink), never the whole ``M
 from __future__ import annotations
 
 import json
-import os
-import sys
-import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +28,6 @@ from .types import Hit, Row
 from .vectors import LIVE, filterable_metadata, make_row
 
 _MAX_METADATA_DEPTH = 32
-_RENDER_NICENESS = 5  # how much lower the rendering thread's priority is than the caller's
 
 
 @dataclass(frozen=True)
@@ -68,25 +64,9 @@ class SegmentSink:
         return self.commit(tmp, plan, version, box)
 
 
-def _yield_to_caller() -> None:
-    """Lower this thread's CPU priority (Linux: per thread; the encoder threads it starts inherit it).
-
-    The caller's thread, which embeds and inserts into the store, is the one an add waits on; rendering
-    runs beside it and fills whatever CPU is left.  Runs only in the add's own short-lived thread.
-    """
-    if not sys.platform.startswith("linux"):
-        return  # elsewhere a thread id passed as a pid could name another process
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + _RENDER_NICENESS))
-    except OSError:
-        pass
-
-
 def _plan_and_render(sink: SegmentSink, records: Sequence[Record], planned: Future[SegmentPlan], version: int,
                      show_progress: bool) -> Path:
     """Pack ``records`` (unless already planned), publish the plan, then render the video to a temporary file."""
-    _yield_to_caller()
     if not planned.done():
         try:
             planned.set_result(sink.plan(records))

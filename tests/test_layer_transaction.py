@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import uuid
 from pathlib import Path
-from typing import Any
 
 import chromadb
 import numpy as np
 import pytest
 from chromadb.config import Settings
-from core_fixtures import hash_embed, pydoc_chunks
 
 from memvid_base import Embedder, MemoryLockedError
 from memvid_base.config import VideoOptions
@@ -97,29 +92,3 @@ def test_a_staging_transaction_never_touches_shared_files(memory_files: tuple[La
     with WriteTransaction(layout, lambda m: store, promote=False) as tx:
         tx.promote_base()
     assert layout.resolve(stray.file).exists() and not layout.video.exists()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread CPU priority is Linux's")
-def test_rendering_yields_the_cpu_to_the_callers_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The caller's thread embeds and inserts into the store, and an add waits on it: the render thread
-    # beside it runs at a lower priority, and the caller's own priority is left as it was.
-    from memvid_base import Memory, ingest
-
-    def priority() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    seen: list[int] = []
-    render = ingest.SegmentSink.render
-
-    def spy(self: ingest.SegmentSink, *args: Any, **kwargs: Any) -> Path:
-        seen.append(priority())
-        return render(self, *args, **kwargs)
-
-    monkeypatch.setattr(ingest.SegmentSink, "render", spy)
-    before = priority()
-    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
-    mem.add(pydoc_chunks(limit=20))
-    assert priority() == before
-    assert seen == [min(19, before + ingest._RENDER_NICENESS)]
-    assert len(mem.search("string formatting", top_k=3)) == 3
-    mem.close()
