@@ -299,6 +299,11 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def log(msg: str) -> None:
+    """A progress line with the time of day (benchmarks run for minutes to half an hour)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
 def fmt(x: Any, unit: str = "", nd: int = 2) -> str:
     if x is None:
         return "n/a"

@@ -38,16 +38,13 @@ from _common import (
     distinct_chunks,
     hashed_vectors,
     latency_summary,
+    log,
     machine_info,
     write_json,
 )
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def one_base(

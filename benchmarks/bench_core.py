@@ -48,6 +48,7 @@ from _common import (
     distinct_chunks,
     fmt,
     hashed_vectors,
+    log,
     machine_info,
     pydoc_chunks,
     queries_from,
@@ -71,10 +72,6 @@ TARGETS = {
     "build_over_chroma_add_max": 1.2,
     "search_peak_rss_mb_max": 500.0,
 }
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- systems

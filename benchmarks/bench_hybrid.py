@@ -70,6 +70,7 @@ from _common import (
     distinct_chunks,
     hashed_vectors,
     latency_summary,
+    log,
     machine_info,
     write_json,
 )
@@ -83,10 +84,6 @@ CLEAN_LOAD = 0.5
 WARMUP = 5
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{5,}\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z']+")
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- queries

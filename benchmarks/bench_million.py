@@ -54,6 +54,7 @@ from _common import (
     dir_bytes,
     hashed_vectors,
     iter_distinct_chunks,
+    log,
     machine_info,
     queries_from,
     write_json,
@@ -63,10 +64,6 @@ from bench_core import run_json
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"search_cold_p50_ms_max": 20.0, "search_peak_rss_mb_max": 2560.0}
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def build(folder: Path, n: int, batch: int, n_queries: int) -> tuple[dict[str, Any], list[str]]:

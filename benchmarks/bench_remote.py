@@ -35,7 +35,6 @@ import argparse
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from _common import (
     distinct_chunks,
     hashed_vectors,
     latency_summary,
+    log,
     machine_info,
     queries_from,
     write_json,
@@ -59,10 +59,6 @@ from nginx_server import NginxServer, serve_folder
 
 CLEAN_LOAD_MAX = 0.5
 K = 5
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def embedder_for(texts: list[str], vectors: np.ndarray) -> Any:

@@ -60,6 +60,7 @@ from _common import (
     distinct_chunks,
     fmt,
     hashed_vectors,
+    log,
     machine_info,
     queries_from,
     write_json,
@@ -79,10 +80,6 @@ CLEAN_LOAD_MAX = 0.5  # a 1-minute load above this at start marks the run NOT CL
 K = 10
 CHUNK_ID_KEY = "_mv_id"  # the chunk id in a memvid vector row's metadata (memvid_base.vectors row schema)
 _BOX_PREFIX = struct.Struct(">8sHHIIQ")  # segment_meta's payload prefix: magic, format, flags, zlen, jlen, vlen
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def loadavg() -> list[float]:

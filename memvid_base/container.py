@@ -151,15 +151,14 @@ def read_box(path_or_file: Path | str | BinaryIO, max_bytes: int = MAX_BOX_BYTES
     if isinstance(path_or_file, (str, Path)):
         with open(path_or_file, "rb") as fh:
             return read_box(fh, max_bytes)
-    f = path_or_file
-    box, _ = _find_memvid_box(f)
-    if box is None:
+    span = _payload_span(path_or_file)
+    if span is None:
         return None
-    length = box.size - box.header - _UUID_LEN
+    start, length = span
     if length > max_bytes:
         raise CorruptMemoryError(f"The memvid box holds {length} bytes, more than the allowed {max_bytes}; refusing to read it.")
-    f.seek(box.offset + box.header + _UUID_LEN)
-    return _read_exact(f, length, "memvid box")
+    path_or_file.seek(start)
+    return _read_exact(path_or_file, length, "memvid box")
 
 
 def box_head(path_or_file: Path | str | BinaryIO, n: int) -> bytes | None:
@@ -171,12 +170,20 @@ def box_head(path_or_file: Path | str | BinaryIO, n: int) -> bytes | None:
     if isinstance(path_or_file, (str, Path)):
         with open(path_or_file, "rb") as fh:
             return box_head(fh, n)
-    f = path_or_file
+    span = _payload_span(path_or_file)
+    if span is None:
+        return None
+    start, length = span
+    path_or_file.seek(start)
+    return _read_exact(path_or_file, min(n, length), "memvid box")
+
+
+def _payload_span(f: BinaryIO) -> tuple[int, int] | None:
+    """Where the memvid box's payload starts in ``f``, and its length; None without a box."""
     box, _ = _find_memvid_box(f)
     if box is None:
         return None
-    f.seek(box.offset + box.header + _UUID_LEN)
-    return _read_exact(f, min(n, box.size - box.header - _UUID_LEN), "memvid box")
+    return box.offset + box.header + _UUID_LEN, box.size - box.header - _UUID_LEN
 
 
 def append_box(path: Path | str, payload: bytes) -> None:
