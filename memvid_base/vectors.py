@@ -208,7 +208,7 @@ def row_from_metadata(row_id: str, meta: Mapping[str, Any] | None) -> Row:
 # recall against exact search 97.7 -> 99.9 %; 400 keeps a margin over 300.  The price is slower vector queries.
 HNSW_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": 400, "ef_construction": 200}}
 # The largest unfiltered query nearest() widens to before it filters: ef_search, beyond which HNSW looks no further.
-WIDEST_UNFILTERED = 400
+WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
 
 
 class VectorStore:
@@ -373,8 +373,8 @@ class VectorStore:
         """
         if where is None and chunk_ids is None and invisible_rows is not None and invisible_rows <= 256:
             # Rows a writer has added but not committed yet (or a killed writer left for the next one to undo)
-            # are rare: widen the unfiltered query before falling back to the filtered one, which costs a scan
-            # of the store's metadata (tens of ms at 500,000 rows).
+            # are rare: widen the unfiltered query before falling back to the filtered one, which has Chroma
+            # scan the store's metadata.
             n = top_k + invisible_rows
             while True:
                 found = self._query(vector, n, None, include_embeddings)
