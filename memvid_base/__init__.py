@@ -13,14 +13,17 @@ from .errors import (
     DimensionMismatchError,
     FrameDecodeError,
     InvalidInputError,
+    MemoryExistsError,
     MemoryLockedError,
     MemoryNotFoundError,
     MemvidError,
+    NotAMemoryError,
     StoreError,
     UnsupportedCodecError,
     VersionNotAvailableError,
 )
 from .layout import resolve_paths
+from .locate import Location, locate, memory_exists
 from .maintenance import VerifyReport
 from .memory import Memory
 from .present import cite, human_bytes, info_rows, source_label
@@ -50,7 +53,9 @@ __all__ = [
     "Embedder",
     "FrameDecodeError",
     "InvalidInputError",
+    "Location",
     "Memory",
+    "MemoryExistsError",
     "MemoryLockedError",
     "MemoryNotFoundError",
     "MemoryReader",
@@ -59,6 +64,7 @@ __all__ = [
     "MemvidError",
     "MemvidInteractive",
     "MemvidRetriever",
+    "NotAMemoryError",
     "StoreError",
     "UnsupportedCodecError",
     "VerifyReport",
@@ -72,6 +78,8 @@ __all__ = [
     "create_chat_model",
     "human_bytes",
     "info_rows",
+    "locate",
+    "memory_exists",
     "quick_chat",
     "relevance",
     "resolve_paths",

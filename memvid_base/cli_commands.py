@@ -14,7 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .cli_common import PROG, UserError, memory_paths, one_line, open_memory, print_json, show_progress
+from .cli_common import (
+    PROG,
+    UserError,
+    one_line,
+    open_memory,
+    print_json,
+    resolve_embedding_model,
+    show_progress,
+)
+from .layout import resolve_paths
+from .locate import locate
 from .present import chunk_record, human_bytes, info_rows, source_label
 from .terminal_chat import run_chat_loop
 
@@ -22,7 +32,8 @@ if TYPE_CHECKING:
     from .memory import Memory
 
 
-def collect_chunks(inputs: Sequence[str], chunk_size: int, overlap: int | None, workers: int | None) -> Any:
+def collect_chunks(inputs: Sequence[str], chunk_size: int, overlap: int | None, workers: int | None,
+                   embedding_model: Any = None) -> Any:
     """Read files and folders into a ``MemvidEncoder`` holding their chunks and metadata."""
     from .encoder import MemvidEncoder
     from .loaders import SUPPORTED_SUFFIXES, iter_files
@@ -32,7 +43,7 @@ def collect_chunks(inputs: Sequence[str], chunk_size: int, overlap: int | None, 
         raise UserError(
             f"No supported files in {', '.join(inputs)}. Supported types: {', '.join(sorted(SUPPORTED_SUFFIXES))}."
         )
-    encoder = MemvidEncoder(chunk_size=chunk_size, overlap=overlap, n_workers=workers)
+    encoder = MemvidEncoder(chunk_size=chunk_size, overlap=overlap, n_workers=workers, embedding_model=embedding_model)
     for f in files:
         encoder.add_file(f)
     return encoder, files
@@ -43,27 +54,35 @@ def cmd_encode(args: argparse.Namespace, out: TextIO) -> int:
         raise UserError(f"--chunk-size must be positive, got {args.chunk_size}.")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}.")
-    video, index = memory_paths(args.output, args.index)
+    from .range_http import is_remote
+
+    if is_remote(args.output):
+        raise UserError(f"{args.output} is read-only: a memory served over HTTP cannot be written. Encode into a "
+                        "local .mp4 (or append to a local copy), then upload that file.")
+    video, index = resolve_paths(args.output, args.index)
+    model = resolve_embedding_model(args.embedding_model)
     if video.suffix.lower() != ".mp4":
         raise UserError(f"{video}: the output must be an .mp4 file, e.g. -o kb.mp4.")
-    exists = index.is_file()
+    found = locate(video, index)  # a memory is its MP4 or its index: a copied MP4 is appended to, never replaced
+    exists = found.exists
     if exists and not (args.append or args.overwrite):
-        raise UserError(f"{index} already exists. Add --append to add to that memory, or --overwrite to replace it.")
-    if args.append and args.overwrite:
-        raise UserError("--append and --overwrite contradict each other; pick one.")
+        raise UserError(f"A memory already exists at {video}. Add --append to add to it, or --overwrite to replace it.")
+    if found.state == "foreign" and not args.overwrite:
+        raise UserError(f"{video} exists and is not a memvid memory ({found.why}). Choose another name, or add "
+                        "--overwrite to replace that file.")
     started = time.perf_counter()
     memory = None
     if args.append and exists:
         from .config import resolve_codec
 
-        memory = open_memory(str(video), str(index), n_workers=args.workers)
+        memory = open_memory(str(video), args.index, n_workers=args.workers, embedding_model=model)
         if args.codec and resolve_codec(args.codec).name != memory.settings.codec:
             memory.close()
             raise UserError(
                 f"{video} is encoded with {memory.settings.codec}; appended segments use the same codec. Drop --codec {args.codec}."
             )
     try:
-        encoder, files = collect_chunks(args.inputs, args.chunk_size, args.overlap, args.workers)
+        encoder, files = collect_chunks(args.inputs, args.chunk_size, args.overlap, args.workers, model)
         show = show_progress(args)
         if not args.quiet:
             print(f"Read {len(files)} file(s) into {len(encoder.chunks)} chunks.", file=sys.stderr)
@@ -76,7 +95,8 @@ def cmd_encode(args: argparse.Namespace, out: TextIO) -> int:
     if memory is not None:
         action = f"Appended {len(encoder.chunks)} chunks to"
     else:
-        info = encoder.build_video(video, index, video_codec=args.codec or "av1", show_progress=show)
+        info = encoder.build_video(video, args.index, video_codec=args.codec or "av1", show_progress=show,
+                                   overwrite=args.overwrite)
         action = "Encoded"
     seconds = time.perf_counter() - started
     if args.json:
@@ -116,7 +136,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.alpha is not None and args.mode != "hybrid":
         raise UserError(f"--alpha weighs hybrid search; add --mode hybrid (the mode is {args.mode}).")
     where_document = text_filter(args.contains, args.not_contains)
-    with open_memory(args.memory, args.index) as memory:
+    with open_memory(args.memory, args.index, embedding_model=resolve_embedding_model(args.embedding_model)) as memory:
         results = memory.search(args.query, top_k=args.top_k, mode=args.mode, where_document=where_document,
                                 alpha=args.alpha)
     records = [chunk_record(k, c) for k, c in enumerate(results, start=1)]
@@ -207,7 +227,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         if len(report.errors) > 20:
             print(f"  ... and {len(report.errors) - 20} more", file=out)
     if not report.ok:
-        video, _ = memory_paths(args.memory, args.index)
+        video, _ = resolve_paths(args.memory, args.index)
         hint = (
             "restore the damaged video segment(s) from a backup"
             if report.bad_segments
@@ -272,7 +292,7 @@ def _make_chat(args: argparse.Namespace, memory: Memory) -> Any:
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     if args.top_k < 1:
         raise UserError(f"-k must be at least 1, got {args.top_k}.")
-    with open_memory(args.memory, args.index) as memory:
+    with open_memory(args.memory, args.index, embedding_model=resolve_embedding_model(args.embedding_model)) as memory:
         chat = _make_chat(args, memory)
         mode = "offline extractive answers" if chat.llm is None else f"LLM: {args.provider}"
         banner = f"Chatting with {memory.video_path} ({len(memory)} chunks, {mode})."
@@ -286,15 +306,15 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         from .interactive import MemvidInteractive
     except ImportError as exc:
         raise UserError(f"The web UI needs gradio ({exc}): pip install 'memvid-rag[web]'.") from exc
-    video, index = memory_paths(args.memory, args.index)
-    open_memory(args.memory, args.index).close()  # a clear error before the UI starts
+    model = resolve_embedding_model(args.embedding_model)
+    first = open_memory(args.memory, args.index, embedding_model=model)  # a clear error before the UI starts
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine can read and add to the memory.",
               file=sys.stderr)
     provider = None if args.provider == "none" else args.provider
-    app = MemvidInteractive(str(video), str(index), llm_provider=provider, llm_model=args.model,
+    app = MemvidInteractive(args.memory, args.index, memory=first, llm_provider=provider, llm_model=args.model,
                             max_upload_mb=args.max_upload_mb, top_k=args.top_k)
-    print(f"Serving {video} on http://{args.host}:{args.port} (Ctrl-C to stop).", file=out)
+    print(f"Serving {args.memory} on http://{args.host}:{args.port} (Ctrl-C to stop).", file=out)
     out.flush()
     app.run(host=args.host, port=args.port, share=False)
     return 0
@@ -310,7 +330,7 @@ def cmd_mcp(args: argparse.Namespace, out: TextIO) -> int:
     if token is None and args.http:
         token = os.environ.get(mcp_server.TOKEN_ENV) or None
     host, port, token = mcp_server.check_http_options(http=args.http, host=args.host, port=args.port, token=token)
-    model = mcp_server.resolve_embedding_model(args.embedding_model)
+    model = resolve_embedding_model(args.embedding_model)
     with open_memory(args.memory, args.index, embedding_model=model) as memory:
         if args.http:
             print(f"{PROG}: MCP server for {memory.video_path} on http://{host}:{port}/mcp (Ctrl-C to stop).", file=sys.stderr)

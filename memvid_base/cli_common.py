@@ -50,20 +50,47 @@ def memory_paths(path: str, index: str | None = None) -> tuple[Path, Path]:
 
 
 def open_memory(path: str, index: str | None = None, **kwargs: Any) -> Memory:
-    """Open an existing memory, with a CLI-shaped message when it is not there."""
+    """Open an existing memory (its MP4 alone is enough), with a CLI-shaped message when none is there."""
+    from .locate import locate
     from .memory import Memory
-    from .range_http import is_remote
 
-    if is_remote(path):
-        return Memory(path, **kwargs)  # read-only, with its caches in the user's cache folder
-    video, index_path = memory_paths(path, index)
-    if not index_path.is_file():
-        if video.is_file() and index is None:
-            return Memory(video, **kwargs)  # a bare MP4: its index and store are rebuilt from the file
+    found = locate(path, index)
+    if found.state == "absent":
         raise MemoryNotFoundError(
-            f"{path}: no memory there (looked for {index_path}). Create one with `memvid encode FILES -o {video}`."
+            f"{path}: no memory there (no such MP4, and no index at {found.index}). Create one with "
+            f"`memvid encode FILES -o {found.video}`."
         )
-    return Memory(video, index_path, **kwargs)
+    found.require()
+    return Memory(path, index, **kwargs)
+
+
+def resolve_embedding_model(spec: str | None) -> Any:
+    """The ``--embedding-model`` value as something :class:`~memvid_base.embeddings.Embedder` accepts.
+
+    Args:
+        spec: ``None`` (the default MiniLM), a local SentenceTransformer path or name, or ``module:attribute``
+            naming a callable ``list[str] -> vectors`` (for memories built with a custom embedding function).
+
+    Returns:
+        ``None``, the path string, or the imported callable.
+
+    Raises:
+        InvalidInputError: ``module:attribute`` could not be imported or is not callable.
+    """
+    import importlib
+
+    from .errors import InvalidInputError
+
+    if not spec or ":" not in spec or os.path.exists(spec):
+        return spec or None
+    module_name, _, attr = spec.partition(":")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInputError(f"--embedding-model {spec!r}: cannot import it ({exc}).") from exc
+    if not callable(target):
+        raise InvalidInputError(f"--embedding-model {spec!r} is not callable.")
+    return target
 
 
 def print_json(data: Any, out: TextIO) -> None:

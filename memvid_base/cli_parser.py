@@ -27,6 +27,11 @@ def _add_memory_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", metavar="INDEX", help="the index file, when it is not the default (<video stem>_index.json beside the video if it exists, else index.json in the hidden .<video name>.memvid-cache folder)")
 
 
+def _add_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedding-model", default=None, metavar="MODEL",
+                   help="the model the memory was built with, when not the default: a local model path or module:callable")
+
+
 def _add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or status lines")
 
@@ -58,9 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes for QR rendering (default: up to 2)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="add to the memory at --output instead of creating it")
-    mode.add_argument("--overwrite", action="store_true", help="replace an existing memory at --output")
+    mode.add_argument("--overwrite", "--force", action="store_true",
+                      help="replace whatever is at --output (a memory, or any other file) with the new memory")
     p.add_argument("--json", action="store_true", help="print the build figures as JSON")
     _add_quiet(p)
+    _add_model_arg(p)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("search", help="vector, keyword or hybrid search, printing score, frame and file/page of each result",
@@ -80,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--not-contains", action="append", metavar="TEXT", dest="not_contains",
                    help="drop chunks whose text contains TEXT (repeatable)")
     p.add_argument("--json", action="store_true", help="print results as a JSON list")
+    _add_model_arg(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("chat", help="chat with a memory in the terminal",
@@ -90,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LLM provider (default none: offline extractive answers); needs the provider's package and API key")
     p.add_argument("--model", default=None, help="model name for the provider (default: the provider's small model)")
     p.add_argument("-k", "--top-k", type=int, default=5, dest="top_k", help="chunks retrieved per question (default 5)")
+    _add_model_arg(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("info", help="show chunks, frames, versions, codec, sizes and model",
@@ -142,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model name for the provider")
     p.add_argument("-k", "--top-k", type=int, default=5, dest="top_k", help="chunks retrieved per question (default 5)")
     p.add_argument("--max-upload-mb", type=float, default=20, metavar="MB", help="largest file the upload box accepts (default 20)")
+    _add_model_arg(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("mcp", help="serve the memory to AI apps over the Model Context Protocol",
@@ -154,7 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="interface to bind with --http (default 127.0.0.1; any --host requires a token)")
     p.add_argument("--port", type=int, default=None, help="port with --http (default 8000)")
     p.add_argument("--token", default=None, help="bearer token HTTP clients must send (default: $MEMVID_MCP_TOKEN)")
-    p.add_argument("--embedding-model", default=None, metavar="MODEL",
-                   help="the model the memory was built with, when not the default: a local model path or module:callable")
+    _add_model_arg(p)
     p.set_defaults(func=cmd_mcp)
     return parser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -10,11 +11,14 @@ from .config import VideoOptions
 from .embeddings import Embedder
 from .errors import CorruptMemoryError, InvalidInputError
 from .layout import Layout
+from .locate import Location, locate
 from .manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
 from .transaction import new_uid, now
 
 if TYPE_CHECKING:
     from .memory import Memory
+
+_log = logging.getLogger("memvid_base")
 
 
 def new_manifest(layout: Layout, options: VideoOptions, embedder: Embedder, client: Any, store_dir: str) -> Manifest:
@@ -39,16 +43,37 @@ def create(
     client: Any,
     exist_ok: bool,
     n_workers: int | None,
+) -> Memory:
+    """Create an empty memory and open it, or open the one already there if ``exist_ok``.
+
+    A memory exists where its MP4 or its index does (:func:`memvid_base.locate.locate`), so a copied
+    MP4 is opened, never created over; a file that is not a memory is never replaced here.
+
+    Raises:
+        MemoryExistsError: A memory is there and ``exist_ok`` is False.
+        NotAMemoryError: Another file is at the video's path.
+    """
+    video, index = (layout.source_video, None) if layout.read_only else (layout.video, layout.index)
+    found = locate(video, index)
+    if found.exists:
+        if not exist_ok:
+            found.refuse_to_create()
+        return cls(video, index, embedding_model=embedding_model, client=client, n_workers=n_workers)
+    found.refuse_to_create()
+    return write_empty(cls, layout, embedding_model, options, client, n_workers)
+
+
+def write_empty(
+    cls: type[Memory],
+    layout: Layout,
+    embedding_model: Any,
+    options: VideoOptions,
+    client: Any,
+    n_workers: int | None,
     store_dir: str | None = None,
     owns_files: bool = True,
 ) -> Memory:
-    """Write an empty memory's manifest and store, and open it (or open an existing one if ``exist_ok``)."""
-    if layout.index.exists():
-        if not exist_ok:
-            raise InvalidInputError(
-                f"{layout.index} already exists. Open it with Memory({str(layout.video)!r}) or delete it first."
-            )
-        return cls(layout.video, layout.index, embedding_model=embedding_model, client=client, n_workers=n_workers)
+    """Write an empty memory's manifest and store at ``layout`` (checked by the caller) and open it."""
     embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
     manifest = new_manifest(layout, options, embedder, client, store_dir or layout.default_store_dir)
     layout.ensure_cache()
@@ -85,8 +110,8 @@ def build(
     with WriterLock(layout.lock):
         try:
             # A staging memory shares kb.mp4's name and segments folder with the memory it replaces: it owns no files.
-            mem = create(cls, staging, embedder, options, client, False, n_workers, layout.default_store_dir,
-                         owns_files=False)
+            mem = write_empty(cls, staging, embedder, options, client, n_workers, layout.default_store_dir,
+                              owns_files=False)
             mem.add(texts, metadatas, ids, show_progress=show_progress)
             mem.manifest.versions[-1].op = "build"
             old = _read_replaced(layout)
@@ -105,3 +130,41 @@ def _read_replaced(layout: Layout) -> Manifest | None:
         return read_manifest(layout.index) if layout.index.is_file() else None
     except CorruptMemoryError:
         return None  # a damaged memory is replaced wholesale; its files are left for the user
+
+
+def prepare_replace(cls: type[Memory], layout: Layout, overwrite: bool) -> Location:
+    """Check what a build is about to replace, and give a memory that has no cache its index first.
+
+    A copied MP4 has no index yet; rebuilding it from the file lets the build forget every file the old
+    memory used (its segments too), as for any other memory.
+
+    Raises:
+        NotAMemoryError: A file that is not a memory is at the video's path and ``overwrite`` is False.
+        InvalidInputError: The memory is read-only (a URL, or a folder this process cannot write).
+    """
+    if layout.read_only:
+        raise InvalidInputError(
+            f"Cannot build at {layout.source_video}: it is read-only. Build into a folder you can write to."
+        )
+    found = locate(layout.video, layout.index)
+    if found.state == "foreign" and not overwrite:
+        found.refuse_to_create()
+    if found.exists and not layout.index.exists():
+        try:
+            cls(layout.video, layout.index).close()
+        except CorruptMemoryError as exc:  # a damaged memory is replaced wholesale; its other files stay
+            _log.warning("The memory at %s could not be read before it was replaced (%s).", layout.video, exc)
+    return found
+
+
+def drop_foreign(layout: Layout, found: Location, m: Manifest) -> None:
+    """Remove the non-memory file an ``overwrite`` replaced, when the new memory left it in place (it is empty)."""
+    if found.state == "foreign" and layout.video.is_file() and not any(s.file == layout.video_name for s in m.segments):
+        layout.video.unlink()
+
+
+def announce_replaced(layout: Layout, old: Manifest | None) -> None:
+    """Say in one line that a build replaced a memory that held chunks."""
+    if old is not None and old.live_chunks:
+        _log.warning("Replaced the memory at %s, which held %d chunks, with the new build.", layout.video,
+                     old.live_chunks)

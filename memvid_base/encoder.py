@@ -146,6 +146,7 @@ class MemvidEncoder:
         codec: str | None = None,
         qr_backend: str = "zxing",
         client: Any = None,
+        overwrite: bool = False,
         **legacy: Any,
     ) -> dict[str, Any]:
         """Encode all chunks into ``output_file`` and index them; returns build statistics.
@@ -156,7 +157,9 @@ class MemvidEncoder:
         caches still go in the hidden folder. ``info()["index_file"]`` says where it went.
 
         The build is verified (every frame decoded back byte-exact) before it replaces anything at
-        these paths. ``codec`` is an alias of ``video_codec``; the original memvid's
+        these paths. A memory already there is replaced, as the original API did, and a warning says
+        how many chunks it held; any other file at ``output_file`` (an ordinary video) is replaced
+        only with ``overwrite=True``. ``codec`` is an alias of ``video_codec``; the original memvid's
         ``auto_build_docker``/``allow_fallback`` are accepted and ignored (no Docker is needed).
         """
         unknown = set(legacy) - {"auto_build_docker", "allow_fallback"}
@@ -180,6 +183,7 @@ class MemvidEncoder:
             client=client,
             n_workers=self.n_workers,
             show_progress=show_progress,
+            overwrite=overwrite,
         )
         info = memory.info()
         memory.close()

@@ -41,3 +41,11 @@ class UnsupportedCodecError(InvalidInputError):
 
 class StoreError(MemvidError):
     """The vector store failed (a full disk, a store another process replaced, a damaged file)."""
+
+
+class MemoryExistsError(MemvidError, FileExistsError):
+    """A memory is already at the path a new one was to be created at (open it, or overwrite it on purpose)."""
+
+
+class NotAMemoryError(CorruptMemoryError):
+    """The file at a memory's path is not a memvid memory (an ordinary video, or not an MP4 at all)."""

@@ -171,6 +171,16 @@ def resolve_paths(path: str | os.PathLike[str], index_file: str | os.PathLike[st
     return p, default_index_path(p)
 
 
+def _writable(*folders: Path) -> bool:
+    """Whether this process may create files in each folder (the nearest existing parent of a missing one)."""
+    for folder in folders:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK):
+            return False
+    return True
+
+
 def _refuse_link(path: Path, what: str) -> None:
     """Refuse ``path`` when it exists as anything but a real folder (a planted symlink above all)."""
     if path.is_symlink() or (path.exists() and not path.is_dir()):
@@ -201,8 +211,8 @@ class Layout:
         if is_remote(video_file):
             return cls.mirrored(str(video_file))
         video, index = resolve_paths(video_file, index_file)
-        if index_file is None and not index.exists() and video.is_file() and not os.access(video.parent, os.W_OK):
-            return cls.mirrored(str(video.resolve()))  # a bare MP4 in a read-only folder
+        if not index.exists() and video.is_file() and not _writable(video.parent, index.parent):
+            return cls.mirrored(str(video.resolve()))  # a bare MP4 whose caches cannot go beside it
         layout = cls(video, index)
         layout.check_cache()
         return layout

@@ -83,10 +83,25 @@ class Memory(MemoryReader):
         qr_backend: str = "zxing",
         client: Any = None,
         exist_ok: bool = False,
+        overwrite: bool = False,
         n_workers: int | None = None,
     ) -> Memory:
-        """Create an empty memory (or open it if ``exist_ok`` and it exists)."""
+        """Create an empty memory; a memory already there (its MP4 or its index) is opened or refused, never lost.
+
+        Args:
+            exist_ok: Open the memory already at these paths instead of raising :class:`MemoryExistsError`.
+            overwrite: Replace whatever is there (a memory, or any other file at the video's path) with
+                an empty memory, atomically.
+
+        Raises:
+            MemoryExistsError: A memory is there, and neither ``exist_ok`` nor ``overwrite`` was given.
+            NotAMemoryError: A file that is not a memory is at the video's path and ``overwrite`` was not given.
+        """
         options = VideoOptions(codec, fps, frame_size, crf, qr_backend)
+        if overwrite:
+            return cls.build(video_file, index_file, [], embedding_model=embedding_model, codec=codec, fps=fps,
+                             frame_size=frame_size, crf=crf, qr_backend=qr_backend, client=client,
+                             n_workers=n_workers, overwrite=True)
         return creation.create(cls, Layout.of(video_file, index_file), embedding_model, options, client, exist_ok,
                                n_workers)
 
@@ -108,13 +123,18 @@ class Memory(MemoryReader):
         client: Any = None,
         n_workers: int | None = None,
         show_progress: bool = False,
+        overwrite: bool = False,
     ) -> Memory:
         """Build a new memory from scratch, replacing any memory at the same paths only once the new one is complete.
 
         The new memory is written under temporary names and committed by one atomic rename of its
-        index; if anything fails or the process dies first, the old memory is untouched.
+        index; if anything fails or the process dies first, the old memory is untouched. A memory
+        that was there (a copied MP4 with no cache included) is replaced, and a warning on the
+        ``memvid_base`` logger says how many chunks it held; a file that is not a memory is replaced
+        only with ``overwrite=True``.
         """
         layout = Layout.of(video_file, index_file)
+        found = creation.prepare_replace(cls, layout, overwrite)
         embedder, old = creation.build(cls, layout, texts, metadatas, ids, embedding_model,
                                        VideoOptions(codec, fps, frame_size, crf, qr_backend), client, n_workers,
                                        show_progress)
@@ -123,7 +143,9 @@ class Memory(MemoryReader):
             tx.promote_base()
             if old is not None:
                 maintenance.forget_replaced(layout, old, tx.m, final.open_store().client)
+            creation.drop_foreign(layout, found, tx.m)
         final._adopt(tx)
+        creation.announce_replaced(layout, old)
         return final
 
     def _transaction(self) -> WriteTransaction:

@@ -8,6 +8,7 @@ It holds a :class:`~memvid_base.view.MemoryView` (what one reader sees) and plan
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from .embeddings import Embedder
 from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, StoreError
 from .keyword_cache import KeywordCache
 from .layout import Layout
+from .locate import locate
 from .maintenance import VerifyReport
 from .manifest import Manifest
 from .mmr import maximal_marginal_relevance
@@ -33,6 +35,31 @@ from .view import MemoryView
 
 _R = TypeVar("_R")
 _READ_ATTEMPTS = 16  # retried only while other processes keep committing; a compaction is ~4 quick commits (commit, promote, ...)
+
+
+def _open_cache(layout: Layout, client: Any, as_of: int | None) -> None:
+    """Make the index match the MP4 before anything reads it: the MP4 is the memory, the index a cache.
+
+    A missing index is rebuilt from the MP4 (a copied file, a deleted cache folder); one that describes
+    another MP4 is dropped first. Nothing at the paths, or a file that is not a memory, raises before any
+    cache folder is made.
+    """
+    if layout.read_only:
+        recovery.refresh_mirror(layout)
+    elif layout.index.exists():
+        if as_of is None:
+            recovery.drop_stale_index(layout)
+    else:
+        locate(layout.video, layout.index).require()
+    if layout.index.exists() or as_of is not None:
+        return
+    fresh = not layout.cache.exists()
+    try:
+        recovery.recover(layout, client)  # the index is a cache: rebuild it (and the store) from the video
+    except BaseException:
+        if fresh and layout.source is None and not layout.index.exists():
+            shutil.rmtree(layout.cache, ignore_errors=True)  # leave no empty cache folder behind a failed open
+        raise
 
 
 class MemoryReader:
@@ -53,10 +80,7 @@ class MemoryReader:
         if not isinstance(cache_size, int) or cache_size < 1:
             raise InvalidInputError(f"cache_size must be a positive integer, got {cache_size!r}.")
         self.layout = Layout.of(video_file, index_file)
-        if self.layout.read_only:
-            recovery.refresh_mirror(self.layout)
-        if not self.layout.index.exists() and as_of is None and (self.layout.read_only or self.layout.video.is_file()):
-            recovery.recover(self.layout, client)  # the index is a cache: rebuild it (and the store) from the video
+        _open_cache(self.layout, client, as_of)
         self.embedder = embedding_model if isinstance(embedding_model, Embedder) else Embedder(embedding_model)
         self.as_of = as_of
         self._lock = threading.RLock()

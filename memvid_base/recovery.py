@@ -23,13 +23,14 @@ from typing import Any, BinaryIO, cast
 from .chroma_io import open_client
 from .config import VideoSettings
 from .container import box_head, read_box
-from .errors import CorruptMemoryError, MemoryNotFoundError
-from .layout import Layout
-from .manifest import Manifest, Segment, VersionEntry, WriterLock
+from .errors import CorruptMemoryError, MemoryLockedError, MemoryNotFoundError
+from .layout import MANIFEST_NAME, Layout
+from .manifest import Manifest, Segment, VersionEntry, WriterLock, read_manifest
 from .range_http import is_remote
 from .remote import open_remote
 from .segment_meta import HEADER_SIZE, SegmentMeta
 from .segments import SegmentCache
+from .self_describe import read_segment_meta
 from .transaction import WriteTransaction, new_uid
 from .vectors import VectorStore
 
@@ -211,3 +212,51 @@ def refresh_mirror(layout: Layout) -> None:
             if entry == layout.lock or entry.name.endswith(".lock"):
                 continue
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
+def drop_stale_index(layout: Layout) -> bool:
+    """Drop a cached index that describes another MP4 than the one at the video's path; True if it did.
+
+    The cache folder's ``index.json`` is a cache of the MP4 beside it, so when that MP4 was replaced
+    (a copy of another memory put in its place, or an empty cache written beside a copied MP4 by an
+    earlier version) the MP4 wins and the index is rebuilt from it on open. An explicit or earlier-layout
+    index is left alone, and nothing is judged while a writer is at work or left its marker (its own
+    repair handles that), or when the MP4 has no memvid box to compare with.
+    """
+    if layout.read_only or layout.index != layout.cache / MANIFEST_NAME or not layout.video.is_file():
+        return False  # a staging build's index, an explicit one or the earlier layout's is never judged
+    if not _describes_other_video(layout):
+        return False
+    try:
+        with WriterLock(layout.lock):
+            if layout.writer_pending() or not _describes_other_video(layout):
+                return False
+            layout.index.unlink()
+    except MemoryLockedError:
+        return False  # a writer is committing; what it commits is current
+    return True
+
+
+def _describes_other_video(layout: Layout) -> bool:
+    """Whether the cached index describes another memory than the MP4's box does (a damaged MP4 is not judged).
+
+    Two cases only, both impossible while a writer follows its protocol: the index names the MP4 as its
+    base but the box says another segment is there (the file was replaced), or the index is of a memory
+    created empty and never written while the MP4 holds one (the empty cache an adapter of memvid 0.2 wrote
+    beside a copied MP4). An index naming no base file otherwise is a writer between commit and promote.
+    """
+    if not layout.index.is_file():
+        return False
+    m = read_manifest(layout.index)
+    base = next((s for s in m.segments if s.file == layout.video_name), None)
+    if base is None and (m.segments or m.version != 0 or m.versions[-1].op != "create"):
+        return False
+    if base is not None and base.bytes == layout.video.stat().st_size:
+        return False  # the file the index describes (the common case costs one stat)
+    try:
+        meta = read_segment_meta(layout.video)
+    except CorruptMemoryError:
+        return False  # damaged: `verify` reports it against the index, which stays
+    if meta is None:
+        return False  # no box (an earlier memvid's file): nothing to compare with
+    return base is None or meta.segment_uid != base.uid

@@ -42,13 +42,42 @@ class MemvidRetriever:
         self.video_file = str(self.memory.video_path)
         self.index_file = str(self.memory.index_path)
 
-    def search(self, query: str, top_k: int = 5, where: Mapping[str, Any] | None = None) -> list[str]:
-        """The texts of the ``top_k`` most similar chunks, best first."""
-        return [c.text for c in self.memory.search(query, top_k, where)]
+    def search(
+        self,
+        query: str,
+        top_k: int = 5,
+        where: Mapping[str, Any] | None = None,
+        *,
+        mode: str = "vector",
+        where_document: Mapping[str, Any] | None = None,
+        alpha: float | None = None,
+    ) -> list[str]:
+        """The texts of the ``top_k`` best chunks, best first.
 
-    def search_with_metadata(self, query: str, top_k: int = 5, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        Args:
+            query: What to look for.
+            top_k: How many texts to return.
+            where: A metadata filter, as in Chroma.
+            mode: ``"vector"`` (semantic, default), ``"keyword"`` (BM25: names, error codes) or ``"hybrid"``.
+            where_document: Keep chunks whose text matches, e.g. ``{"$contains": "zstd"}``.
+            alpha: Hybrid weight of the vector side, 0..1.
+        """
+        return [c.text for c in self.memory.search(query, top_k, where, mode=mode, where_document=where_document,
+                                                   alpha=alpha)]
+
+    def search_with_metadata(
+        self,
+        query: str,
+        top_k: int = 5,
+        where: Mapping[str, Any] | None = None,
+        *,
+        mode: str = "vector",
+        where_document: Mapping[str, Any] | None = None,
+        alpha: float | None = None,
+    ) -> list[dict[str, Any]]:
         """Like ``search`` but each hit is a dict: text, score, distance, frame, chunk_id, segment, metadata."""
-        return [c.to_dict() for c in self.memory.search(query, top_k, where)]
+        return [c.to_dict() for c in self.memory.search(query, top_k, where, mode=mode, where_document=where_document,
+                                                        alpha=alpha)]
 
     def get_chunk_by_id(self, chunk_id: str | int) -> str | None:
         found = self.memory.get_by_ids([str(chunk_id)])

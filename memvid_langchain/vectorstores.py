@@ -15,7 +15,7 @@ from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 from typing_extensions import Self
 
-from memvid_base import Chunk, Embedder, Memory, relevance
+from memvid_base import Chunk, Embedder, Memory, memory_exists, relevance
 
 from .embeddings import MemvidEmbeddings
 
@@ -547,7 +547,7 @@ class MemvidVectorStore(VectorStore):
         ids: Sequence[str | None] | None = None,
         video_file: PathLike | None = None,
         index_file: PathLike | None = None,
-        overwrite: bool = True,
+        overwrite: bool = False,
         **kwargs: Any,
     ) -> Self:
         """Build a memory from texts and return it as a store.
@@ -559,8 +559,10 @@ class MemvidVectorStore(VectorStore):
             ids: One id per text; missing ones get random UUIDs.
             video_file: Where the memory goes (``kb.mp4``). Required.
             index_file: Its index; found from the video when omitted (see :mod:`memvid_base.layout`).
-            overwrite: ``True`` builds a fresh memory in one compact video, atomically replacing any
-                memory already at these paths. ``False`` opens (or creates) it and upserts the texts.
+            overwrite: ``False`` (the default) upserts the texts into the memory already at these paths
+                (its MP4 alone is enough: a copied file is opened, never replaced), and builds a new
+                one in one compact video when there is none. ``True`` builds a fresh memory and
+                atomically replaces whatever is there, a memory or any other file.
             **kwargs: Passed to the constructor: ``client``, ``codec``, ``fps``, ``frame_size``,
                 ``crf``, ``qr_backend``.
 
@@ -580,7 +582,7 @@ class MemvidVectorStore(VectorStore):
         """
         if video_file is None:
             raise ValueError("from_texts needs video_file= (e.g. 'kb.mp4'): a memvid store lives in files.")
-        if not overwrite:
+        if not overwrite and memory_exists(video_file, index_file):
             store = cls(video_file, index_file, embedding, **kwargs)
             store.add_texts(texts, metadatas, ids=ids)
             return store
@@ -591,7 +593,8 @@ class MemvidVectorStore(VectorStore):
         emb = embedding if embedding is not None else MemvidEmbeddings()
         final = _fill_ids(ids, len(texts))
         memory = Memory.build(
-            video_file, index_file, list(texts), metadatas, final, embedding_model=_core_embedder(emb), **kwargs
+            video_file, index_file, list(texts), metadatas, final, embedding_model=_core_embedder(emb),
+            overwrite=overwrite, **kwargs,
         )
         store = cls(memory=memory)
         store._embedding = emb

@@ -32,7 +32,7 @@ from memvid_base import (
     InvalidInputError,
     Memory,
     MemoryNotFoundError,
-    resolve_paths,
+    memory_exists,
 )
 
 from .embeddings import as_core_embedder
@@ -105,16 +105,15 @@ class MemvidVectorStore(BasePydanticVectorStore):
         if memory is None:
             if video_file is None:
                 raise InvalidInputError("MemvidVectorStore needs video_file (e.g. 'kb.mp4') or memory=Memory(...).")
-            video, index = resolve_paths(video_file, index_file)
             model = as_core_embedder(embed_model)
-            if index.exists():
-                memory = Memory(video, index, embedding_model=model, client=client)
+            if memory_exists(video_file, index_file):  # its MP4 or its index: a copied MP4 is a memory
+                memory = Memory(video_file, index_file, embedding_model=model, client=client)
                 if model is None:
                     _stand_in_for_recorded_model(memory)
             elif create_if_missing:
-                memory = Memory.create(video, index, embedding_model=model, codec=codec, client=client)
+                memory = Memory.create(video_file, index_file, embedding_model=model, codec=codec, client=client)
             else:
-                raise MemoryNotFoundError(f"No memory at {index}; pass create_if_missing=True to create one.")
+                raise MemoryNotFoundError(f"No memory at {video_file}; pass create_if_missing=True to create one.")
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared on this class
             video_file=str(memory.video_path), index_file=str(memory.index_path), codec=memory.settings.codec, **kwargs
         )

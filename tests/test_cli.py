@@ -238,7 +238,7 @@ def test_video_without_index(kb: Path, tmp_path: Path, capsys: pytest.CaptureFix
 def test_encode_refuses_to_clobber(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb))
     assert code == 1
-    assert_one_line_error(err, ".kb.mp4.memvid-cache/index.json", "--append", "--overwrite")
+    assert_one_line_error(err, "A memory already exists", "--append", "--overwrite")
 
 
 def test_encode_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

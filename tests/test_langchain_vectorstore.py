@@ -261,15 +261,15 @@ def test_reopen_existing_and_missing(tmp_path: Path, store: MemvidVectorStore) -
     assert wrapped.embeddings is FAKE and wrapped.get_by_ids(["b1"])[0].page_content == "beta one"
 
 
-def test_from_texts_overwrites_or_appends(tmp_path: Path) -> None:
+def test_from_texts_appends_by_default_and_overwrites_only_when_asked(tmp_path: Path) -> None:
     video = tmp_path / "kb.mp4"
     first = MemvidVectorStore.from_documents(DOCS, FAKE, video_file=video)
     assert [d.id for d in first.get_by_ids(["a1", "b2"])] == ["a1", "b2"]  # Document.id kept
     assert first.memory.info()["segments"] == 1  # built as one compact video
-    rebuilt = MemvidVectorStore.from_texts(["fresh"], FAKE, ids=["f"], video_file=video)
+    appended = MemvidVectorStore.from_texts(["more"], FAKE, ids=["m"], video_file=video)
+    assert ids(appended.similarity_search("x", k=10)) == {d.id for d in DOCS} | {"m"}  # nothing lost
+    rebuilt = MemvidVectorStore.from_texts(["fresh"], FAKE, ids=["f"], video_file=video, overwrite=True)
     assert ids(rebuilt.similarity_search("x", k=10)) == {"f"}
-    appended = MemvidVectorStore.from_texts(["more"], FAKE, ids=["m"], video_file=video, overwrite=False)
-    assert ids(appended.similarity_search("x", k=10)) == {"f", "m"}
     with pytest.raises(ValueError, match="video_file"):
         MemvidVectorStore.from_texts(["x"], FAKE)
 
