@@ -13,6 +13,7 @@ except ImportError as _exc:
 
 from memvid_langchain.chat import MemvidChat
 from memvid_langchain.embeddings import MemvidEmbeddings
+from memvid_langchain.retrievers import MemvidVectorStoreRetriever
 from memvid_langchain.vectorstores import MemvidVectorStore
 
 __version__ = "0.2.0"
@@ -21,5 +22,6 @@ __all__ = [
     "MemvidChat",
     "MemvidEmbeddings",
     "MemvidVectorStore",
+    "MemvidVectorStoreRetriever",
     "__version__",
 ]
