@@ -63,7 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
     try:
-        return int(args.func(args, sys.stdout) or 0)
+        code = int(args.func(args, sys.stdout) or 0)
+        sys.stdout.flush()  # a reader that went away (`memvid info kb.mp4 | head`) shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        _quiet_closed_pipe()
+        return 0
     except (MemvidError, OSError, InvalidInputError) as exc:
         message = one_line(str(exc)) or type(exc).__name__
         if isinstance(exc, OSError) and not isinstance(exc, MemvidError) and exc.filename and str(exc.filename) not in message:
@@ -73,6 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_closed_pipe() -> None:
+    """End quietly when the reader of stdout closed it, as `git log | head` does (Python's documented recipe)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not raise again
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (a test's buffer): nothing will flush it
 
 
 if __name__ == "__main__":  # pragma: no cover

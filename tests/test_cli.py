@@ -488,3 +488,16 @@ def test_verify_repair_reports_what_it_did(kb: Path, tmp_path: Path, capsys: pyt
         assert code == 0 and err == ""
     code, out, _ = run_main(capsys, "verify", str(video), "--repair", "--json", "--quiet")
     assert json.loads(out)["repair"]["unrecoverable"] == unrecoverable
+
+
+def test_a_closed_pipe_ends_quietly(kb: Path) -> None:
+    """`memvid info kb.mp4 | head` must not end with a Broken pipe traceback or message."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen([sys.executable, "-m", "memvid_base.cli", "info", str(kb), "--json"], cwd=str(root),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Broken pipe" not in err and "Traceback" not in err, err

@@ -275,7 +275,8 @@ def test_web_ui_in_chromium(chromium: str, tmp_path: Path) -> None:
             note = tmp_path / "volcanoes.md"
             note.write_text("# Volcanoes\n\nMount Vesuvius buried Pompeii under ash in the year 79.\n")
             page.locator("#upload input[type=file]").set_input_files(str(note))
-            expect(page.locator("#upload")).to_contain_text("volcanoes.md", timeout=30_000)
+            # Gradio may render the name as two spans ("volcanoes", ".md"): the cell's accessible name is whole.
+            expect(page.locator("#upload").get_by_role("cell", name="volcanoes.md")).to_be_visible(timeout=30_000)
             page.locator("#upload-add").click()
             expect(page.locator("#upload-status")).to_contain_text("Added", timeout=60_000)
             expect(page.locator("#memvid-header")).to_contain_text(f"{before['chunks'] + 1} chunks")
