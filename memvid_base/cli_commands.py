@@ -267,7 +267,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     if target.exists() and not args.overwrite:
         raise UserError(f"{target} already exists. Add --overwrite to replace it, or pick another name.")
     with open_memory(args.memory, args.index) as memory:
-        stats = memory.export(target, show_progress=show_progress(args))
+        stats = memory.export(target, show_progress=show_progress(args), overwrite=args.overwrite)
         source = memory.video_path
     if args.json:
         print_json(stats, out)

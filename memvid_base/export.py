@@ -17,8 +17,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .container import box_size
-from .errors import InvalidInputError
+from .errors import InvalidInputError, MemoryExistsError
 from .layout import cache_name, legacy_index_path
+from .locate import locate
 from .reader import fetch_record
 from .segments import commit_segment, plan_segment, render_plan
 from .self_describe import quantized, segment_box
@@ -64,18 +65,22 @@ def check_output(memory: MemoryReader, out_path: str | os.PathLike[str]) -> Path
     return out
 
 
-def export_memory(memory: MemoryReader, out_path: str | os.PathLike[str], show_progress: bool = False) -> dict[str, Any]:
+def export_memory(
+    memory: MemoryReader, out_path: str | os.PathLike[str], show_progress: bool = False, overwrite: bool = False
+) -> dict[str, Any]:
     """Write every live chunk of ``memory`` (at the version it reads) into one self-contained MP4.
 
     The chunks keep their ids, text, metadata and stored vectors (the same int8 values), so
     ``Memory(out_path)`` opened anywhere, with the file alone, finds the same results as the source.
     The file is rendered beside ``out_path``, verified frame by frame, fsynced and moved into place
-    atomically, replacing any file already there; the source memory is not changed.
+    atomically; the source memory is not changed. A file already at ``out_path`` (a memory above all)
+    is replaced only with ``overwrite=True``.
 
     Args:
         memory: An open memory (``Memory`` or ``MemoryReader``; ``as_of`` exports that version).
         out_path: The ``.mp4`` to write; see :func:`check_output` for what is refused.
         show_progress: Show progress bars while decoding and encoding.
+        overwrite: Replace a file already at ``out_path``.
 
     Returns:
         ``chunks``, ``frames``, ``bytes`` (the file's size), ``raw_text_bytes``, ``ratio_to_raw_text``,
@@ -86,6 +91,10 @@ def export_memory(memory: MemoryReader, out_path: str | os.PathLike[str], show_p
         CorruptMemoryError, FrameDecodeError: A chunk could not be decoded intact; nothing is written.
     """
     out = check_output(memory, out_path)
+    if out.exists() and not overwrite:
+        what = "a memory" if locate(out).exists else "a file"
+        raise MemoryExistsError(f"{out_path} is already {what}; export to another name, or replace it on purpose with "
+                                "overwrite=True (`memvid export --overwrite`).")
     memory.refresh()
     manifest = memory.manifest
     hits = memory.open_store().lookup(memory.version, include_embeddings=True)

@@ -273,12 +273,14 @@ class Memory(MemoryReader):
                 "ok": report.ok, "unrecoverable": sorted(set(report.bad_segments)), "errors": report.errors}
 
 
-    def export(self, path: str | os.PathLike[str], show_progress: bool = False) -> dict[str, Any]:
+    def export(self, path: str | os.PathLike[str], show_progress: bool = False, overwrite: bool = False) -> dict[str, Any]:
         """Write every live chunk, with its vectors, into one self-contained MP4 at ``path``; this memory is unchanged.
+
+        A file already at ``path`` is replaced only with ``overwrite=True``.
 
         ``Memory(path)`` opens the file alone, anywhere, without re-embedding. See
         :func:`memvid_base.export.export_memory` for the figures returned and what is refused.
         """
         from .export import export_memory
 
-        return export_memory(self, path, show_progress)
+        return export_memory(self, path, show_progress, overwrite)

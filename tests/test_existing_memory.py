@@ -200,3 +200,14 @@ def test_seed_retriever_searches_in_every_mode(built: tuple[Path, dict[str, str]
     assert len(retriever.search(ident, top_k=5, mode="vector")) == 5
     hit = retriever.search_with_metadata(ident, top_k=1, mode="keyword")[0]
     assert hit["text"] == list(texts.values())[k]
+
+
+def test_export_never_replaces_a_file_unless_told(built: tuple[Path, dict[str, str]], copy: Path, tmp_path: Path) -> None:
+    source = Memory(built[0], embedding_model=hash_embed)
+    before = copy.read_bytes()
+    with pytest.raises(MemoryExistsError, match="already a memory"):
+        source.export(copy)  # a bare copy of another memory, with no cache beside it
+    assert copy.read_bytes() == before
+    source.export(copy, overwrite=True)
+    assert texts_of(copy) == built[1]
+    source.close()
