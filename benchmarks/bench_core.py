@@ -14,7 +14,7 @@ Three tiers, all on real text available offline:
   here; query latency does not depend on which model made the vectors).  This project and plain Chroma.
 
 Plain Chroma gets exactly the same vectors, the same HNSW settings as this project's store (cosine,
-ef_search and ef_construction: ``memvid_base.vectors.HNSW_CONFIGURATION``), and stores the text as Chroma documents.  Search latency and
+ef_search and ef_construction: ``memvid_base.index.vectors.HNSW_CONFIGURATION``), and stores the text as Chroma documents.  Search latency and
 peak RSS are measured in a fresh subprocess that is given precomputed query vectors and never
 imports torch or the model (``_search_worker.py``).  memvid 0.1.3 runs in its own venv
 (``.bench/memvid013-venv``) through ``_memvid013_driver.py``.
@@ -138,7 +138,7 @@ def build_chroma(path: Path, texts: list[str], vectors: np.ndarray) -> tuple[flo
     import chromadb
     from chromadb.config import Settings
 
-    from memvid_base.vectors import HNSW_CONFIGURATION
+    from memvid_base.index.vectors import HNSW_CONFIGURATION
 
     client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
     name = "plain"

@@ -134,7 +134,7 @@ def timed_adds(mem: Any, extra: list[str], start: int, reps: int, batch: int, ch
     Vectors are computed outside the timing.  After each call (untimed) the first new chunk must come
     back for its own vector; with ``check_keywords`` also from the keyword index, which must still be usable.
     """
-    from memvid_base.keyword_cache import usable
+    from memvid_base.index.keyword_cache import usable
 
     out: list[float] = []
     for r in range(reps):

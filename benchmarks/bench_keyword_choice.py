@@ -9,7 +9,7 @@ the standard library's sources, packed into chunks of at most 512 characters) it
 * incremental updates: adding 1,000 chunks and deleting 100, then committing; bm25s has no add or
   delete, so its figure is a full re-index of the changed corpus plus a save.
 
-Three variants: ``tantivy_keywordindex`` is ``memvid_base.keywords.KeywordIndex`` as shipped (identifier
+Three variants: ``tantivy_keywordindex`` is ``memvid_base.index.keywords.KeywordIndex`` as shipped (identifier
 tokens + parts + case-sensitive trigrams for ``$contains`` prefiltering); ``tantivy_words_only`` is the
 same without the trigram field (what BM25 alone costs); ``bm25s`` uses its default tokenizer (scikit-learn
 pattern, English stopwords) and ``save()`` without the corpus, so it too holds no text.
@@ -73,7 +73,7 @@ def identifier_queries(chunks: list[str], n: int) -> list[str]:
 
 
 def bench_keywordindex(chunks: list[str], extra: list[str], queries: list[str], work: Path) -> dict[str, Any]:
-    from memvid_base.keywords import KeywordIndex
+    from memvid_base.index.keywords import KeywordIndex
 
     folder = work / "kwi"
     t0 = time.perf_counter()

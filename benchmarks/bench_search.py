@@ -97,7 +97,7 @@ def main() -> None:
                            "core": core_info(), "chunks": n, "queries": n_q, "rounds": []}
     work = WORK / f"search_{n}"
     qfile = build(work, n, n_q, args.rebuild)
-    from memvid_base.vectors import HNSW_CONFIGURATION
+    from memvid_base.index.vectors import HNSW_CONFIGURATION
 
     res["ef_search"] = args.ef_search or HNSW_CONFIGURATION["hnsw"]["ef_search"]
     set_ef_search(work, res["ef_search"])

@@ -18,7 +18,7 @@ Steps, all in one process on one machine:
 2. The bare MP4 is copied alone into an empty folder and opened with ``Memory(copy)``, which
    rebuilds the index and the vector store from the file (frames for ids and metadata, box for
    vectors) with an embedding model that refuses to be called.  Timed end to end, against a plain
-   Chroma ``PersistentClient`` (``memvid_base.vectors.open_client``, new temp folder) that creates a
+   Chroma ``PersistentClient`` (``memvid_base.index.vectors.open_client``, new temp folder) that creates a
    collection with the same HNSW settings and adds the same vectors with the same ids and the same
    metadata rows as the memory's store, in batches of ``get_max_batch_size()`` (goal <= 1.2x).
    ``rebuild_index()`` on the original memory is timed too.
@@ -78,7 +78,7 @@ TARGETS = {
 }
 CLEAN_LOAD_MAX = 0.5  # a 1-minute load above this at start marks the run NOT CLEAN
 K = 10
-CHUNK_ID_KEY = "_mv_id"  # the chunk id in a memvid vector row's metadata (memvid_base.vectors row schema)
+CHUNK_ID_KEY = "_mv_id"  # the chunk id in a memvid vector row's metadata (memvid_base.index.vectors row schema)
 _BOX_PREFIX = struct.Struct(">8sHHIIQ")  # segment_meta's payload prefix: magic, format, flags, zlen, jlen, vlen
 
 
@@ -133,7 +133,7 @@ def refusing_embedder() -> Any:
 
 def box_split(path: Path) -> dict[str, int]:
     """Bytes of the memvid box in ``path``: the whole box, its vector block, and the rest (header + chunk table)."""
-    from memvid_base.container import box_size, read_box
+    from memvid_base.format.container import box_size, read_box
 
     payload = read_box(path)
     if payload is None:
@@ -174,8 +174,8 @@ def chroma_add(
     """Plain Chroma: a new persistent client, one collection with memvid's HNSW settings, batched adds."""
     import copy
 
-    from memvid_base.chroma_io import open_client
-    from memvid_base.vectors import HNSW_CONFIGURATION
+    from memvid_base.index.chroma_io import open_client
+    from memvid_base.index.vectors import HNSW_CONFIGURATION
 
     with Timer() as t_all:
         with Timer() as t_client:
@@ -313,7 +313,7 @@ def run(n: int, n_queries: int, minilm: bool, work: Path, vectors_cache: Path | 
         again.open_store()
     again.close()
     out["reopen_with_index_s"] = round(t.s, 3)
-    from memvid_base.self_describe import read_segment_meta
+    from memvid_base.files.self_describe import read_segment_meta
 
     with Timer() as t:
         meta = read_segment_meta(bare_dir / "kb.mp4")
@@ -345,7 +345,7 @@ def run(n: int, n_queries: int, minilm: bool, work: Path, vectors_cache: Path | 
     out["rebuild_index_over_chroma_add"] = round(out["rebuild_index_s"] / out["chroma"]["total_s"], 3)
 
     # Exact searches: float32 (the reference) and the int8 values the box stores, to split quantization from HNSW.
-    from memvid_base.self_describe import quantized
+    from memvid_base.files.self_describe import quantized
 
     ref_f32 = exact_top_ids(vectors, qvecs)
     out["agreement_bare_vs_exact_float32"] = agreement(got_bare, ref_f32)

@@ -6,7 +6,7 @@ sentence becomes a query, so queries are real text that is *not* in the corpus. 
 the default all-MiniLM-L6-v2 (384-d, unit length); they are cached under /tmp.
 
 For each storage precision the corpus vectors are encoded and decoded with
-``memvid_base.vector_codec`` and searched exactly (cosine, brute force) with float32 queries.
+``memvid_base.format.vector_codec`` and searched exactly (cosine, brute force) with float32 queries.
 The reference is exact cosine search over the float32 vectors.  Reported per precision:
 
 * ``overlap_at_10``: mean |top10 ∩ top10_ref| / 10;
@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 from memvid_base.chunking import chunk_text  # noqa: E402
 from memvid_base.config import VideoSettings  # noqa: E402
-from memvid_base.payload import Record  # noqa: E402
-from memvid_base.segment_meta import HEADER_SIZE, ChunkEntry, SegmentMeta  # noqa: E402
-from memvid_base.segments import plan_segment  # noqa: E402
-from memvid_base.vector_codec import VECTOR_KINDS, bytes_per_vector, decode_vectors, encode_vectors  # noqa: E402
+from memvid_base.files.segments import plan_segment  # noqa: E402
+from memvid_base.format.payload import Record  # noqa: E402
+from memvid_base.format.segment_meta import HEADER_SIZE, ChunkEntry, SegmentMeta  # noqa: E402
+from memvid_base.format.vector_codec import VECTOR_KINDS, bytes_per_vector, decode_vectors, encode_vectors  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 CACHE = Path(os.environ.get("MEMVID_BENCH_CACHE", "/tmp/memvid_bench_cache"))

@@ -20,8 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from memvid_base.chat import MemvidChat
-from memvid_base.cli import (
+from memvid_base.apps.cli import (
     CODEC_CHOICES,
     PROVIDER_CHOICES,
     UserError,
@@ -31,6 +30,7 @@ from memvid_base.cli import (
     quiet_libraries,
     run_chat_loop,
 )
+from memvid_base.chat import MemvidChat
 from memvid_base.errors import MemvidError
 
 

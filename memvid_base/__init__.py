@@ -3,6 +3,7 @@
 The video is the source of truth: every search decodes its results from the frames.
 """
 
+from . import _aliases
 from .chat import MemvidChat, chat_with_memory, create_chat_model, quick_chat
 from .chunking import chunk_text
 from .config import VideoSettings
@@ -22,22 +23,24 @@ from .errors import (
     UnsupportedCodecError,
     VersionNotAvailableError,
 )
-from .layout import resolve_paths
-from .locate import Location, locate, memory_exists
-from .maintenance import VerifyReport
+from .files.layout import resolve_paths
+from .files.locate import Location, locate, memory_exists
+from .index.vectors import RESERVED_PREFIX, and_where
 from .memory import Memory
 from .present import cite, human_bytes, info_rows, source_label
 from .reading import MemoryReader
 from .retriever import MemvidRetriever
+from .storage.maintenance import VerifyReport
 from .types import Chunk, relevance
-from .vectors import RESERVED_PREFIX, and_where
 
 __version__ = "0.2.0"
+
+_aliases.install()  # memvid_base.layout and the other 0.2 module paths keep importing
 
 
 def __getattr__(name: str) -> object:
     if name == "MemvidInteractive":  # imports gradio, which is slow and optional
-        from .interactive import MemvidInteractive
+        from .apps.interactive import MemvidInteractive
 
         return MemvidInteractive
     raise AttributeError(name)

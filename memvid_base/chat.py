@@ -125,7 +125,7 @@ class MemvidChat:
 
     Args:
         video_file: The memory's MP4 (or index JSON).
-        index_file: Its index; found from the video when omitted (see :mod:`memvid_base.layout`).
+        index_file: Its index; found from the video when omitted (see :mod:`memvid_base.files.layout`).
         llm: A LangChain chat model (anything with ``.invoke(messages)``) or a callable ``prompt -> str``.
         llm_provider: ``"openai"``, ``"anthropic"``, ``"google"``, ``"ollama"`` or ``"none"``; used when ``llm`` is None.
         llm_model: Model name for ``llm_provider``.

@@ -1,10 +1,10 @@
 """``Memory``: a versioned, appendable video memory. Every other API in memvid is built on it.
 
-``Memory`` is a facade over small layers, each in its own module: :mod:`~memvid_base.layout` (where
-the files are), :mod:`~memvid_base.transaction` (lock, repair, commit), :mod:`~memvid_base.ingest`
-(new chunks into a version), :mod:`~memvid_base.vectors` (the row schema over Chroma),
+``Memory`` is a facade over small layers, each in its own module: :mod:`~memvid_base.files.layout` (where
+the files are), :mod:`~memvid_base.storage.transaction` (lock, repair, commit), :mod:`~memvid_base.storage.ingest`
+(new chunks into a version), :mod:`~memvid_base.index.vectors` (the row schema over Chroma),
 :mod:`~memvid_base.reading` (search and lookups; text decoded from frames) and
-:mod:`~memvid_base.maintenance` (verify, compact, rebuild).
+:mod:`~memvid_base.storage.maintenance` (verify, compact, rebuild).
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from . import creation, ingest, maintenance, query
 from .config import VideoOptions
 from .errors import InvalidInputError
-from .layout import Layout, default_index_path, resolve_paths
-from .maintenance import VerifyReport
-from .manifest import Manifest, WriterLock, read_manifest
+from .files.layout import Layout, default_index_path, resolve_paths
+from .files.manifest import Manifest, WriterLock, read_manifest
+from .index import query
+from .index.vectors import VectorStore, validate_where
 from .reading import MemoryReader
-from .transaction import WriteTransaction
+from .storage import creation, ingest, maintenance
+from .storage.maintenance import VerifyReport
+from .storage.transaction import WriteTransaction
 from .types import Chunk, Hit
-from .vectors import VectorStore, validate_where
 
 __all__ = ["Chunk", "Memory", "VerifyReport", "default_index_path", "resolve_paths"]
 
@@ -36,7 +37,7 @@ class Memory(MemoryReader):
         video_file: The memory's video (``kb.mp4``) or its index (``kb_index.json``).
         index_file: The manifest path; by default ``<video stem>_index.json`` beside the video when that
             file exists (an earlier layout), else ``index.json`` in the hidden cache folder
-            ``.<video name>.memvid-cache`` beside the video (see :mod:`memvid_base.layout`).
+            ``.<video name>.memvid-cache`` beside the video (see :mod:`memvid_base.files.layout`).
         embedding_model: See :class:`memvid_base.embeddings.Embedder`. Its dimension must match the memory's.
         client: Any ``chromadb`` client (e.g. ``chromadb.HttpClient``); default: a ``PersistentClient`` in the memory's cache folder.
         as_of: Open the memory read-only as it was at this version.
@@ -279,8 +280,8 @@ class Memory(MemoryReader):
         A file already at ``path`` is replaced only with ``overwrite=True``.
 
         ``Memory(path)`` opens the file alone, anywhere, without re-embedding. See
-        :func:`memvid_base.export.export_memory` for the figures returned and what is refused.
+        :func:`memvid_base.storage.export.export_memory` for the figures returned and what is refused.
         """
-        from .export import export_memory
+        from .storage.export import export_memory
 
         return export_memory(self, path, show_progress, overwrite)

@@ -1,8 +1,8 @@
 """``MemoryReader``: a memory opened for reading: search, lookups, time travel, verification.
 
 It holds a :class:`~memvid_base.view.MemoryView` (what one reader sees) and plans reads through
-:mod:`~memvid_base.retrieval` and :mod:`~memvid_base.query`; text always comes from the video
-(:mod:`~memvid_base.reader`).  :class:`~memvid_base.memory.Memory` adds writing.
+:mod:`~memvid_base.index.retrieval` and :mod:`~memvid_base.index.query`; text always comes from the video
+(:mod:`~memvid_base.index.reader`).  :class:`~memvid_base.memory.Memory` adds writing.
 """
 
 from __future__ import annotations
@@ -17,20 +17,21 @@ from typing import Any, TypeVar
 import numpy as np
 from typing_extensions import Self
 
-from . import ingest, lazy_metadata, maintenance, query, recovery, retrieval
-from . import query as _query  # mmr_search has a parameter named query
 from .config import VideoSettings
 from .embeddings import Embedder
 from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, StoreError
-from .keyword_cache import KeywordCache
-from .layout import Layout
-from .locate import locate
-from .maintenance import VerifyReport
-from .manifest import Manifest
-from .mmr import maximal_marginal_relevance
-from .segments import SegmentCache
+from .files.layout import Layout
+from .files.locate import locate
+from .files.manifest import Manifest
+from .files.segments import SegmentCache
+from .index import query, retrieval
+from .index import query as _query  # mmr_search has a parameter named query
+from .index.keyword_cache import KeywordCache
+from .index.mmr import maximal_marginal_relevance
+from .index.vectors import VectorStore, validate_where
+from .storage import ingest, lazy_metadata, maintenance, recovery
+from .storage.maintenance import VerifyReport
 from .types import Chunk, Hit
-from .vectors import VectorStore, validate_where
 from .view import MemoryView
 
 _R = TypeVar("_R")
@@ -257,7 +258,7 @@ class MemoryReader:
 
         A read-only memory opens from its segments' boxes alone; the first search that filters on
         metadata (or searches by keyword) reads every frame once to fill it in
-        (:mod:`~memvid_base.lazy_metadata`).  Call this to pay that cost up front.
+        (:mod:`~memvid_base.storage.lazy_metadata`).  Call this to pay that cost up front.
         """
         if not lazy_metadata.is_pending(self.manifest):
             return False

@@ -14,7 +14,7 @@ class MemvidRetriever:
 
     Args:
         video_file: The memory's MP4 (or its index JSON).
-        index_file: The index JSON; found from the video when omitted (see :mod:`memvid_base.layout`).
+        index_file: The index JSON; found from the video when omitted (see :mod:`memvid_base.files.layout`).
         config: Accepted for compatibility with the original memvid; unused.
         embedding_model: Must have the dimension the memory was built with; default: the bundled MiniLM.
         as_of: Search the memory as it was at this version.

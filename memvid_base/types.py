@@ -43,7 +43,7 @@ class Chunk:
 class Row:
     """One vector row: a version of a chunk, where its frames are, and when it is live.
 
-    A row is visible at version ``V`` when ``v0 <= V < v1``; ``v1`` is :data:`memvid_base.vectors.LIVE`
+    A row is visible at version ``V`` when ``v0 <= V < v1``; ``v1`` is :data:`memvid_base.index.vectors.LIVE`
     until the chunk is replaced or deleted.
     """
 

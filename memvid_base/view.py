@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .chroma_io import hold_readers_lock, open_client, release_readers_lock
 from .config import VideoSettings
 from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, VersionNotAvailableError
-from .layout import Layout
-from .manifest import Manifest, Segment, read_manifest
-from .reader import materialize
-from .segments import SegmentCache
-from .transaction import collect_old_stores, committed_here, new_uid, rolled_back_message
+from .files.layout import Layout
+from .files.manifest import Manifest, Segment, read_manifest
+from .files.segments import SegmentCache
+from .index.chroma_io import hold_readers_lock, open_client, release_readers_lock
+from .index.reader import materialize
+from .index.vectors import VectorStore
+from .storage.transaction import collect_old_stores, committed_here, new_uid, rolled_back_message
 from .types import Chunk, Hit
-from .vectors import VectorStore
 
 
 class MemoryView:

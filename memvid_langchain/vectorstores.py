@@ -125,7 +125,7 @@ class MemvidVectorStore(VectorStore):
 
     Args:
         video_file: The memory's video (``kb.mp4``). Not needed when ``memory`` is given.
-        index_file: Its index; found from the video when omitted (see :mod:`memvid_base.layout`).
+        index_file: Its index; found from the video when omitted (see :mod:`memvid_base.files.layout`).
         embedding: The LangChain embeddings; default :class:`~memvid_langchain.MemvidEmbeddings`.
         memory: An open core :class:`memvid_base.Memory` to wrap instead of paths.
         create: Create an empty memory if none exists at the paths (else raise
@@ -559,7 +559,7 @@ class MemvidVectorStore(VectorStore):
             metadatas: One JSON-serializable dict per text.
             ids: One id per text; missing ones get random UUIDs.
             video_file: Where the memory goes (``kb.mp4``). Required.
-            index_file: Its index; found from the video when omitted (see :mod:`memvid_base.layout`).
+            index_file: Its index; found from the video when omitted (see :mod:`memvid_base.files.layout`).
             overwrite: ``False`` (the default) upserts the texts into the memory already at these paths
                 (its MP4 alone is enough: a copied file is opened, never replaced), and builds a new
                 one in one compact video when there is none. ``True`` builds a fresh memory and

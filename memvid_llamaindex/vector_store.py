@@ -59,7 +59,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
 
     Args:
         video_file: The memory's video (``kb.mp4``) or index (``kb_index.json``).
-        index_file: The index path, if not the default (see :mod:`memvid_base.layout`).
+        index_file: The index path, if not the default (see :mod:`memvid_base.files.layout`).
         memory: An open :class:`memvid_base.Memory` to wrap instead of opening paths.
         embed_model: The model that made the nodes' embeddings (any LlamaIndex ``BaseEmbedding``).
             Needed only to create a memory for vectors other than the default 384-d MiniLM ones

@@ -108,7 +108,7 @@ def llamaindex(target: str, index: str | None, query: str, note: Path | None) ->
 
 def _cli(*args: str) -> tuple[int, str]:
     """``memvid ARGS`` as the entry point runs it: exit code, and stdout (or stderr when it failed)."""
-    from memvid_base.cli import main
+    from memvid_base.apps.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
@@ -139,7 +139,7 @@ async def _mcp(target: str, index: str | None, query: str, note: Path | None) ->
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    args = ["-m", "memvid_base.cli", "mcp", target, "--embedding-model", EMBED_SPEC, "--writable"]
+    args = ["-m", "memvid_base.apps.cli", "mcp", target, "--embedding-model", EMBED_SPEC, "--writable"]
     args += [] if index is None else ["--index", index]
     import os
 

@@ -11,8 +11,8 @@ import pytest
 from core_fixtures import hash_embed, pydoc_chunks
 
 from memvid_base import CorruptMemoryError, Embedder, Memory, MemvidEncoder, MemvidRetriever, resolve_paths
-from memvid_base.layout import Layout
-from memvid_base.vectors import make_row
+from memvid_base.files.layout import Layout
+from memvid_base.index.vectors import make_row
 
 CACHE = ".kb.mp4.memvid-cache"
 QUERIES = ["generators yield values", "exception handling", "class definitions and methods"]

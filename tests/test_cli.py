@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from memvid_base.cli import build_parser, main
-from memvid_base.self_describe import read_segment_meta
+from memvid_base.apps.cli import build_parser, main
+from memvid_base.files.self_describe import read_segment_meta
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -494,7 +494,7 @@ def test_a_closed_pipe_ends_quietly(kb: Path) -> None:
     """`memvid info kb.mp4 | head` must not end with a Broken pipe traceback or message."""
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.Popen([sys.executable, "-m", "memvid_base.cli", "info", str(kb), "--json"], cwd=str(root),
+    proc = subprocess.Popen([sys.executable, "-m", "memvid_base.apps.cli", "info", str(kb), "--json"], cwd=str(root),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # the reader goes away before the first line is written

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from memvid_base.config import VideoSettings
-from memvid_base.container import MEMVID_BOX_UUID, append_box, iter_top_level_boxes, read_box
 from memvid_base.errors import CorruptMemoryError, InvalidInputError
-from memvid_base.video import VideoReader, write_video
+from memvid_base.format.container import MEMVID_BOX_UUID, append_box, iter_top_level_boxes, read_box
+from memvid_base.format.video import VideoReader, write_video
 
 PAYLOAD = b"memvid segment metadata \x00\xff" * 100
 

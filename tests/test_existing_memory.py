@@ -25,10 +25,10 @@ from memvid_base import (
     locate,
     memory_exists,
 )
-from memvid_base.cli import main
+from memvid_base.apps.cli import main
 from memvid_base.config import VideoOptions
-from memvid_base.creation import write_empty
-from memvid_base.layout import Layout
+from memvid_base.files.layout import Layout
+from memvid_base.storage.creation import write_empty
 from memvid_langchain import MemvidVectorStore
 from memvid_llamaindex import MemvidVectorStore as LlamaStore
 from tests.core_fixtures import hash_embed, pydoc_chunks, unique_identifiers

@@ -12,7 +12,7 @@ from test_cli import assert_one_line_error, run_main
 
 from memvid_base import Embedder, Memory
 from memvid_base.errors import InvalidInputError
-from memvid_base.self_describe import read_segment_meta
+from memvid_base.files.self_describe import read_segment_meta
 
 QUERIES = ["generators yield values", "exception handling", "class definitions and methods",
            "string formatting", "an upserted chunk about lambdas"]

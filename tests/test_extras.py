@@ -61,7 +61,7 @@ def test_core_imports_without_any_extra_and_pdf_names_its_extra() -> None:
 def test_cli_serve_and_mcp_name_their_extras(tmp_path: Path) -> None:
     for command, module, extra in (("serve", "gradio", "web"), ("mcp", "mcp", "mcp")):
         done = run_without([module], f"""
-            from memvid_base.cli import main
+            from memvid_base.apps.cli import main
             raise SystemExit(main([{command!r}, {str(tmp_path / "kb.mp4")!r}]))
         """)
         assert done.returncode == 1, done.stderr

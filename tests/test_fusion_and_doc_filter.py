@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from memvid_base.doc_filter import matches, required_terms, validate_where_document
 from memvid_base.errors import InvalidInputError
-from memvid_base.fusion import alpha_weights, reciprocal_rank_fusion
+from memvid_base.index.doc_filter import matches, required_terms, validate_where_document
+from memvid_base.index.fusion import alpha_weights, reciprocal_rank_fusion
 
 # ---------------------------------------------------------------------------------------------- fusion
 

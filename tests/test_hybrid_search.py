@@ -148,7 +148,7 @@ def test_hybrid_winners_only_the_vector_side_found_need_no_store_lookup(
 
 def test_hybrid_ignores_rows_of_a_writer_that_has_not_committed(memory: Memory, corpus: list[str]) -> None:
     # Rows a writer added to the store before its manifest commit are not visible, on either path.
-    from memvid_base.vectors import make_row
+    from memvid_base.index.vectors import make_row
 
     memory.search("warm", top_k=1, mode="keyword")
     vector = hash_embed([corpus[11]])[0]

@@ -14,7 +14,7 @@ import pytest
 from core_fixtures import hash_embed, pydoc_chunks
 
 from memvid_base import Memory, MemoryLockedError, VersionNotAvailableError
-from memvid_base.manifest import WriterLock
+from memvid_base.files.manifest import WriterLock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_a_second_writer_gets_a_clear_locked_error(memory: Memory) -> None:
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
             from pathlib import Path
-            from memvid_base.manifest import WriterLock
+            from memvid_base.files.manifest import WriterLock
             with WriterLock(Path({str(memory.layout.lock)!r})):
                 print("locked", flush=True)
                 time.sleep(30)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from memvid_base.errors import CorruptMemoryError, InvalidInputError
-from memvid_base.keywords import KeywordIndex
+from memvid_base.index.keywords import KeywordIndex
 
 DOCS = {
     "env@1": "Set the PYTHONHASHSEED environment variable to 0 to disable hash randomization.",
@@ -195,7 +195,7 @@ def test_refuses_a_foreign_folder_and_recreates_a_damaged_index(tmp_path: Path) 
 
 _CHILD = textwrap.dedent("""
     import sys
-    from memvid_base.keywords import KeywordIndex
+    from memvid_base.index.keywords import KeywordIndex
     idx = KeywordIndex.open(sys.argv[1])
     text = " ".join(f"word{j}" for j in range(60))
     for i in range(1000):

@@ -8,10 +8,18 @@ import pytest
 
 from memvid_base import FrameDecodeError
 from memvid_base.config import VideoSettings
-from memvid_base.payload import HEADER_SIZE, Packer, Record, decode_records, encode_record, frame_bytes, parse_frame
-from memvid_base.qr import read_frame, render_frame
-from memvid_base.segments import SegmentCache, plan_segment, write_plan
-from memvid_base.video import VideoReader, write_video
+from memvid_base.files.segments import SegmentCache, plan_segment, write_plan
+from memvid_base.format.payload import (
+    HEADER_SIZE,
+    Packer,
+    Record,
+    decode_records,
+    encode_record,
+    frame_bytes,
+    parse_frame,
+)
+from memvid_base.format.qr import read_frame, render_frame
+from memvid_base.format.video import VideoReader, write_video
 
 SETTINGS = VideoSettings.create("h264", frame_size=None)
 

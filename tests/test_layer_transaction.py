@@ -12,11 +12,11 @@ from chromadb.config import Settings
 
 from memvid_base import Embedder, MemoryLockedError
 from memvid_base.config import VideoOptions
-from memvid_base.creation import new_manifest
-from memvid_base.layout import Layout
-from memvid_base.manifest import Segment, read_manifest, write_manifest
-from memvid_base.transaction import WriteTransaction, committed_here
-from memvid_base.vectors import VectorStore, make_row
+from memvid_base.files.layout import Layout
+from memvid_base.files.manifest import Segment, read_manifest, write_manifest
+from memvid_base.index.vectors import VectorStore, make_row
+from memvid_base.storage.creation import new_manifest
+from memvid_base.storage.transaction import WriteTransaction, committed_here
 
 
 @pytest.fixture

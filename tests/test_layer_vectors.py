@@ -14,8 +14,8 @@ from vector_store_contract import (
     test_where_validation_names_the_mistake,
 )
 
-from memvid_base.chroma_io import open_client
-from memvid_base.vectors import VectorStore
+from memvid_base.index.chroma_io import open_client
+from memvid_base.index.vectors import VectorStore
 
 __all__ = ["test_and_where_flattens", "test_where_matches_agrees_with_chroma", "test_where_validation_names_the_mistake"]
 

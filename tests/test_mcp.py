@@ -32,7 +32,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import TextResourceContents
 
 from memvid_base import Memory, MemvidEncoder
-from memvid_base.mcp_server import chunk_result
+from memvid_base.apps.mcp_server import chunk_result
 from tests.core_fixtures import hash_embed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def corpus_memory(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 
 
 def server_args(memory: Path, *extra: str) -> list[str]:
-    return ["-m", "memvid_base.cli", "mcp", str(memory), "--embedding-model", EMBED_SPEC, *extra]
+    return ["-m", "memvid_base.apps.cli", "mcp", str(memory), "--embedding-model", EMBED_SPEC, *extra]
 
 
 @asynccontextmanager
@@ -248,14 +248,14 @@ async def test_http_requires_token(http_server: str, corpus_memory: tuple[Path, 
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "memvid_base.cli", "mcp", *args], cwd=ROOT, env={**os.environ, **ENV},
+    return subprocess.run([sys.executable, "-m", "memvid_base.apps.cli", "mcp", *args], cwd=ROOT, env={**os.environ, **ENV},
                           capture_output=True, text=True, timeout=60)
 
 
 def test_cli_refuses_unsafe_or_meaningless_options(corpus_memory: tuple[Path, dict[str, str]]) -> None:
     memory = str(corpus_memory[0])
     env_free = {k: v for k, v in os.environ.items() if k != "MEMVID_MCP_TOKEN"}
-    done = subprocess.run([sys.executable, "-m", "memvid_base.cli", "mcp", memory, "--http", "--host", "0.0.0.0"],
+    done = subprocess.run([sys.executable, "-m", "memvid_base.apps.cli", "mcp", memory, "--http", "--host", "0.0.0.0"],
                           cwd=ROOT, env={**env_free, **ENV}, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "token" in done.stderr and "MEMVID_MCP_TOKEN" in done.stderr
     done = run_cli(memory, "--token", "t")

@@ -124,8 +124,8 @@ def filtered_results(mem: Memory) -> list[list[tuple[str, str]]]:
 
 def from_every_frame(video: Path) -> Memory:
     """Open a bare MP4 with its store rebuilt from every frame at once: the reference for the box-only open."""
-    from memvid_base.layout import Layout
-    from memvid_base.recovery import recover
+    from memvid_base.files.layout import Layout
+    from memvid_base.storage.recovery import recover
 
     assert recover(Layout.of(video), from_frames=True)
     return Memory(video, embedding_model=hash_embed)
@@ -187,7 +187,7 @@ def test_a_remote_memory_opens_from_its_box_and_reads_frames_only_for_metadata(n
 def test_an_interrupted_metadata_backfill_is_redone(nginx: NginxServer, filtered, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     from memvid_base import lazy_metadata
     from memvid_base.errors import CorruptMemoryError
-    from memvid_base.vectors import VectorStore
+    from memvid_base.index.vectors import VectorStore
 
     video, eager = filtered
     shutil.copy(video, nginx.root / "crash.mp4")
@@ -226,7 +226,7 @@ def test_a_read_only_folder_with_history_opens_from_its_boxes_like_a_full_rebuil
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Several segments, an upsert and a delete: the rows replayed from the boxes are those replayed from the frames."""
-    from memvid_base.layout import Layout
+    from memvid_base.files.layout import Layout
 
     monkeypatch.setenv("MEMVID_CACHE_DIR", str(tmp_path / "user-cache"))
     chunks = pydoc_chunks(limit=60)

@@ -14,11 +14,11 @@ import pytest
 
 from memvid_base.config import CODECS, VideoSettings
 from memvid_base.errors import FrameDecodeError
-from memvid_base.packets import MAX_PACKET_BYTES
-from memvid_base.payload import Record
-from memvid_base.qr import read_frame, render_frame
-from memvid_base.segments import SegmentCache, plan_segment, write_plan
-from memvid_base.video import VideoReader, write_video
+from memvid_base.files.segments import SegmentCache, plan_segment, write_plan
+from memvid_base.format.packets import MAX_PACKET_BYTES
+from memvid_base.format.payload import Record
+from memvid_base.format.qr import read_frame, render_frame
+from memvid_base.format.video import VideoReader, write_video
 
 N_FRAMES = 7
 

@@ -8,8 +8,8 @@ import zxingcpp
 
 from memvid_base import InvalidInputError
 from memvid_base.config import VideoSettings, qr_capacity
-from memvid_base.qr import read_frame, render_frame
-from memvid_base.qr_encode import (
+from memvid_base.format.qr import read_frame, render_frame
+from memvid_base.format.qr_encode import (
     alignment_positions,
     byte_capacity,
     data_codewords,

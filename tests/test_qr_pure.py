@@ -9,8 +9,8 @@ import pytest
 import zxingcpp
 
 from memvid_base.config import VideoSettings, qr_capacity
-from memvid_base.qr import read_frame, render_frame
-from memvid_base.qr_pure import _layout, read_pure
+from memvid_base.format.qr import read_frame, render_frame
+from memvid_base.format.qr_pure import _layout, read_pure
 
 
 def _zxing(gray: np.ndarray) -> bytes | None:

@@ -15,9 +15,9 @@ import zstandard
 
 from memvid_base import segment_meta as sm
 from memvid_base.config import VideoSettings
-from memvid_base.container import append_box, read_box
 from memvid_base.errors import CorruptMemoryError, InvalidInputError
-from memvid_base.segment_meta import HEADER_SIZE, ChunkEntry, SegmentMeta
+from memvid_base.format.container import append_box, read_box
+from memvid_base.format.segment_meta import HEADER_SIZE, ChunkEntry, SegmentMeta
 
 
 def _meta(encoding: str = "int8", n: int = 50, dim: int = 16) -> tuple[SegmentMeta, np.ndarray]:
@@ -70,7 +70,7 @@ def test_payload_holds_no_text_fields() -> None:
 
 
 def test_through_a_real_box(tmp_path: Path) -> None:
-    from memvid_base.video import write_video
+    from memvid_base.format.video import write_video
 
     path = tmp_path / "s.mp4"
     write_video(path, [np.zeros((128, 128), np.uint8)] * 7, VideoSettings.create("h264", frame_size=128))

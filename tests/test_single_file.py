@@ -10,7 +10,7 @@ import pytest
 from core_fixtures import hash_embed, pydoc_chunks
 
 from memvid_base import Embedder, Memory
-from memvid_base.self_describe import read_segment_meta
+from memvid_base.files.self_describe import read_segment_meta
 
 QUERIES = ["generators yield values", "exception handling", "class definitions and methods"]
 
@@ -94,7 +94,7 @@ def _filtered(mem: Memory, where: dict[str, str]) -> list[list[tuple[float, str]
 def test_a_bare_copy_opens_from_its_box_and_reads_the_frames_only_when_metadata_is_needed(
     memory: Memory, tmp_path: Path
 ) -> None:
-    from memvid_base.lazy_metadata import is_pending
+    from memvid_base.storage.lazy_metadata import is_pending
 
     memory.compact()
     before, filtered = results(memory), _filtered(memory, {"file": "f1.txt"})

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from memvid_base.config import VideoSettings
 from memvid_base.errors import FrameDecodeError, InvalidInputError, MemvidError
-from memvid_base.manifest import Segment
-from memvid_base.payload import (
+from memvid_base.files.manifest import Segment
+from memvid_base.files.segments import SegmentCache, SegmentPlan, plan_segment
+from memvid_base.format.payload import (
     KIND_RECORDS,
     MAX_GROUP_BYTES,
     MAX_METADATA_DEPTH,
@@ -31,7 +32,6 @@ from memvid_base.payload import (
     max_group_output,
     parse_frame,
 )
-from memvid_base.segments import SegmentCache, SegmentPlan, plan_segment
 
 SETTINGS = VideoSettings.create()
 
@@ -71,7 +71,7 @@ class _FakeReader:
 
 
 def _cache(payloads: list[bytes], monkeypatch: pytest.MonkeyPatch) -> SegmentCache:
-    import memvid_base.segments as segments
+    import memvid_base.files.segments as segments
 
     monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
     cache = SegmentCache(Path("."), SETTINGS)
@@ -218,7 +218,7 @@ def test_bombs_raise_quickly_with_bounded_memory(tmp_path: Path) -> None:
         """
         import resource, struct, zlib, zstandard
         from memvid_base.errors import FrameDecodeError
-        from memvid_base.payload import decode_group, frame_bytes, parse_frame
+        from memvid_base.format.payload import decode_group, frame_bytes, parse_frame
         bomb = zstandard.ZstdCompressor(level=3).compress(bytes(200_000_000))
         obj = zstandard.ZstdCompressor(level=3, write_content_size=False).compressobj()
         unsized = obj.compress(bytes(200_000_000)) + obj.flush()
@@ -293,7 +293,7 @@ def test_mutated_frames_give_the_original_records_or_a_memvid_error(data: st.Dat
 
 
 def _dictionary() -> bytes | None:
-    from memvid_base.payload import decode_dictionary
+    from memvid_base.format.payload import decode_dictionary
 
     return decode_dictionary(_group_blob(0)) if PLAN.dict_frames else None
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from memvid_base.config import VideoSettings
 from memvid_base.errors import CorruptMemoryError, MemvidError
-from memvid_base.layout import MAX_PATH_CHARS, resolve_inside, safe_relative_path
-from memvid_base.manifest import MAX_MANIFEST_BYTES, Manifest, Segment, VersionEntry, read_manifest
-from memvid_base.segments import SegmentCache
+from memvid_base.files.layout import MAX_PATH_CHARS, resolve_inside, safe_relative_path
+from memvid_base.files.manifest import MAX_MANIFEST_BYTES, Manifest, Segment, VersionEntry, read_manifest
+from memvid_base.files.segments import SegmentCache
 
 SOURCE = Path("kb_index.json")
 INJECTIONS = [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from memvid_base.errors import CorruptMemoryError, InvalidInputError
-from memvid_base.vector_codec import VECTOR_KINDS, bytes_per_vector, decode_vectors, encode_vectors
+from memvid_base.format.vector_codec import VECTOR_KINDS, bytes_per_vector, decode_vectors, encode_vectors
 
 
 def _unit_vectors(n: int = 200, dim: int = 384, seed: int = 0) -> np.ndarray:

@@ -17,7 +17,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 gr = pytest.importorskip("gradio")
 
 from memvid_base import MemvidEncoder  # noqa: E402
-from memvid_base.interactive import MemvidInteractive  # noqa: E402
+from memvid_base.apps.interactive import MemvidInteractive  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from memvid_base import InvalidInputError
-from memvid_base.vectors import LIVE, VectorStore, and_where, make_row, validate_where
+from memvid_base.index.vectors import LIVE, VectorStore, and_where, make_row, validate_where
 
 DIM = 8
 
@@ -105,7 +105,7 @@ class VectorStoreContract:
     def test_nearest_widens_before_it_filters(self, store: VectorStore, monkeypatch) -> None:
         # Twenty uncommitted rows (a killed writer's) nearer than every committed one: the unfiltered query
         # widens until it holds top_k committed rows; only past WIDEST_UNFILTERED does the slower filtered one run.
-        import memvid_base.vectors as vectors
+        import memvid_base.index.vectors as vectors
 
         near = [make_row(f"n{k}", "seg1", k, 1, f"n{k}", 2, 5) for k in range(20)]
         store.add(near, np.stack([unit(2)] * 20), [{}] * 20)
@@ -173,7 +173,7 @@ def test_where_matches_agrees_with_chroma() -> None:
     import chromadb
     from chromadb.config import Settings
 
-    from memvid_base.vectors import where_matches
+    from memvid_base.index.vectors import where_matches
 
     rows = {"a": {"k": 1, "s": "x"}, "b": {"k": 2, "s": "y"}, "c": {"z": 1}, "d": {"k": True}, "e": {"k": 2.5}}
     col = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False)).create_collection(

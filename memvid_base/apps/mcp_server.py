@@ -1,0 +1,293 @@
+"""An MCP (Model Context Protocol) server over one memory, so any AI app can search it.
+
+``memvid mcp kb.mp4`` serves over stdio (what Claude Desktop, Cursor and IDE agents spawn);
+``--http`` serves streamable HTTP on 127.0.0.1. Binding another interface needs an explicit
+``--host`` and then a bearer token, checked on every request before the MCP layer sees it.
+
+Tools: ``search``, ``get``, ``info`` always; ``add`` and ``delete`` do something only with
+``--writable`` (otherwise they answer with an error result saying so). Resources:
+``memvid://info`` and ``memvid://history``. Every text returned was decoded from the video.
+
+Needs the ``mcp`` extra: ``pip install 'memvid-rag[mcp]'``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+import json
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from .. import __version__
+from ..errors import InvalidInputError, MemvidError
+from ..memory import Chunk, Memory
+from ..present import chunk_record, source_label
+
+TOKEN_ENV = "MEMVID_MCP_TOKEN"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_TOP_K = 100
+SEARCH_MODES = ("vector", "keyword", "hybrid")
+MAX_IDS = 1000
+MAX_TEXTS = 1000
+RESULT_KEYS = ("id", "text", "score", "source", "frame", "segment", "metadata")
+READ_ONLY_MESSAGE = "This memory is served read-only: restart the server with `memvid mcp MEMORY --writable` to allow {op}."
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def chunk_result(chunk: Chunk) -> dict[str, Any]:
+    """A chunk as the JSON object the tools return: id, text, score, source, frame, segment, metadata.
+
+    ``source`` is :func:`memvid_base.present.source_label` (``apollo_11.md, page 2``), or
+    ``segment <uid>`` for a chunk with no file, source or title in its metadata.
+    """
+    record = chunk_record(0, chunk)
+    record["source"] = source_label(chunk.metadata, f"segment {chunk.segment}")
+    return {key: record[key] for key in RESULT_KEYS}
+
+
+def resolve_embedding_model(spec: str | None) -> Any:
+    """The ``--embedding-model`` value as something :class:`~memvid_base.embeddings.Embedder` accepts.
+
+    Args:
+        spec: ``None`` (the default MiniLM), a local SentenceTransformer path or name, or ``module:attribute``
+            naming a callable ``list[str] -> vectors`` (for memories built with a custom embedding function).
+
+    Returns:
+        ``None``, the path string, or the imported callable.
+
+    Raises:
+        InvalidInputError: ``module:attribute`` could not be imported or is not callable.
+    """
+    if not spec or ":" not in spec or os.path.exists(spec):
+        return spec or None
+    module_name, _, attr = spec.partition(":")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInputError(f"--embedding-model {spec!r}: cannot import it ({exc}).") from exc
+    if not callable(target):
+        raise InvalidInputError(f"--embedding-model {spec!r} is not callable.")
+    return target
+
+
+def _tool_error(exc: Exception) -> ToolError:
+    return ToolError(" ".join(str(exc).split()) or type(exc).__name__)
+
+
+async def _run(fn: Callable[[], Any]) -> Any:
+    """Run blocking memory work in a thread, so one slow decode never stalls other sessions."""
+    try:
+        return await anyio.to_thread.run_sync(fn)
+    except (MemvidError, ValueError, TypeError, KeyError) as exc:  # Chroma reports bad filters as ValueError
+        raise _tool_error(exc) from exc
+
+
+def _check_ids(ids: list[str]) -> list[str]:
+    if not ids:
+        raise ToolError("ids must be a non-empty list of chunk ids.")
+    if len(ids) > MAX_IDS:
+        raise ToolError(f"At most {MAX_IDS} ids per call, got {len(ids)}.")
+    return ids
+
+
+def build_server(memory: Memory, *, writable: bool = False) -> MCPServer:
+    """An :class:`MCPServer` with the memory's tools and resources registered.
+
+    Args:
+        memory: The open memory to serve.
+        writable: Whether ``add`` and ``delete`` may change it.
+
+    Returns:
+        The server, ready for ``run()`` or ``streamable_http_app()``.
+    """
+    server: MCPServer = MCPServer(
+        name="memvid",
+        version=__version__,
+        instructions=(
+            f"A memvid memory ({memory.video_path.name}): text chunks stored as QR codes in video. "
+            "Use `search` to find passages and cite each by its `source`; texts are decoded from the video."
+        ),
+        log_level="WARNING",
+    )
+    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+    writes = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+    removes = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
+    disabled = "" if writable else " Disabled: this server is read-only (start it with --writable)."
+
+    @server.tool(annotations=read_only)
+    async def search(
+        query: Annotated[str, Field(description="What to look for, in natural language.")],
+        top_k: Annotated[int, Field(description=f"How many chunks to return (1-{MAX_TOP_K}).")] = 5,
+        mode: Annotated[
+            Literal["vector", "keyword", "hybrid"],
+            Field(description='"vector" ranks by meaning, "keyword" by exact words (BM25), "hybrid" fuses both '
+                              "(best for names, identifiers and error codes)."),
+        ] = "vector",
+        where: Annotated[dict[str, Any] | None, Field(description='Chroma metadata filter, e.g. {"file": "a.md"}.')] = None,
+        where_document: Annotated[
+            dict[str, Any] | None,
+            Field(description='Filter on the text, as in Chroma: {"$contains": "zstd"}, {"$not_contains": "gzip"}, '
+                              'or {"$and": [...]} / {"$or": [...]} of them (case-sensitive substrings).'),
+        ] = None,
+    ) -> list[dict[str, Any]]:
+        """Search the memory. Returns chunks best first: id, text, score (0-1), source, frame, segment, metadata."""
+        if not query.strip():
+            raise ToolError("query must be a non-empty string.")
+        if isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+            raise ToolError(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}.")
+        if mode not in SEARCH_MODES:  # the schema says so too; a client may not check it
+            raise ToolError(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}.")
+        chunks = await _run(lambda: memory.search(query, top_k, where or None, mode=mode,
+                                                  where_document=where_document or None))
+        return [chunk_result(c) for c in chunks]
+
+    @server.tool(annotations=read_only)
+    async def get(
+        ids: Annotated[list[str], Field(description=f"Chunk ids (at most {MAX_IDS}).")],
+    ) -> list[dict[str, Any]]:
+        """Fetch chunks by id, in the order asked; unknown ids are left out."""
+        _check_ids(ids)
+        chunks = await _run(lambda: memory.get_by_ids(ids))
+        return [chunk_result(c) for c in chunks]
+
+    @server.tool(annotations=read_only)
+    async def info() -> dict[str, Any]:
+        """Figures about the memory: chunks, frames, versions, codec, sizes, embedding model."""
+        return dict(await _run(memory.info))
+
+    @server.tool(annotations=writes, description="Add text chunks as one new version; returns their ids." + disabled)
+    async def add(
+        texts: Annotated[list[str], Field(description=f"The texts to add (at most {MAX_TEXTS}).")],
+        metadatas: Annotated[
+            list[dict[str, Any]] | None, Field(description="One metadata object per text, e.g. {\"file\": \"notes.md\"}.")
+        ] = None,
+        ids: Annotated[list[str] | None, Field(description="One id per text; an existing id is replaced.")] = None,
+    ) -> dict[str, Any]:
+        if not writable:
+            raise ToolError(READ_ONLY_MESSAGE.format(op="add"))
+        if not texts:
+            raise ToolError("texts must be a non-empty list of strings.")
+        if len(texts) > MAX_TEXTS:
+            raise ToolError(f"At most {MAX_TEXTS} texts per call, got {len(texts)}.")
+        new_ids = await _run(lambda: memory.add(texts, metadatas=metadatas, ids=ids))
+        return {"ids": list(new_ids), "version": memory.version}
+
+    @server.tool(annotations=removes, description="Delete chunks by id as one new version; returns how many." + disabled)
+    async def delete(ids: Annotated[list[str], Field(description=f"Chunk ids (at most {MAX_IDS}).")]) -> dict[str, Any]:
+        if not writable:
+            raise ToolError(READ_ONLY_MESSAGE.format(op="delete"))
+        _check_ids(ids)
+        deleted = await _run(lambda: memory.delete(ids=ids))
+        return {"deleted": int(deleted), "version": memory.version}
+
+    @server.resource("memvid://info", name="info", mime_type="application/json",
+                     description="Figures about the memory (same as the info tool).")
+    async def info_resource() -> str:
+        return json.dumps(await anyio.to_thread.run_sync(memory.info), indent=2, default=str)
+
+    @server.resource("memvid://history", name="history", mime_type="application/json",
+                     description="The memory's versions: number, operation, note, time.")
+    async def history_resource() -> str:
+        def read() -> list[dict[str, Any]]:
+            memory.refresh()
+            return memory.history()
+
+        return json.dumps(await anyio.to_thread.run_sync(read), indent=2, default=str)
+
+    return server
+
+
+def require_bearer(app: ASGIApp, token: str) -> ASGIApp:
+    """Wrap an ASGI app so every HTTP request must carry ``Authorization: Bearer <token>``; others get 401.
+
+    Args:
+        app: The app to protect.
+        token: The shared secret, compared in constant time.
+
+    Returns:
+        The guarded app.
+    """
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, expected):
+                body = b'{"error": "unauthorized: send Authorization: Bearer <token>"}'
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def check_http_options(*, http: bool, host: str | None, port: int | None, token: str | None) -> tuple[str, int, str | None]:
+    """Validate the transport options; returns ``(host, port, token)``.
+
+    Raises:
+        InvalidInputError: ``--host``/``--port``/``--token`` without ``--http``, a bad port, or ``--host``
+            without a token.
+    """
+    if not http:
+        if host is not None or port is not None or token is not None:
+            raise InvalidInputError("--host, --port and --token only apply with --http (stdio is the default transport).")
+        return "", 0, None
+    port = 8000 if port is None else port
+    if not 0 < port < 65536:
+        raise InvalidInputError(f"--port must be between 1 and 65535, got {port}.")
+    if host is not None and not token:
+        raise InvalidInputError(
+            f"--host {host} needs a bearer token: pass --token or set {TOKEN_ENV}; clients then send 'Authorization: Bearer <token>'."
+        )
+    return host or "127.0.0.1", port, token or None
+
+
+def serve(
+    memory: Memory,
+    *,
+    writable: bool = False,
+    http: bool = False,
+    host: str | None = None,
+    port: int | None = None,
+    token: str | None = None,
+) -> None:
+    """Serve ``memory`` over MCP until interrupted (stdio by default).
+
+    Args:
+        memory: The open memory.
+        writable: Allow ``add`` and ``delete``.
+        http: Serve streamable HTTP at ``http://HOST:PORT/mcp`` instead of stdio.
+        host: Interface to bind; only with ``http``, and then ``token`` is required. Default 127.0.0.1.
+        port: TCP port (default 8000); only with ``http``.
+        token: Bearer token every HTTP request must carry. Optional on the default host.
+
+    Raises:
+        InvalidInputError: See :func:`check_http_options`.
+    """
+    bind, port, token = check_http_options(http=http, host=host, port=port, token=token)
+    server = build_server(memory, writable=writable)
+    if not http:
+        server.run("stdio")
+        return
+    import uvicorn
+
+    app: ASGIApp = server.streamable_http_app(host=bind)
+    if token:
+        app = require_bearer(app, token)
+    config = uvicorn.Config(app, host=bind, port=port, log_level="warning")
+    anyio.run(uvicorn.Server(config).serve)

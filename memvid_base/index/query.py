@@ -1,0 +1,89 @@
+"""Planning a read: validate what the caller asked for, then ask the vector store for the right rows.
+
+Functions here take explicit collaborators (a :class:`~memvid_base.index.vectors.VectorStore`, the
+manifest) and return :class:`~memvid_base.types.Hit` rows; :mod:`~memvid_base.index.reader` turns hits
+into text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..embeddings import normalize
+from ..errors import DimensionMismatchError, InvalidInputError
+from ..files.manifest import Manifest
+from ..types import Hit
+from .mmr import maximal_marginal_relevance
+from .vectors import VectorStore
+
+
+@dataclass(frozen=True)
+class VectorQuery:
+    """A validated nearest-neighbour request."""
+
+    vector: np.ndarray
+    top_k: int
+    where: Mapping[str, Any] | None = None
+    ids: tuple[str, ...] | None = None  # restrict to these chunk ids
+    with_embeddings: bool = False
+
+
+def check_count(value: object, name: str) -> int:
+    """A positive integer such as ``top_k``, or a clear error."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+def as_vector(vector: Any) -> np.ndarray:
+    try:
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"The query vector must be a list of numbers ({exc}).") from exc
+    if not vec.size or not np.all(np.isfinite(vec)):
+        raise InvalidInputError("The query vector is empty or contains NaN or infinite values.")
+    return vec
+
+
+def require_dimension(manifest: Manifest, dim: int) -> None:
+    """Raise :class:`DimensionMismatchError` unless vectors of ``dim`` dimensions fit the memory."""
+    want = manifest.embedding.get("dimension")
+    if want and dim != want:
+        raise DimensionMismatchError(
+            f"Got {dim}-d vectors but this memory holds {want}-d vectors from "
+            f"{manifest.embedding.get('model')}. Use the model the memory was built with."
+        )
+
+
+def check_vectors(manifest: Manifest, embeddings: Any, n: int) -> np.ndarray:
+    """``n`` caller-given document vectors as unit-length float32 rows of the memory's dimension."""
+    try:
+        arr = np.asarray(embeddings, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"embeddings must be {n} vectors of numbers ({exc}).") from exc
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise InvalidInputError(f"Expected {n} embeddings, got an array of shape {arr.shape}.")
+    require_dimension(manifest, arr.shape[1])
+    return normalize(arr)
+
+
+def nearest(store: VectorStore, manifest: Manifest, version: int, latest: bool, q: VectorQuery) -> list[Hit]:
+    """The rows visible at ``version`` nearest to the query, best first."""
+    if (manifest.live_chunks == 0 and latest) or manifest.live_chunks + manifest.dead_rows == 0 or q.ids == ():
+        return []
+    return store.nearest(q.vector, q.top_k, version, q.where, None if q.ids is None else list(q.ids),
+                         q.with_embeddings, invisible_rows=manifest.dead_rows if latest else None)
+
+
+def pick_diverse(vector: np.ndarray, hits: Sequence[Hit], lambda_mult: float, top_k: int) -> list[Hit]:
+    """Maximal marginal relevance over hits that carry their embeddings."""
+    if not 0.0 <= lambda_mult <= 1.0:
+        raise InvalidInputError(f"lambda_mult must be in [0, 1], got {lambda_mult}.")
+    if not hits:
+        return []
+    picked = maximal_marginal_relevance(vector, np.asarray([h.embedding for h in hits], dtype=np.float32), lambda_mult, top_k)
+    return [hits[k] for k in picked]

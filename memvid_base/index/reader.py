@@ -1,0 +1,93 @@
+"""Decoding chunks for vector hits: the only way text leaves a memory, and always from the video."""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from ..errors import CorruptMemoryError
+from ..files.manifest import Segment
+from ..files.segments import Placement, SegmentCache
+from ..format.payload import Record
+from ..types import Chunk, Hit, Row, relevance
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every memory in the process, so a query does not start (and join) threads of its own."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(4, thread_name_prefix="memvid-decode")
+        return _POOL
+
+
+def _forget_pool() -> None:
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()  # a forked child has none of the parent's threads: it starts its own
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def fetch_record(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], row: Row) -> Record:
+    """The record a row points at, decoded from its frames and checked against the row's checksum."""
+    seg = seg_by_uid.get(row.segment)
+    if seg is None:
+        raise CorruptMemoryError(
+            f"Chunk {row.chunk_id!r} points at segment {row.segment}, which this version does not list. "
+            "Another process may have compacted the memory: reopen it."
+        )
+    return segments.record(Placement(seg.uid, row.frame, row.frames), seg, row.chunk_id, row.checksum)
+
+
+def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits: Sequence[Hit]) -> list[Chunk]:
+    """Chunks for ``hits``, in order, with text decoded from the video; any failed decode raises."""
+    # Decode each distinct group once, in parallel: zxing-cpp and the video decoder release the GIL.
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for k, hit in enumerate(hits):
+        groups[(hit.row.segment, hit.row.frame)].append(k)
+    records: list[Record | None] = [None] * len(hits)
+
+    def load(key: tuple[str, int]) -> None:
+        for k in groups[key]:
+            records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
+
+    # Groups already decoded are read here; only the rest go to the pool (a hand-off costs more than a
+    # cache hit), and the caller's thread decodes one of them itself instead of waiting idle.
+    pending = [key for key in groups if not segments.has_group(*key)]
+    futures = [_pool().submit(load, key) for key in pending[1:]]
+    try:
+        for key in pending[:1]:
+            load(key)
+        for key in groups:
+            if key not in pending:
+                load(key)
+    finally:
+        wait(futures)  # every decode ends before this call returns or raises
+    for future in futures:
+        future.result()
+    out = []
+    for hit, rec in zip(hits, records):
+        if rec is None or rec.text is None:
+            raise CorruptMemoryError(f"Chunk {hit.row.chunk_id!r} decoded as deleted, but its row says it is live.")
+        out.append(
+            Chunk(
+                id=rec.id,
+                text=rec.text,
+                metadata=copy.deepcopy(rec.metadata),  # callers may edit it; the decoded-group cache must not change
+                frame=hit.row.frame,
+                segment=seg_by_uid[hit.row.segment].file,
+                score=None if hit.distance is None else relevance(hit.distance),
+                distance=hit.distance,
+                embedding=None if hit.embedding is None else [float(x) for x in hit.embedding],
+            )
+        )
+    return out

@@ -1,0 +1,211 @@
+"""Opening a read-only memory without decoding its frames, and filling in user metadata when a search needs it.
+
+A mirrored memory (read over HTTP, or from a folder memvid may not write to) keeps its manifest and
+vector store in the user's cache, rebuilt from the video.  Everything the vector store needs except
+user metadata is in each segment's box (:mod:`~memvid_base.files.self_describe`): ids, placements,
+checksums, tombstones, versions and vectors.  So the first open reads the boxes only and builds the
+store from them (:func:`store_from_boxes`), with the rows' user metadata left out and the manifest
+marked ``store.user_metadata = "pending"``.  Plain vector searches need nothing more.
+
+User metadata lives only in the QR frames.  The first search that filters on it (``where``) or needs
+the keyword index (keyword and hybrid modes, ``where_document``) calls :func:`backfill`: one pass
+over every frame, under the writer lock, that writes each row's metadata into the store, fills the
+keyword index from the same decoded text, and only then rewrites the manifest without the mark.  A
+pass that dies half way leaves the mark in place, so the next search redoes it; a store never claims
+metadata it lacks.  Text is never cached: searches decode it from the video as always.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import CorruptMemoryError, InvalidInputError
+from ..files.manifest import Manifest, Segment, WriterLock, read_manifest
+from ..format.segment_meta import SegmentMeta
+from ..index.keyword_cache import stamp_for
+from ..index.vectors import LIVE, VectorStore, make_row, row_metadata, row_payload
+from ..types import Row
+from .transaction import WriteTransaction
+
+if TYPE_CHECKING:
+    from ..files.layout import Layout
+    from ..index.keyword_cache import KeywordCache
+    from ..index.keywords import KeywordIndex
+    from ..view import MemoryView
+
+PENDING_KEY = "user_metadata"  # in the manifest's ``store`` object
+PENDING = "pending"
+_SNAPSHOT_OPS = ("compact", "build", "clear")  # as maintenance.rebuild_store replays versions
+_BATCH = 2000
+_BAR_MIN_FRAMES = 200  # a shorter pass is over before a progress bar would help
+_WAIT_FOR_OTHER_S = 3600.0  # another reader of the same cache may be filling it in
+
+
+def is_pending(manifest: Manifest) -> bool:
+    """Whether the store's rows still lack their user metadata (a value other than the mark is refused)."""
+    value = manifest.store.get(PENDING_KEY)
+    if value is None:
+        return False
+    if value != PENDING:
+        raise CorruptMemoryError(
+            f"The cached index says store.{PENDING_KEY} = {value!r}; only {PENDING!r} is valid. "
+            "Delete the memory's cache folder to rebuild it."
+        )
+    return True
+
+
+def store_from_boxes(
+    tx: WriteTransaction,
+    metas: Mapping[str, SegmentMeta],
+    fresh_store: Callable[[], tuple[VectorStore, dict[str, str]]],
+) -> int:
+    """Fill a new store from the segments' boxes and commit the manifest marked pending; returns the live chunks.
+
+    The rows, their order and their vectors are those :func:`memvid_base.storage.maintenance.rebuild_store`
+    makes from the frames, so searches rank the same; only user metadata is missing.
+    """
+    m = tx.m
+    rows, vectors, live = _replay(m, metas)
+    old_fields = dict(m.store)
+    store, fields = fresh_store()
+    store.add(rows, vectors, [{}] * len(rows))
+    m.store.update(fields)
+    m.store[PENDING_KEY] = PENDING
+    m.live_chunks = live
+    m.dead_rows = len(rows) - live
+    tx.write()  # the commit point
+    tx.retire_store(old_fields)
+    return live
+
+
+def _replay(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row], np.ndarray, int]:
+    """Replay the versions from the chunk tables: ``(rows, their vectors, live count)``, history first."""
+    Entry = tuple[str, Segment, int, int, str, int, np.ndarray]  # id, segment, frame, frames, checksum, bytes, vector
+    live: dict[str, Entry] = {}
+    history: list[tuple[Entry, int]] = []
+    dim = int(m.embedding.get("dimension") or 0)
+    for seg in sorted(m.segments, key=lambda s: s.version):
+        if seg.file == "" or any(v.version == seg.version and v.op in _SNAPSHOT_OPS for v in m.versions):
+            history.extend((entry, seg.version) for entry in live.values())
+            live = {}
+        if not seg.file:
+            continue
+        meta = metas.get(seg.uid)
+        if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
+            raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
+        rows_of_box = iter(meta.decode_vectors())
+        for c in meta.chunks:
+            if previous := live.pop(c.id, None):
+                history.append((previous, seg.version))
+            if not c.deleted:
+                live[c.id] = (c.id, seg, c.frame, _span(seg, c.frame, c.frames), c.checksum, c.text_bytes, next(rows_of_box))
+    entries = [(e, v1) for e, v1 in history + [(e, LIVE) for e in live.values()] if v1 > m.history_floor]
+    rows = [dataclasses.replace(make_row(cid, seg.uid, frame, frames, checksum, seg.version, size), v1=v1)
+            for (cid, seg, frame, frames, checksum, size, _), v1 in entries]
+    vectors = np.asarray([e[6] for e, _ in entries], dtype=np.float32) if entries else np.zeros((0, 1), np.float32)
+    return rows, vectors, len(live)
+
+
+def _span(seg: Segment, first: int, frames: int) -> int:
+    """The frames of the group starting at ``first``, which must be a group the segment lists."""
+    starts = seg.group_starts
+    if first not in starts:
+        raise CorruptMemoryError(f"{seg.file}'s box places a chunk at frame {first}, where no group starts.")
+    k = starts.index(first)
+    span = (starts[k + 1] if k + 1 < len(starts) else seg.frames) - first
+    if span != frames:
+        raise CorruptMemoryError(f"{seg.file}'s box says the group at frame {first} spans {frames} frames, not {span}.")
+    return span
+
+
+def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_progress: bool | None = None) -> bool:
+    """Read every frame once: write each row's user metadata into the store and fill the keyword index.
+
+    Runs under the memory's writer lock (another reader of the same cache waits, then finds the work
+    done).  The manifest loses its pending mark only after every row is written.
+
+    Args:
+        layout: The mirrored memory's files.
+        view: The reader's view: its store and decoded-frame cache are used.
+        keywords: The memory's keyword index, filled from the same pass when it is not up to date.
+        show_progress: Show a progress bar; None shows one when the pass is long and stderr is a terminal.
+
+    Returns:
+        True if this call did the pass, False if the metadata was already there.
+    """
+    with WriterLock(layout.lock, timeout=_WAIT_FOR_OTHER_S):
+        m = read_manifest(layout.index)
+        if not is_pending(m):
+            return False  # another reader of this cache filled it in meanwhile
+        if view.manifest.store.get("collection") != m.store.get("collection"):
+            raise CorruptMemoryError(f"{layout.index} changed while the memory was open; reopen it.")
+        store = view.store()
+        waiting: dict[tuple[str, str, int], list[Row]] = {}
+        for hit in store.all_rows():
+            waiting.setdefault((hit.row.segment, hit.row.chunk_id, hit.row.frame), []).append(hit.row)
+        index = keywords.rebuilding(m)
+        segs = [s for s in m.segments if s.file]
+        total = sum(s.frames for s in segs)
+        bar = tqdm(total=total, desc="Reading metadata from the video", unit="frame",
+                   disable=(None if total >= _BAR_MIN_FRAMES else True) if show_progress is None else not show_progress)
+        batch: list[tuple[Row, dict[str, object], str]] = []
+        try:
+            for seg in segs:
+                done = 0
+                for first, records in view.segments.iter_groups(seg):
+                    for rec in records:
+                        for row in waiting.pop((seg.uid, rec.id, first), ()):
+                            batch.append(_filled(row, rec.text, rec.metadata, rec.checksum, rec.verify))
+                    if len(batch) >= _BATCH:
+                        _write(store, index, m, batch)
+                    bar.update(first - done)
+                    done = first
+                bar.update(seg.frames - done)
+            _write(store, index, m, batch)
+        except BaseException:
+            keywords.close()  # drop keyword rows staged for a pass that did not finish
+            raise
+        finally:
+            bar.close()
+        if waiting:
+            (seg_uid, chunk_id, frame), _ = next(iter(waiting.items()))
+            keywords.close()
+            raise CorruptMemoryError(
+                f"Chunk {chunk_id!r} is not at frame {frame} of segment {seg_uid}, where the cached index says it is: "
+                "delete the memory's cache folder to rebuild it."
+            )
+        if index is not None:
+            index.commit(stamp_for(m))
+        m.store.pop(PENDING_KEY)
+        tx = WriteTransaction(layout, lambda _m: store)
+        tx.manifest = m
+        tx.write()  # the commit point: from now on the store claims its metadata
+    return True
+
+
+def _filled(
+    row: Row, text: str | None, metadata: Mapping[str, object], checksum: str, verify: Callable[[], None]
+) -> tuple[Row, dict[str, object], str]:
+    """A row with the metadata its frames hold, checked against the row as searches check it."""
+    if text is None or checksum != row.checksum:
+        raise CorruptMemoryError(f"Chunk {row.chunk_id!r} in the video does not match its row in the cached index.")
+    verify()
+    try:
+        return row, row_metadata(row, metadata), text
+    except InvalidInputError as exc:  # a reserved key in a frame: the file was not written by memvid
+        raise CorruptMemoryError(f"Chunk {row.chunk_id!r} holds metadata memvid never writes: {exc}") from exc
+
+
+def _write(store: VectorStore, index: KeywordIndex | None, m: Manifest, batch: list[tuple[Row, dict[str, object], str]]) -> None:
+    if not batch:
+        return
+    store.set_metadata([r.row_id for r, _, _ in batch], [meta for _, meta, _ in batch])
+    if index is not None:
+        rows = [(r, t) for r, _, t in batch if r.v0 <= m.version]
+        index.add([r.row_id for r, _ in rows], [t for _, t in rows], [row_payload(r) for r, _ in rows])
+    batch.clear()
