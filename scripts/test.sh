@@ -8,4 +8,5 @@ echo ">> ruff check ."
 .venv/bin/ruff check .
 echo ">> mypy memvid_base memvid_langchain memvid_llamaindex"
 .venv/bin/python -m mypy memvid_base memvid_langchain memvid_llamaindex
-exec .venv/bin/python -m pytest -q "$@"
+# Two workers (the machine has two cores); a module's tests stay together so its fixtures are built once.
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"
