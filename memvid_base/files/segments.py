@@ -13,9 +13,9 @@ import os
 import secrets
 import threading
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,16 +198,27 @@ def commit_segment(tmp: Path, plan: SegmentPlan, path: Path, version: int, relat
 
 def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, show_progress: bool) -> None:
     reader = VideoReader(path)
-    frames = reader.iter_frames()
-    if show_progress:
-        frames = tqdm(frames, total=len(payloads), desc="Verifying frames", unit="frame")
     bad: list[int] = []
     count = 0
-    with ThreadPoolExecutor(2) as pool:  # zxing-cpp releases the GIL while reading
-        for k, data in enumerate(pool.map(lambda g: read_frame(g, settings.qr_backend), frames)):
+    window: deque[Future[bytes | None]] = deque()
+    # The bar counts checked frames and closes when the check ends, whatever happens (it never lingers at 0 %).
+    with tqdm(total=len(payloads), desc="Verifying frames", unit="frame", disable=not show_progress) as bar, \
+            ThreadPoolExecutor(2) as pool:  # zxing-cpp releases the GIL while reading
+
+        def settle() -> None:
+            nonlocal count
+            data = window.popleft().result()
+            if count >= len(payloads) or data != payloads[count]:
+                bad.append(count)
             count += 1
-            if k >= len(payloads) or data != payloads[k]:
-                bad.append(k)
+            bar.update(1)
+
+        for frame in reader.iter_frames():
+            window.append(pool.submit(read_frame, frame, settings.qr_backend))
+            if len(window) >= 8:  # a few frames in flight: decoded frames are not all held at once
+                settle()
+        while window:
+            settle()
     if count != len(payloads):
         bad.append(count)
     if bad:
