@@ -32,6 +32,7 @@ from memvid_base.apps.cli import (
 )
 from memvid_base.chat import MemvidChat
 from memvid_base.errors import MemvidError
+from memvid_base.files.locate import memory_exists
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,7 +87,7 @@ def existing_memory(prefix: str) -> Path:
         return p
     video = p.with_name(p.name + ".mp4")
     index = p.with_name(p.name + "_index.json")
-    if not video.exists() and not index.exists():
+    if not memory_exists(video) and not index.exists():  # the MP4 alone is a memory
         raise UserError(f"{video} and {index} not found. --load-existing takes the path without extension, e.g. output/memory.")
     return video
 

@@ -101,7 +101,12 @@ def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, A
     return data
 
 
-_DELETE = object()
+class _Delete:
+    def __repr__(self) -> str:
+        return "<deleted>"  # a stable test id: xdist workers must collect the same names
+
+
+_DELETE = _Delete()
 
 # (where to change, new value, text the message must contain)
 CASES = [
