@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from memvid_base import memory_exists
 from memvid_base.apps.cli import (
     CODEC_CHOICES,
     PROVIDER_CHOICES,
@@ -32,7 +33,6 @@ from memvid_base.apps.cli import (
 )
 from memvid_base.chat import MemvidChat
 from memvid_base.errors import MemvidError
-from memvid_base.files.locate import memory_exists
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
