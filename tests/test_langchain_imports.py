@@ -9,6 +9,7 @@ EXPECTED_ALL = [
     "MemvidChat",
     "MemvidEmbeddings",
     "MemvidVectorStore",
+    "MemvidVectorStoreRetriever",
     "__version__",
 ]
 
