@@ -28,6 +28,7 @@ from .layout import Layout
 from .manifest import Manifest, Segment, VersionEntry, WriterLock
 from .range_http import is_remote
 from .remote import open_remote
+from .safe_files import is_plain_file, read_text_nofollow, unlink_file, write_text_atomic
 from .segment_meta import HEADER_SIZE, SegmentMeta
 from .segments import SegmentCache
 from .transaction import WriteTransaction, new_uid
@@ -35,6 +36,7 @@ from .vectors import VectorStore
 
 _SNAPSHOT_OPS = ("compact",)
 _IDENTITY = "source-identity"
+_MAX_IDENTITY_BYTES = 4096  # "<size>:<88 hex digits>" is about 110 bytes
 
 
 def segment_files(layout: Layout) -> list[tuple[Path | str, str]]:
@@ -181,7 +183,7 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64, from_frame
             store_from_boxes(tx, {meta.segment_uid: meta for _, meta, _ in described}, fresh_store)  # commits last
         if layout.source is not None:
             identity = next((ident for (name, _), _, ident in described if name == layout.video.name), None)
-            (layout.cache / _IDENTITY).write_text(identity or source_identity(layout), encoding="utf-8")
+            write_text_atomic(layout.cache / _IDENTITY, identity or source_identity(layout))  # replaces a link, never follows it
     return True
 
 
@@ -202,12 +204,25 @@ def _store_from_frames(
 
 
 def refresh_mirror(layout: Layout) -> None:
-    """Drop a mirrored memory's caches when its video changed since they were built."""
-    marker = layout.cache / _IDENTITY
-    if not layout.index.exists() or (marker.is_file() and marker.read_text(encoding="utf-8") == source_identity(layout)):
+    """Drop a mirrored memory's caches when its video changed since they were built.
+
+    A damaged cache (a ``source-identity`` that is not the plain UTF-8 file memvid wrote, an index
+    that is not a plain file) is stale too: it is rebuilt, never a reason to fail.
+    """
+    if not os.path.lexists(layout.index):
+        return
+    if is_plain_file(layout.index) and _read_identity(layout.cache / _IDENTITY) == source_identity(layout):
         return
     with WriterLock(layout.lock):
         for entry in layout.cache.iterdir():
             if entry == layout.lock or entry.name.endswith(".lock"):
                 continue
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else unlink_file(entry)
+
+
+def _read_identity(marker: Path) -> str | None:
+    """The fingerprint the cache was built for, or None when it is missing or damaged."""
+    try:
+        return read_text_nofollow(marker, _MAX_IDENTITY_BYTES, "a mirrored memory's source-identity")
+    except (OSError, CorruptMemoryError):
+        return None

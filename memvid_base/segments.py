@@ -26,7 +26,7 @@ from .config import VideoSettings
 from .container import append_box
 from .errors import CorruptMemoryError, FrameDecodeError
 from .layout import resolve_inside
-from .manifest import Segment, fsync_dir
+from .manifest import Segment
 from .payload import (
     HEADER_SIZE,
     KIND_DICT,
@@ -44,6 +44,7 @@ from .payload import (
     train_dictionary,
 )
 from .qr import read_frame, render_frame
+from .safe_files import fsync_dir
 from .video import VideoReader, write_video
 
 _PARALLEL_MIN_FRAMES = 96  # below this, starting worker processes costs more than it saves
