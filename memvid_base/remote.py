@@ -16,6 +16,7 @@ import av
 from .cache_dirs import cache_dir_for, cache_key, cache_root
 from .range_file import (
     DEFAULT_BLOCK_SIZE,
+    DEFAULT_DEADLINE,
     DEFAULT_FETCH_SIZE,
     DEFAULT_MAX_CACHED_BYTES,
     DEFAULT_TIMEOUT,
@@ -30,6 +31,7 @@ AVIO_BUFFER_SIZE = 4096  # PyAV's read size: smaller than a block, so a seek rea
 __all__ = [
     "AVIO_BUFFER_SIZE",
     "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_DEADLINE",
     "DEFAULT_FETCH_SIZE",
     "DEFAULT_MAX_CACHED_BYTES",
     "DEFAULT_TIMEOUT",
@@ -56,9 +58,11 @@ def open_remote(
     fetch_size: int = DEFAULT_FETCH_SIZE,
     max_cached_bytes: int = DEFAULT_MAX_CACHED_BYTES,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
 ) -> RangeFile:
     """Open ``url`` as a read-only :class:`RangeFile` (see there for the arguments and errors)."""
-    return RangeFile(url, block_size=block_size, fetch_size=fetch_size, max_cached_bytes=max_cached_bytes, timeout=timeout)
+    return RangeFile(url, block_size=block_size, fetch_size=fetch_size, max_cached_bytes=max_cached_bytes, timeout=timeout,
+                     deadline=deadline)
 
 
 def open_video(source: str | os.PathLike[str] | RangeFile, **remote_options: Any) -> av.container.InputContainer:

@@ -135,3 +135,20 @@ def test_the_helper_refuses_links_folders_and_fifos_and_replaces_links_on_write(
     assert not (tmp_path / "created-elsewhere").exists()
     with pytest.raises(CorruptMemoryError, match="more than"):
         read_text_nofollow(victim, 3)
+
+
+def test_a_user_cache_root_owned_by_someone_else_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "shared-cache"
+    root.mkdir()
+    try:
+        os.chown(root, os.getuid() + 1, -1)  # another user's folder
+    except PermissionError:
+        pytest.skip("giving a folder to another user needs root")
+    monkeypatch.setenv("MEMVID_CACHE_DIR", str(root))
+    with pytest.raises(MemvidError, match=r"belongs to another user.*MEMVID_CACHE_DIR"):
+        cache_dir_for("http://127.0.0.1:9/kb.mp4")
+    assert list(root.iterdir()) == []
+    monkeypatch.setenv("MEMVID_CACHE_DIR", str(tmp_path / "a-file"))
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(MemvidError, match="cannot be used"):
+        cache_dir_for("http://127.0.0.1:9/kb.mp4")
