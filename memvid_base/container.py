@@ -63,9 +63,10 @@ def _file_length(f: BinaryIO) -> int:
         raise CorruptMemoryError(f"Cannot find the length of the video file ({exc}).") from exc
 
 
-def _iter_boxes(f: BinaryIO) -> Iterator[_Box]:
-    end = _file_length(f)
-    offset = 0
+def _iter_boxes(f: BinaryIO, start: int = 0, stop: int | None = None) -> Iterator[_Box]:
+    """The boxes from ``start`` to ``stop`` (default: the whole file), each checked to fit inside that span."""
+    end = _file_length(f) if stop is None else stop
+    offset = start
     count = 0
     while offset < end:
         count += 1

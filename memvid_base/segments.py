@@ -198,7 +198,7 @@ def commit_segment(tmp: Path, plan: SegmentPlan, path: Path, version: int, relat
 
 
 def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, show_progress: bool) -> None:
-    reader = VideoReader(path)
+    reader = VideoReader(path, len(payloads))
     frames = reader.iter_frames()
     if show_progress:
         frames = tqdm(frames, total=len(payloads), desc="Verifying frames", unit="frame")
@@ -248,7 +248,7 @@ class SegmentCache:
             if reader is None or str(reader.path) != str(where):
                 # A compaction's segment moves onto kb.mp4 in a later commit: a reader made before the move
                 # would keep pointing at the old name, so the segment is reopened at its new place.
-                reader = self._readers[seg.uid] = VideoReader(where)
+                reader = self._readers[seg.uid] = VideoReader(where, seg.frames or None)
             return reader
 
     def locate(self, seg: Segment) -> Path | str:
