@@ -32,10 +32,13 @@ class VectorQuery:
     with_embeddings: bool = False
 
 
+MAX_COUNT = 2**31 - 1  # the vector store's counts are machine integers; more than this is a mistake, not a request
+
+
 def check_count(value: object, name: str) -> int:
-    """A positive integer such as ``top_k``, or a clear error."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
+    """A positive integer such as ``top_k`` (at most ``MAX_COUNT``), or a clear error."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_COUNT:
+        raise InvalidInputError(f"{name} must be a positive integer no larger than {MAX_COUNT}, got {value!r}.")
     return value
 
 

@@ -29,7 +29,7 @@ from .manifest import Manifest, Segment, VersionEntry, WriterLock
 from .range_http import is_remote
 from .remote import open_remote
 from .safe_files import is_plain_file, read_text_nofollow, unlink_file, write_text_atomic
-from .segment_meta import HEADER_SIZE, SegmentMeta
+from .segment_meta import HEADER_SIZE, SegmentMeta, check_versions
 from .segments import SegmentCache
 from .transaction import WriteTransaction, new_uid
 from .vectors import VectorStore
@@ -164,6 +164,7 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64, from_frame
         if layout.index.exists():
             return False  # another process recovered it first
         described = read_metas(layout)
+        check_versions([(name, meta) for (name, _), meta, _ in described], layout.video.name)  # before any write
         m = manifest_from_video(layout, client, described)
 
         def fresh_store() -> tuple[VectorStore, dict[str, str]]:
