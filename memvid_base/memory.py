@@ -22,6 +22,7 @@ from .layout import Layout, default_index_path, resolve_paths
 from .maintenance import VerifyReport
 from .manifest import Manifest, WriterLock, read_manifest
 from .reading import MemoryReader
+from .safe_files import unlink_file
 from .transaction import WriteTransaction
 from .types import Chunk, Hit
 from .vectors import VectorStore, validate_where
@@ -240,7 +241,7 @@ class Memory(MemoryReader):
                 store.undo_after(self.manifest.version)
             for marker in (self.layout.pending_marker, self.layout.legacy_pending_marker):
                 if marker is not None:
-                    marker.unlink(missing_ok=True)
+                    unlink_file(marker, "a memory's pending marker")  # a folder there is refused, not a raw error
             self._view.consistent = True
         report = self.verify(show_progress)
         rebuilt = False
