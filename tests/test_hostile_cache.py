@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from core_fixtures import hash_embed, pydoc_chunks
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from memvid_base import CorruptMemoryError, Memory, MemvidError
 from memvid_base.cache_dirs import cache_dir_for
@@ -152,3 +154,77 @@ def test_a_user_cache_root_owned_by_someone_else_is_refused(tmp_path: Path, monk
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(MemvidError, match="cannot be used"):
         cache_dir_for("http://127.0.0.1:9/kb.mp4")
+
+
+# ----------------------------------------------------------------------------------- properties
+
+CACHE_FILES = ["index.json", "pending", "lock", "keywords/memvid-keywords.json", "staging-0123456789abcdef.json",
+               "promote-0123456789abcdef.tmp"]
+DAMAGE = ["garbage", "truncate", "flip", "empty", "link-to-file", "link-to-folder", "dangling-link", "folder", "fifo"]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A memory whose cache folder holds every kind of file memvid keeps there (keywords included)."""
+    folder = tmp_path_factory.mktemp("template")
+    mem = build(folder / "kb.mp4")
+    mem.search("exceptions", top_k=2, mode="keyword")
+    mem.close()
+    return folder
+
+
+def damage(path: Path, how: str, data: st.DataObject, outside: Path) -> None:
+    old = (path.read_bytes() if path.is_file() else b'') or b'{"x": 1}'
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "garbage":
+        path.write_bytes(data.draw(st.binary(max_size=64)))
+    elif how == "truncate":
+        path.write_bytes(old[: data.draw(st.integers(0, max(len(old) - 1, 0)))])
+    elif how == "flip":
+        buf = bytearray(old)
+        buf[data.draw(st.integers(0, len(buf) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+        path.write_bytes(bytes(buf))
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "link-to-file":
+        path.symlink_to(outside / "precious.txt")
+    elif how == "link-to-folder":
+        path.symlink_to(outside)
+    elif how == "dangling-link":
+        path.symlink_to(outside / "created-elsewhere")
+    elif how == "folder":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_damaged_cache_file_gives_the_right_text_or_a_memvid_error_and_touches_nothing_outside(
+    template: Path, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    work = tmp_path_factory.mktemp("damaged")
+    shutil.copytree(template, work, dirs_exist_ok=True)
+    outside = work / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    name, how = data.draw(st.sampled_from(CACHE_FILES)), data.draw(st.sampled_from(DAMAGE))
+    damage(work / ".kb.mp4.memvid-cache" / name, how, data, outside)
+    expected = dict(zip([f"c{k}" for k in range(len(CHUNKS))], CHUNKS))
+    try:
+        mem = Memory(work / "kb.mp4", embedding_model=hash_embed)
+        try:
+            assert all(expected[c.id] == c.text for c in mem.search("exceptions", top_k=3))
+            assert all(expected[c.id] == c.text for c in mem.search("exceptions", top_k=3, mode="keyword"))
+            mem.add(["written after the damage"], ids=["after"])
+            assert texts(mem) == {**expected, "after": "written after the damage"}
+        finally:
+            mem.close()
+    except MemvidError:
+        pass
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.txt"]
+    assert (outside / "precious.txt").read_text() == "keep me"
