@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import creation, ingest, maintenance, query
+from .boundary import public_errors
 from .config import VideoOptions
 from .errors import InvalidInputError
 from .layout import Layout, default_index_path, resolve_paths
@@ -30,6 +31,7 @@ from .vectors import VectorStore, validate_where
 __all__ = ["Chunk", "Memory", "VerifyReport", "default_index_path", "resolve_paths"]
 
 
+@public_errors  # bad arguments raise InvalidInputError, never a raw traceback (boundary.py)
 class Memory(MemoryReader):
     """A searchable text memory stored as QR frames in MP4 files, with vectors in Chroma.
 

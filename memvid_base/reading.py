@@ -18,6 +18,7 @@ from typing_extensions import Self
 
 from . import ingest, lazy_metadata, maintenance, query, recovery, retrieval
 from . import query as _query  # mmr_search has a parameter named query
+from .boundary import public_errors
 from .config import VideoSettings
 from .embeddings import Embedder
 from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, StoreError
@@ -35,6 +36,7 @@ _R = TypeVar("_R")
 _READ_ATTEMPTS = 16  # retried only while other processes keep committing; a compaction is ~4 quick commits (commit, promote, ...)
 
 
+@public_errors  # bad arguments raise InvalidInputError, never a raw traceback (boundary.py)
 class MemoryReader:
     """A memory opened for reading. See :class:`~memvid_base.memory.Memory` for the arguments."""
 
