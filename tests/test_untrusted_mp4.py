@@ -7,6 +7,7 @@ merely declares (memvid_base/mp4_tables.py).
 
 from __future__ import annotations
 
+import io
 import struct
 import subprocess
 import sys
@@ -20,9 +21,11 @@ from hypothesis import strategies as st
 
 from memvid_base import Memory, MemvidError
 from memvid_base.config import VideoSettings
-from memvid_base.errors import FrameDecodeError
+from memvid_base.container import iter_top_level_boxes, read_box
+from memvid_base.errors import CorruptMemoryError, FrameDecodeError
 from memvid_base.manifest import Segment
 from memvid_base.payload import Record
+from memvid_base.segment_meta import SegmentMeta
 from memvid_base.segments import SegmentCache, plan_segment, write_plan
 from memvid_base.video import VideoReader
 
@@ -127,7 +130,8 @@ def test_a_30_million_sample_table_costs_no_memory(segment, tmp_path: Path) -> N
     script = textwrap.dedent(
         f"""
         import resource
-        from memvid_base.errors import FrameDecodeError
+        from memvid_base.container import iter_top_level_boxes, read_box
+from memvid_base.errors import CorruptMemoryError, FrameDecodeError
         from memvid_base.video import VideoReader
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
@@ -186,3 +190,40 @@ def test_mutated_moov_fields_give_the_exact_records_or_a_memvid_error(segment, t
     for rec in records:  # a record that comes back is the record that was written
         rec.verify()
         assert BY_ID[rec.id] == rec
+
+
+@pytest.fixture(scope="module")
+def described(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, SegmentMeta]:
+    """A real memory's MP4 with its memvid box, and the box's decoded self-description."""
+    folder = tmp_path_factory.mktemp("described")
+    mem = Memory.build(folder / "kb.mp4", None, pydoc_chunks(limit=20), embedding_model=hash_embed)
+    mem.close()
+    data = mem.video_path.read_bytes()
+    payload = read_box(io.BytesIO(data))
+    assert payload is not None
+    return data, SegmentMeta.decode(payload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_mutated_box_headers_and_payloads_give_the_same_description_or_a_corrupt_memory_error(
+    described: tuple[bytes, SegmentMeta], data: st.DataObject
+) -> None:
+    raw, meta = described
+    boxes = list(iter_top_level_boxes(io.BytesIO(raw)))
+    buf = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 3))):
+        _, offset, size = data.draw(st.sampled_from(boxes))
+        at = data.draw(st.integers(offset, offset + min(size, 64) - 1))  # a header, or the payload's own header
+        if data.draw(st.booleans()):
+            struct.pack_into(">I", buf, min(at, len(buf) - 4), data.draw(st.sampled_from([0, 1, 7, 8, 0xFFFFFFFF, len(raw)])))
+        else:
+            buf[at] ^= 1 << data.draw(st.integers(0, 7))
+    if data.draw(st.booleans()):
+        del buf[data.draw(st.integers(0, len(buf))) :]  # and maybe cut short
+    try:
+        payload = read_box(io.BytesIO(bytes(buf)))
+        got = None if payload is None else SegmentMeta.decode(payload)
+    except CorruptMemoryError:
+        return
+    assert got is None or got == meta  # no box at all (its header was hit), or exactly the one written
