@@ -266,10 +266,15 @@ def check_http_options(*, http: bool, host: str | None, port: int | None, token:
 MAX_MESSAGE_DEPTH = 128
 
 
-def message_depth(line: str, limit: int = MAX_MESSAGE_DEPTH) -> int:
-    """How deeply a JSON text nests arrays and objects (it stops counting a little past ``limit``)."""
+def too_deep(line: str, limit: int = MAX_MESSAGE_DEPTH) -> tuple[bool, str | int | None]:
+    """Whether a JSON text nests arrays and objects deeper than ``limit``, and then the ``id`` of the request in it.
+
+    One pass over the text: the id is read from its top level, with every nested value elided, so
+    no parser recurses into the deep part.
+    """
     if line.count("[") + line.count("{") <= limit:
-        return limit  # cannot be deeper: the common case costs two C-level counts
+        return False, None  # cannot nest deeper: the common case costs two C-level counts
+    top: list[str] = []  # the text with every value below the top level replaced by null
     depth = deepest = 0
     in_string = escaped = False
     for ch in line:
@@ -285,46 +290,23 @@ def message_depth(line: str, limit: int = MAX_MESSAGE_DEPTH) -> int:
         elif ch in "[{":
             depth += 1
             deepest = max(deepest, depth)
-            if deepest > limit:
-                return deepest
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def request_id(line: str) -> str | int | None:
-    """The ``id`` of a JSON-RPC request too deep to parse: read from its top level, every nested value elided."""
-    out: list[str] = []
-    depth = 0
-    in_string = escaped = False
-    for ch in line:
-        if in_string:
-            if depth <= 1:
-                out.append(ch)
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
             if depth == 2:
-                out.append("null")
+                top.append("null")
+            if depth >= 2:
+                continue
         elif ch in "]}":
             depth -= 1
             if depth >= 1:
                 continue
         if depth <= 1:
-            out.append(ch)
+            top.append(ch)
+    if deepest <= limit:
+        return False, None
     try:
-        found = json.loads("".join(out)).get("id")
+        found = json.loads("".join(top)).get("id")
     except (ValueError, AttributeError):
-        return None
-    return found if isinstance(found, (str, int)) and not isinstance(found, bool) else None
+        return True, None
+    return True, found if isinstance(found, (str, int)) and not isinstance(found, bool) else None
 
 
 class _DepthGuard:
@@ -340,10 +322,10 @@ class _DepthGuard:
 
     async def _lines(self) -> AsyncIterator[str]:
         async for line in self._stdin:
-            if message_depth(line) <= MAX_MESSAGE_DEPTH:
+            deep, rid = too_deep(line)
+            if not deep:
                 yield line
                 continue
-            rid = request_id(line)
             if rid is None:
                 continue  # a notification (or no request at all): JSON-RPC sends no reply
             await self.ready.wait()

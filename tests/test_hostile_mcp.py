@@ -12,7 +12,7 @@ pytest.importorskip("mcp")
 
 from mcp.shared.exceptions import MCPError
 
-from memvid_base.mcp_server import MAX_MESSAGE_DEPTH, message_depth, request_id
+from memvid_base.mcp_server import MAX_MESSAGE_DEPTH, too_deep
 from tests.test_mcp import corpus_memory, error_text, payload, stdio_session  # noqa: F401  (corpus_memory is a fixture)
 
 
@@ -36,6 +36,7 @@ async def test_a_where_nested_too_deeply_for_the_sdk_gets_an_error_reply(corpus_
 def test_depth_and_id_are_read_without_parsing_the_deep_part() -> None:
     line = json.dumps({"jsonrpc": "2.0", "id": "r-1", "method": "tools/call",
                        "params": {"name": "search", "arguments": {"query": 'a "[{" string', "where": nested_and(300)}}})
-    assert message_depth(line) > MAX_MESSAGE_DEPTH and request_id(line) == "r-1"
-    assert message_depth('{"q": "' + "[" * 500 + '"}') <= MAX_MESSAGE_DEPTH  # brackets inside a string do not nest
-    assert request_id('{"id": [1], "method": "x"}') is None and request_id("[" * 5000) is None
+    assert too_deep(line) == (True, "r-1")
+    assert too_deep('{"q": "' + "[" * 500 + '"}') == (False, None)  # brackets inside a string do not nest
+    assert too_deep('{"id": [1], "x": ' + "[" * 500 + "]" * 500 + "}") == (True, None)  # no usable id: no reply
+    assert too_deep("[" * 5000) == (True, None)
