@@ -258,7 +258,7 @@ class RangeFile(io.RawIOBase):
                 target = urljoin(self._target, location or "")
                 if not location or not is_remote(target) or _invalid(target):
                     raise RemoteUnavailableError(
-                        f"{display_url(self.url)} redirects to an unusable location ({display_url(location or '')!r})."
+                        f"{display_url(self.url)} redirects to an unusable location ({display_url(target)!r})."
                     )
                 if self._target[:6].lower() == "https:" and target[:6].lower() != "https:":
                     raise RemoteUnavailableError(

@@ -130,8 +130,7 @@ def test_a_30_million_sample_table_costs_no_memory(segment, tmp_path: Path) -> N
     script = textwrap.dedent(
         f"""
         import resource
-        from memvid_base.container import iter_top_level_boxes, read_box
-from memvid_base.errors import CorruptMemoryError, FrameDecodeError
+        from memvid_base.errors import FrameDecodeError
         from memvid_base.video import VideoReader
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
