@@ -96,12 +96,13 @@ def read_text_nofollow(path: Path, max_bytes: int, what: str = "a memvid cache f
         raise CorruptMemoryError(f"{path} is not UTF-8 text, so it is damaged. Remove it; it is rebuilt.") from exc
 
 
-def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically: readers see the old or the new file, never a mix.
 
     The bytes go to a new temporary file beside ``path`` (created with ``O_EXCL``, so never through
-    a link), which is fsynced and renamed over ``path``: a link planted at ``path`` is replaced, not
-    followed.  A folder at ``path`` is refused.
+    a link), which is renamed over ``path``: a link planted at ``path`` is replaced, not followed.
+    A folder at ``path`` is refused.  ``durable`` fsyncs the file and its folder first (a commit
+    point); a cache file that is rebuilt when lost need not wait for the disk.
     """
     if os.path.isdir(path) and not os.path.islink(path):
         raise not_a_plain_file(path)
@@ -111,18 +112,20 @@ def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """:func:`write_bytes_atomic` of ``text`` as UTF-8."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: Path, text: str, durable: bool = False) -> None:
+    """:func:`write_bytes_atomic` of ``text`` as UTF-8; not fsynced unless ``durable`` (cache files are rebuilt)."""
+    write_bytes_atomic(path, text.encode("utf-8"), durable=durable)
 
 
 def touch_nofollow(path: Path, what: str = "a memvid cache file") -> None:
