@@ -21,6 +21,7 @@ from .errors import CorruptMemoryError, DimensionMismatchError, InvalidInputErro
 from .layout import Layout
 from .manifest import Manifest, Segment
 from .payload import Record, encode_record
+from .query import check_ids
 from .segments import Placement, SegmentPlan, commit_segment, plan_segment, render_plan
 from .self_describe import quantized, segment_box
 from .transaction import WriteTransaction, fault, new_uid, now
@@ -152,7 +153,7 @@ def check_batch(
     id_list: list[str | None] = list(ids) if ids is not None else [None] * len(texts)
     if len(metas) != len(texts) or len(id_list) != len(texts):
         raise InvalidInputError(f"Got {len(texts)} texts, {len(metas)} metadatas and {len(id_list)} ids; they must match.")
-    given = [str(i) for i in id_list if i is not None]
+    given = check_ids([i for i in id_list if i is not None])
     if len(set(given)) != len(given):
         dup = next(i for i in given if given.count(i) > 1)
         raise InvalidInputError(f"Chunk id {dup!r} appears twice in one call; ids must be unique.")

@@ -187,7 +187,7 @@ class Memory(MemoryReader):
         with self._lock, self._transaction() as tx:
             hits: list[Hit] = []
             if ids is not None:
-                hits.extend(tx.store.live_rows_for([str(i) for i in ids], tx.m.version))
+                hits.extend(tx.store.live_rows_for(query.check_ids(ids), tx.m.version))
             if where is not None:
                 hits.extend(tx.store.lookup(tx.m.version, where))
             count = ingest.delete(tx, self._sink(), hits)

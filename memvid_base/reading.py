@@ -275,7 +275,7 @@ class MemoryReader:
 
     def get_by_ids(self, ids: Sequence[str], include_embeddings: bool = False) -> list[Chunk]:
         """The current version of each id that exists, in the order asked; unknown ids are skipped."""
-        wanted = [str(i) for i in ids]
+        wanted = query.check_ids(ids)
 
         def run() -> list[Chunk]:
             self.refresh()
@@ -292,7 +292,7 @@ class MemoryReader:
             query.check_count(limit, "limit")
         if where is not None:
             validate_where(where)
-        chunk_ids = None if ids is None else [str(i) for i in ids]
+        chunk_ids = None if ids is None else query.check_ids(ids)
 
         def run() -> list[Chunk]:
             self.refresh()

@@ -182,6 +182,9 @@ CALLS: dict[str, Callable[[Memory, Any], Any]] = {
 }
 
 
+PATH_CALLS = {"Memory(path)", "Memory(index)", "export(path)", "MemvidEncoder.add_file", "MemvidRetriever(path)"}
+
+
 def test_hostile_arguments_to_every_public_method_are_input_errors(
     files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,9 +199,19 @@ def test_hostile_arguments_to_every_public_method_are_input_errors(
             except INPUT_ERRORS as exc:
                 assert len(str(exc)) < 2000, name  # a message, not a dump of the argument
                 refused[name] = refused.get(name, 0) + 1
-            except MemvidError:  # a string that is a path to nothing usable: not found, or not a memory
-                pass
+            except MemvidError as exc:  # only a path can name something that is missing or not a memory
+                assert name in PATH_CALLS and isinstance(exc, FILE_ERRORS), (name, value, exc)
     assert set(refused) == set(CALLS)  # every call refuses some of these values as bad input
+
+
+def test_counts_beyond_any_store_are_bad_input_not_store_errors(files: dict[str, Any]) -> None:
+    mem = Memory(files["good"], embedding_model=hash_embed)
+    for call in (lambda: mem.search("q", top_k=2**63), lambda: mem.search_by_vector(np.ones(64), 2**63),
+                 lambda: mem.get(limit=2**63), lambda: mem.mmr_search("q", top_k=2, fetch_k=2**63)):
+        with pytest.raises(InvalidInputError, match="no larger than"):
+            call()
+    assert len(mem.search("q", top_k=2**31 - 1)) == len(CHUNKS) + 1  # the largest allowed: every chunk
+    mem.close()
 
 
 CLI_CASES = [
