@@ -127,7 +127,7 @@ def run(n: int, n_queries: int, work: Path) -> dict[str, Any]:
     from memvid_base import Memory
     from memvid_base.files.layout import Layout
     from memvid_base.format.container import box_size
-    from memvid_base.remote.opening import frame_timestamps, open_video, range_file_of
+    from memvid_base.format.opening import frame_timestamps, open_video, range_file_of
     from memvid_base.storage.recovery import recover
 
     out: dict[str, Any] = {"chunks": n, "queries": n_queries, "top_k": K}

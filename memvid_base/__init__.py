@@ -35,7 +35,7 @@ from .types import Chunk, relevance
 
 __version__ = "0.2.0"
 
-_aliases.install()  # memvid_base.layout and the other 0.2 module paths keep importing
+_aliases.install()  # memvid_base.files.layout and the other 0.2 module paths keep importing
 
 
 def __getattr__(name: str) -> object:

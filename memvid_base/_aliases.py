@@ -1,8 +1,8 @@
-"""Old module paths keep working: ``memvid_base.layout`` is ``memvid_base.files.layout``, and so on.
+"""Old module paths keep working: ``memvid_base.files.layout`` is ``memvid_base.files.layout``, and so on.
 
 memvid-rag 0.2 kept every module at the top of ``memvid_base``; 0.3 groups them by layer. Code that
 imported a module by its old path gets the same module object (so patches and ``isinstance`` checks
-still agree), and ``python -m memvid_base.cli`` still runs. Everything but the names
+still agree), and ``python -m memvid_base.apps.cli`` still runs. Everything but the names
 ``memvid_base.__all__`` exports is internal and may move again.
 """
 
@@ -40,7 +40,7 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass  # already executed under its new name
 
     def get_code(self, fullname: str) -> CodeType:
-        """What ``python -m memvid_base.cli`` runs: the new module, run as ``__main__`` under its own package."""
+        """What ``python -m memvid_base.apps.cli`` runs: the new module, run as ``__main__`` under its own package."""
         return compile(f"import runpy; runpy.run_module({MOVED[fullname]!r}, run_name='__main__', alter_sys=True)",
                        f"<memvid_base alias of {MOVED[fullname]}>", "exec")
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from .boundary import public_errors
 from .chunking import chunk_text
 from .embeddings import Embedder
 from .errors import InvalidInputError
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 _PARALLEL_MIN = 2000  # below this many chunks a process pool costs more than it saves
 
 
+@public_errors  # bad arguments raise InvalidInputError, never a raw traceback (boundary.py)
 class MemvidEncoder:
     """Collects text chunks and builds them into an MP4 memory with a semantic index.
 

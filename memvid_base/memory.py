@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .boundary import public_errors
 from .config import VideoOptions
 from .errors import InvalidInputError
 from .files.layout import Layout, default_index_path, resolve_paths
@@ -22,6 +23,7 @@ from .files.manifest import Manifest, WriterLock, read_manifest
 from .index import query
 from .index.vectors import VectorStore, validate_where
 from .reading import MemoryReader
+from .safe_files import unlink_file
 from .storage import creation, ingest, maintenance
 from .storage.maintenance import VerifyReport
 from .storage.transaction import WriteTransaction
@@ -30,6 +32,7 @@ from .types import Chunk, Hit
 __all__ = ["Chunk", "Memory", "VerifyReport", "default_index_path", "resolve_paths"]
 
 
+@public_errors  # bad arguments raise InvalidInputError, never a raw traceback (boundary.py)
 class Memory(MemoryReader):
     """A searchable text memory stored as QR frames in MP4 files, with vectors in Chroma.
 
@@ -207,7 +210,7 @@ class Memory(MemoryReader):
         with self._lock, self._transaction() as tx:
             hits: list[Hit] = []
             if ids is not None:
-                hits.extend(tx.store.live_rows_for([str(i) for i in ids], tx.m.version))
+                hits.extend(tx.store.live_rows_for(query.check_ids(ids), tx.m.version))
             if where is not None:
                 hits.extend(tx.store.lookup(tx.m.version, where))
             count = ingest.delete(tx, self._sink(), hits)
@@ -263,7 +266,7 @@ class Memory(MemoryReader):
                 store.undo_after(self.manifest.version)
             for marker in (self.layout.pending_marker, self.layout.legacy_pending_marker):
                 if marker is not None:
-                    marker.unlink(missing_ok=True)
+                    unlink_file(marker, "a memory's pending marker")  # a folder there is refused, not a raw error
             self._view.consistent = True
         report = self.verify(show_progress)
         rebuilt = False

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 from typing_extensions import Self
 
+from .boundary import public_errors
 from .config import VideoSettings
 from .embeddings import Embedder
 from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, StoreError
@@ -63,6 +64,7 @@ def _open_cache(layout: Layout, client: Any, as_of: int | None) -> None:
         raise
 
 
+@public_errors  # bad arguments raise InvalidInputError, never a raw traceback (boundary.py)
 class MemoryReader:
     """A memory opened for reading. See :class:`~memvid_base.memory.Memory` for the arguments."""
 
@@ -298,7 +300,7 @@ class MemoryReader:
 
     def get_by_ids(self, ids: Sequence[str], include_embeddings: bool = False) -> list[Chunk]:
         """The current version of each id that exists, in the order asked; unknown ids are skipped."""
-        wanted = [str(i) for i in ids]
+        wanted = query.check_ids(ids)
 
         def run() -> list[Chunk]:
             self.refresh()
@@ -315,7 +317,7 @@ class MemoryReader:
             query.check_count(limit, "limit")
         if where is not None:
             validate_where(where)
-        chunk_ids = None if ids is None else [str(i) for i in ids]
+        chunk_ids = None if ids is None else query.check_ids(ids)
 
         def run() -> list[Chunk]:
             self.refresh()

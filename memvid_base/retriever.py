@@ -6,9 +6,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from .boundary import public_errors
 from .memory import Memory
 
 
+@public_errors  # bad arguments raise InvalidInputError, never a raw traceback (boundary.py)
 class MemvidRetriever:
     """Searches a memory; every returned text is decoded from its video frame.
 

@@ -57,8 +57,11 @@ class MemoryView:
             raise MemoryNotFoundError(
                 f"No memory index at {self.layout.index}.{hint} Build one with MemvidEncoder or Memory.create()."
             )
+        # The mtime is taken before the read: a commit landing between them then looks newer than what
+        # was read, so the next refresh() reloads it (taken after, a reader could keep a stale manifest).
+        mtime = self.layout.index.stat().st_mtime_ns
         manifest = read_manifest(self.layout.index)
-        self.mtime = self.layout.index.stat().st_mtime_ns
+        self.mtime = mtime
         if self.as_of is not None and not manifest.history_floor <= self.as_of <= manifest.version:
             raise VersionNotAvailableError(
                 f"Version {self.as_of} is not available: this memory has versions {manifest.history_floor}.."

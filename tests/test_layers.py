@@ -13,11 +13,16 @@ import memvid_base
 from memvid_base._aliases import MOVED
 
 PKG = Path(memvid_base.__file__).parent
-BASICS = {"errors", "types", "config", "embeddings", "chunking", "loaders", "present", "_aliases"}
+BASICS = {"errors", "types", "config", "embeddings", "chunking", "loaders", "present", "safe_files", "boundary", "_aliases"}
 FACES = {"memory", "reading", "view", "encoder", "retriever", "chat", "__init__"}
 RANK = {"remote": 1, "format": 2, "files": 3, "index": 4, "storage": 5, "apps": 7}
 # The one sanctioned upward import: the package's lazy ``MemvidInteractive`` attribute (gradio is optional).
-ALLOWED_UP = {("memvid_base", "memvid_base.apps.interactive")}
+# And ``memvid_base.remote``'s lazy attributes for code that imported the 0.2 module of that name.
+ALLOWED_UP = {
+    ("memvid_base", "memvid_base.apps.interactive"),
+    ("memvid_base.remote", "memvid_base.format"),
+    ("memvid_base.remote", "memvid_base.format.opening"),
+}
 
 
 def module_name(path: Path) -> str:
@@ -111,4 +116,4 @@ def test_old_module_paths_still_import_the_same_module() -> None:
     from memvid_base import layout  # type: ignore[attr-defined]  # the 0.2 spelling
     from memvid_base.remote import open_remote  # the 0.2 module memvid_base.remote is now a package
 
-    assert layout.__name__ == "memvid_base.files.layout" and open_remote.__module__ == "memvid_base.remote.opening"
+    assert layout.__name__ == "memvid_base.files.layout" and open_remote.__module__ == "memvid_base.format.opening"

@@ -33,7 +33,7 @@ from memvid_base.files.segments import plan_segment, write_plan
 from memvid_base.format.payload import Record
 from memvid_base.format.qr import read_frame
 from memvid_base.format.video import VideoReader
-from memvid_base.remote.opening import (
+from memvid_base.format.opening import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_FETCH_SIZE,
     RangeFile,

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import hmac
 import importlib
+import io
 import json
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Annotated, Any, Literal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Annotated, Any, Literal, cast
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp.types import ErrorData, JSONRPCError, ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
@@ -257,6 +261,92 @@ def check_http_options(*, http: bool, host: str | None, port: int | None, token:
     return host or "127.0.0.1", port, token or None
 
 
+# The SDK's JSON reader (pydantic) refuses messages nested deeper than 200 levels and then drops them
+# without a reply, so the client waits forever.  Deeper than this, memvid answers the request itself.
+MAX_MESSAGE_DEPTH = 128
+
+
+def too_deep(line: str, limit: int = MAX_MESSAGE_DEPTH) -> tuple[bool, str | int | None]:
+    """Whether a JSON text nests arrays and objects deeper than ``limit``, and then the ``id`` of the request in it.
+
+    One pass over the text: the id is read from its top level, with every nested value elided, so
+    no parser recurses into the deep part.
+    """
+    if line.count("[") + line.count("{") <= limit:
+        return False, None  # cannot nest deeper: the common case costs two C-level counts
+    top: list[str] = []  # the text with every value below the top level replaced by null
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth == 2:
+                top.append("null")
+            if depth >= 2:
+                continue
+        elif ch in "]}":
+            depth -= 1
+            if depth >= 1:
+                continue
+        if depth <= 1:
+            top.append(ch)
+    if deepest <= limit:
+        return False, None
+    try:
+        found = json.loads("".join(top)).get("id")
+    except (ValueError, AttributeError):
+        return True, None
+    return True, found if isinstance(found, (str, int)) and not isinstance(found, bool) else None
+
+
+class _DepthGuard:
+    """stdin for the SDK's stdio transport that answers too-deep requests instead of passing them on."""
+
+    def __init__(self, stdin: Any) -> None:
+        self._stdin = stdin
+        self.write_stream: Any = None
+        self.ready = anyio.Event()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[str]:
+        async for line in self._stdin:
+            deep, rid = too_deep(line)
+            if not deep:
+                yield line
+                continue
+            if rid is None:
+                continue  # a notification (or no request at all): JSON-RPC sends no reply
+            await self.ready.wait()
+            error = ErrorData(
+                code=-32600,
+                message=f"The request nests JSON more than {MAX_MESSAGE_DEPTH} levels deep; memvid refuses it. "
+                "Flatten the filter (a where or where_document needs a few levels).",
+            )
+            await self.write_stream.send(SessionMessage(JSONRPCError(jsonrpc="2.0", id=rid, error=error)))
+
+
+async def run_stdio(server: MCPServer) -> None:
+    """``server.run("stdio")``, with requests nested too deeply for the SDK's reader answered by an error."""
+    stdin = _DepthGuard(anyio.wrap_file(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")))
+    async with stdio_server(stdin=cast(Any, stdin)) as (read_stream, write_stream):
+        stdin.write_stream = write_stream
+        stdin.ready.set()
+        lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs on these streams
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
 def serve(
     memory: Memory,
     *,
@@ -282,7 +372,7 @@ def serve(
     bind, port, token = check_http_options(http=http, host=host, port=port, token=token)
     server = build_server(memory, writable=writable)
     if not http:
-        server.run("stdio")
+        anyio.run(run_stdio, server)
         return
     import uvicorn
 

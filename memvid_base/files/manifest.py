@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ..errors import CorruptMemoryError, MemoryLockedError, MemoryNotFoundError
+from ..safe_files import read_bytes_nofollow, touch_nofollow, write_bytes_atomic
 from .layout import safe_relative_path
 
 FORMAT_NAME = "memvid-base"
@@ -76,51 +76,25 @@ class Manifest:
 
 
 def read_manifest(path: Path) -> Manifest:
-    """Read and validate the manifest at ``path``; refuses files above :data:`MAX_MANIFEST_BYTES` before reading."""
-    if not path.is_file():
+    """Read and validate the manifest at ``path``; refuses files above :data:`MAX_MANIFEST_BYTES` before reading.
+
+    The file is opened without following a symbolic link: a manifest is memvid's own plain file, and
+    a link planted in its place (say, to another memory's index) is refused, never read.
+    """
+    if not os.path.lexists(path):
         raise MemoryNotFoundError(f"Index file {path} does not exist. Build the memory first (MemvidEncoder.build_video).")
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > MAX_MANIFEST_BYTES:
-                raise CorruptMemoryError(
-                    f"{path} is {size} bytes, more than the {MAX_MANIFEST_BYTES} a memvid index can hold; it is not a "
-                    f"valid index. {_FIX}"
-                )
-            data = fh.read(MAX_MANIFEST_BYTES + 1)
+        data = read_bytes_nofollow(path, MAX_MANIFEST_BYTES, "a memvid index")
+    except FileNotFoundError as exc:
+        raise MemoryNotFoundError(f"Index file {path} does not exist. Build the memory first (MemvidEncoder.build_video).") from exc
     except OSError as exc:
         raise CorruptMemoryError(f"{path} cannot be read ({exc.strerror or exc}). Check its permissions and the disk.") from exc
-    if len(data) > MAX_MANIFEST_BYTES:  # it grew while we read it
-        raise CorruptMemoryError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes; it is not a valid index. {_FIX}")
     return Manifest.from_json(data, path)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old or the new file, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a memory is an ordinary shareable file
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Write ``data`` to ``path`` so that readers see either the old or the new file, never a mix (never through a link)."""
+    write_bytes_atomic(path, data)
 
 
 def write_manifest(path: Path, manifest: Manifest) -> None:
@@ -147,6 +121,7 @@ class WriterLock:
         folder.mkdir(parents=True, exist_ok=True)
         if self.path.is_symlink():  # a planted link would make the lock open (and create) a file elsewhere
             raise CorruptMemoryError(f"{self.path} is a symbolic link; remove it (a memory's lock file must be a plain file).")
+        touch_nofollow(self.path, "a memory's lock file")  # created here without following links; FileLock then opens it
         try:
             self._lock.acquire()
         except Timeout as exc:

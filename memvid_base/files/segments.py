@@ -43,8 +43,9 @@ from ..format.payload import (
 )
 from ..format.qr import read_frame, render_frame
 from ..format.video import VideoReader, write_video
+from ..safe_files import fsync_dir
 from .layout import resolve_inside
-from .manifest import Segment, fsync_dir
+from .manifest import Segment
 
 _PARALLEL_MIN_FRAMES = 96  # below this, starting worker processes costs more than it saves
 _PARALLEL_PACK_MIN = 5000  # records per packing thread, at least (about 250 frames)
@@ -197,7 +198,7 @@ def commit_segment(tmp: Path, plan: SegmentPlan, path: Path, version: int, relat
 
 
 def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, show_progress: bool) -> None:
-    reader = VideoReader(path)
+    reader = VideoReader(path, len(payloads))
     bad: list[int] = []
     count = 0
     window: deque[Future[bytes | None]] = deque()
@@ -258,7 +259,7 @@ class SegmentCache:
             if reader is None or str(reader.path) != str(where):
                 # A compaction's segment moves onto kb.mp4 in a later commit: a reader made before the move
                 # would keep pointing at the old name, so the segment is reopened at its new place.
-                reader = self._readers[seg.uid] = VideoReader(where)
+                reader = self._readers[seg.uid] = VideoReader(where, seg.frames or None)
             return reader
 
     def locate(self, seg: Segment) -> Path | str:

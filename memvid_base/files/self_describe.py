@@ -60,7 +60,7 @@ def segment_box(
 
 def read_segment_meta(path: Path | str) -> SegmentMeta | None:
     """The segment's self-description, or None for a segment written before boxes existed (path or URL)."""
-    from ..remote.opening import open_remote
+    from ..format.opening import open_remote
     from ..remote.range_http import is_remote
 
     if isinstance(path, str) and is_remote(path):

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from ..errors import CorruptMemoryError, InvalidInputError
+from ..errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError
 
 # Extended type of memvid's box. Generated once at random (uuid4); never change it.
 MEMVID_BOX_UUID = bytes.fromhex("6e81901bedec4e31927b1eccaf1728bf")
@@ -63,9 +63,10 @@ def _file_length(f: BinaryIO) -> int:
         raise CorruptMemoryError(f"Cannot find the length of the video file ({exc}).") from exc
 
 
-def _iter_boxes(f: BinaryIO) -> Iterator[_Box]:
-    end = _file_length(f)
-    offset = 0
+def _iter_boxes(f: BinaryIO, start: int = 0, stop: int | None = None) -> Iterator[_Box]:
+    """The boxes from ``start`` to ``stop`` (default: the whole file), each checked to fit inside that span."""
+    end = _file_length(f) if stop is None else stop
+    offset = start
     count = 0
     while offset < end:
         count += 1
@@ -230,7 +231,17 @@ def append_box(path: Path | str, payload: bytes) -> None:
 
 
 def box_size(path: Path | str) -> int:
-    """Bytes the memvid box takes in the file (0 when there is none); reads only box headers."""
-    with open(path, "rb") as fh:
-        box, _ = _find_memvid_box(fh)
+    """Bytes the memvid box takes in the file (0 when there is none); reads only box headers.
+
+    Raises:
+        MemoryNotFoundError: the file is missing.
+        CorruptMemoryError: it cannot be read, or its box structure is damaged.
+    """
+    try:
+        with open(path, "rb") as fh:
+            box, _ = _find_memvid_box(fh)
+    except FileNotFoundError as exc:
+        raise MemoryNotFoundError(f"Video segment {path} is missing. Restore it from a backup or rebuild.") from exc
+    except OSError as exc:
+        raise CorruptMemoryError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
     return 0 if box is None else box.size

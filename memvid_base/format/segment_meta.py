@@ -376,3 +376,36 @@ def _is_str(value: Any, max_chars: int) -> bool:
 
 def _is_hex(value: Any, lo: int, hi: int) -> bool:
     return isinstance(value, str) and lo <= len(value) <= hi and _HEX.fullmatch(value) is not None
+
+
+_APPENDED_NAME = re.compile(r"(\d{8})-([0-9a-f]{16})\.mp4")
+
+
+def check_versions(named: list[tuple[str, SegmentMeta]], base: str) -> None:
+    """Refuse segment files whose versions cannot be put in one order: a memory rebuilt from them would apply
+    deletes and updates in the wrong order.
+
+    Each version is unique, the base file (``base``, the oldest segment kept) has the lowest, and an
+    appended file named ``<version>-<uid>.mp4`` says the same version and uid as its box.
+
+    Raises:
+        CorruptMemoryError: naming the file and what to do.
+    """
+    fix = "Remove that file (its changes are lost) or restore the memory from a backup."
+    seen: dict[int, str] = {}
+    base_version = next((m.version for name, m in named if name == base), None)
+    for name, meta in named:
+        if meta.version in seen:
+            raise CorruptMemoryError(f"{name} and {seen[meta.version]} both say they are version {meta.version}. {fix}")
+        seen[meta.version] = name
+        match = _APPENDED_NAME.fullmatch(name.replace("\\", "/").rpartition("/")[2])
+        if match and (int(match.group(1)), match.group(2)) != (meta.version, meta.segment_uid):
+            raise CorruptMemoryError(
+                f"{name} is named as version {int(match.group(1))} but its box says version {meta.version} "
+                f"(segment {meta.segment_uid}). {fix}"
+            )
+        if name != base and base_version is not None and meta.version <= base_version:
+            raise CorruptMemoryError(
+                f"{name} says it is version {meta.version}, not after {base}'s version {base_version}, which an appended "
+                f"segment always is. {fix}"
+            )

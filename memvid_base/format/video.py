@@ -20,7 +20,7 @@ from av.video.reformatter import VideoReformatter
 
 from ..config import VideoSettings
 from ..errors import FrameDecodeError, MemoryNotFoundError
-from ..remote.opening import frame_timestamps, is_remote, open_video, range_file_of
+from .opening import frame_timestamps, is_remote, open_video, range_file_of
 from .packets import PacketIndex, gray_pixels, packet_index
 
 SEQUENTIAL_FETCH_SIZE = 1 << 20  # a remote file decoded from start to end (verify, metadata backfill)
@@ -64,11 +64,23 @@ def write_video(path: Path, frames: Iterable[np.ndarray], settings: VideoSetting
     return count
 
 
-class VideoReader:
-    """Random and sequential access to the frames of one MP4 segment. Thread-safe."""
+# What PyAV may raise on a hostile file besides FFmpegError (a missing codec context, an odd index entry...):
+# reported as a damaged file, never as a traceback.
+_HOSTILE = (av.error.FFmpegError, IndexError, AttributeError, TypeError, ValueError, OverflowError, MemoryError)
 
-    def __init__(self, path: Path | str) -> None:
+
+class VideoReader:
+    """Random and sequential access to the frames of one MP4 segment. Thread-safe.
+
+    Args:
+        path: a local path or an http(s) URL.
+        frames: the frames the segment holds, when known (its box or manifest says): a file whose
+            sample table declares more is refused before ffmpeg indexes it.
+    """
+
+    def __init__(self, path: Path | str, frames: int | None = None) -> None:
         self.path: Path | str = path if is_remote(path) else Path(path)
+        self.frames = frames
         if isinstance(self.path, Path) and not self.path.is_file():
             raise MemoryNotFoundError(f"Video segment {self.path} is missing. Restore it from a backup or rebuild.")
         self._lock = threading.Lock()
@@ -82,11 +94,15 @@ class VideoReader:
     def _open(self) -> av.container.InputContainer:
         if self._container is None:
             try:
-                container = open_video(self.path)
-                self._pts = frame_timestamps(container)  # from the index: demuxing would read every packet
+                container = open_video(self.path, self.frames)
             except FileNotFoundError as exc:  # removed since it was checked (a compaction): readers retry on this
                 raise MemoryNotFoundError(f"Video segment {self.path} is missing. Restore it from a backup or rebuild.") from exc
-            except (av.error.FFmpegError, IndexError) as exc:
+            except _HOSTILE as exc:
+                raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
+            try:
+                self._pts = frame_timestamps(container)  # from the index: demuxing would read every packet
+            except _HOSTILE as exc:
+                container.close()
                 raise FrameDecodeError(f"{self.path} is not a readable video ({exc}). It may be truncated or corrupt.") from exc
             if self.direct:
                 try:
@@ -104,7 +120,7 @@ class VideoReader:
         file: BinaryIO = remote if remote is not None else open(self.path, "rb")  # type: ignore[assignment]
         try:
             self._packets = packet_index(container, file, str(self.path))
-        except (OSError, ValueError, av.error.FFmpegError):
+        except (OSError, *_HOSTILE):
             self._packets = None
         if self._packets is None and remote is None:
             file.close()
@@ -140,7 +156,7 @@ class VideoReader:
                         if frame.pts != target:
                             break
                         return gray_pixels(frame, self._reformatter)
-            except av.error.FFmpegError as exc:
+            except _HOSTILE as exc:
                 raise FrameDecodeError(f"Frame {index} of {self.path} could not be decoded: {exc}") from exc
             raise FrameDecodeError(f"Seeking to frame {index} of {self.path} did not land on it; the file is damaged.")
 
@@ -148,7 +164,8 @@ class VideoReader:
         """Decode every frame in order (used by verification)."""
         try:
             # Read ahead in large requests over HTTP: every byte is wanted, and one request per 8 KiB is slow.
-            container = open_video(self.path, fetch_size=SEQUENTIAL_FETCH_SIZE) if is_remote(self.path) else open_video(self.path)
+            options = {"fetch_size": SEQUENTIAL_FETCH_SIZE} if is_remote(self.path) else {}
+            container = open_video(self.path, self.frames, **options)
             reformatter = VideoReformatter()
             try:
                 for frame in container.decode(video=0):
@@ -158,7 +175,9 @@ class VideoReader:
                 container.close()
                 if remote is not None:
                     remote.close()
-        except av.error.FFmpegError as exc:
+        except FileNotFoundError as exc:
+            raise MemoryNotFoundError(f"Video segment {self.path} is missing. Restore it from a backup or rebuild.") from exc
+        except _HOSTILE as exc:
             raise FrameDecodeError(f"{self.path} could not be decoded to the end: {exc}") from exc
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +35,8 @@ from typing import Any
 
 import tantivy
 
-from ..errors import CorruptMemoryError, InvalidInputError
+from ..errors import CorruptMemoryError, InvalidInputError, MemvidError
+from ..safe_files import read_text_nofollow, write_text_atomic
 
 __all__ = ["KeywordIndex"]
 
@@ -134,17 +136,15 @@ class KeywordIndex:
                 "Pass an empty or dedicated cache folder.")
         index = None
         try:
-            meta = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else None
+            meta = json.loads(read_text_nofollow(marker, 4096)) if os.path.lexists(marker) else None
             if meta is not None and meta.get("schema") == _SCHEMA_VERSION and tantivy.Index.exists(str(folder)):
                 index = tantivy.Index.open(str(folder))
-        except (OSError, ValueError, AttributeError):  # tantivy raises ValueError for damaged indexes
+        except (OSError, ValueError, AttributeError, MemvidError):  # tantivy raises ValueError for damaged indexes
             index = None
         if index is None:
             cls._wipe(folder)
             index = tantivy.Index(_schema(), path=str(folder), reuse=False)
-            tmp = folder / (_MARKER + ".tmp")
-            tmp.write_text(json.dumps({"schema": _SCHEMA_VERSION}), encoding="utf-8")
-            tmp.replace(marker)
+            write_text_atomic(marker, json.dumps({"schema": _SCHEMA_VERSION}))  # never through a planted link
         for name, analyzer in _analyzers().items():
             index.register_tokenizer(name, analyzer)
         index.reload()

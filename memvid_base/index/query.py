@@ -7,7 +7,7 @@ into text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +32,27 @@ class VectorQuery:
     with_embeddings: bool = False
 
 
+MAX_COUNT = 2**31 - 1  # the vector store's counts are machine integers; more than this is a mistake, not a request
+
+
 def check_count(value: object, name: str) -> int:
-    """A positive integer such as ``top_k``, or a clear error."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
+    """A positive integer such as ``top_k`` (at most ``MAX_COUNT``), or a clear error."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_COUNT:
+        raise InvalidInputError(f"{name} must be a positive integer no larger than {MAX_COUNT}, got {value!r}.")
     return value
+
+
+def check_ids(ids: Any, name: str = "ids") -> list[str]:
+    """Chunk ids as strings: a list (not one string), each valid Unicode, or a clear error."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise InvalidInputError(f"{name} must be a list of chunk ids, got {type(ids).__name__}.")
+    out = [str(i) for i in ids]
+    for i in out:
+        try:
+            i.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(f"The chunk id {i[:40]!r} in {name} is not valid Unicode (a lone surrogate).") from exc
+    return out
 
 
 def as_vector(vector: Any) -> np.ndarray:

@@ -27,7 +27,7 @@ from ..types import Chunk, Hit, Row
 from . import doc_filter
 from .fusion import alpha_weights, reciprocal_rank_fusion
 from .keywords import KeywordIndex
-from .query import VectorQuery, as_vector, check_count, nearest, require_dimension
+from .query import VectorQuery, as_vector, check_count, check_ids, nearest, require_dimension
 from .vectors import VectorStore, row_from_payload, validate_where
 
 MODES = ("vector", "keyword", "hybrid")
@@ -255,7 +255,7 @@ def build_request(
         require_dimension(manifest, vec.shape[0])
     weight = DEFAULT_ALPHA if alpha is None else alpha
     alpha_weights(weight)  # validates
-    return SearchRequest(text, vec, top_k, mode, where, None if ids is None else tuple(str(i) for i in ids),
+    return SearchRequest(text, vec, top_k, mode, where, None if ids is None else tuple(check_ids(ids)),
                          where_document, weight, embeddings)
 
 

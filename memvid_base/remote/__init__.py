@@ -8,7 +8,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     """``from memvid_base.remote import open_remote`` (the 0.2 module path) still works, without importing PyAV early."""
-    from . import opening
+    from ..format import opening
 
     try:
         return getattr(opening, name)

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from ..errors import MemvidError
-from .range_http import is_remote
+from .range_http import check_url, is_remote
 
 
 def cache_root() -> Path:
@@ -36,20 +36,37 @@ def cache_dir_for(url_or_path: str | os.PathLike[str]) -> Path:
     """Create (mode 0700) and return the private cache folder of one memory: ``cache_root()/<cache_key>``.
 
     Raises:
+        InvalidInputError: a malformed URL (nothing is created for it).
         MemvidError: the folder exists but is a symlink, not a folder, or belongs to another user.
     """
+    if is_remote(url_or_path):
+        check_url(str(url_or_path))
     root = cache_root()
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder = root / cache_key(url_or_path)
     try:
-        folder.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(folder)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _check_owner(root, os.stat(root), "cache folder")  # followed if a link: ~/.cache often is one
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise MemvidError(
+            f"The memvid cache folder {root} cannot be used ({exc.strerror or exc}). Set MEMVID_CACHE_DIR to a folder you can write."
+        ) from exc
     if not stat.S_ISDIR(info.st_mode):
         raise MemvidError(f"The memvid cache {folder} is not a folder (a symlink or a file). Delete it; it will be rebuilt.")
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise MemvidError(f"The memvid cache {folder} belongs to another user. Delete it or set MEMVID_CACHE_DIR.")
+    _check_owner(folder, info, "cache")
     if stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
     return folder
+
+
+def _check_owner(path: Path, info: os.stat_result, what: str) -> None:
+    """Refuse a folder another user owns: they could swap or read the caches inside it."""
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise MemvidError(
+            f"The memvid {what} {path} belongs to another user (uid {info.st_uid}), who could change the caches in it. "
+            "Set MEMVID_CACHE_DIR to a folder of your own."
+        )

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
+import socket
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from ..errors import InvalidInputError, MemvidError
 from .range_http import (
@@ -28,6 +31,7 @@ from .range_http import (
     check_announced_length,
     check_encoding,
     check_range,
+    check_url,
     check_validators,
     display_url,
     is_remote,
@@ -43,6 +47,8 @@ DEFAULT_BLOCK_SIZE = 4096
 DEFAULT_FETCH_SIZE = 8192
 DEFAULT_MAX_CACHED_BYTES = 8 * 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_DEADLINE = 120.0  # one request, start to last byte: a fetch is at most a few MiB
+DEADLINE_ENV = "MEMVID_HTTP_DEADLINE"
 MAX_BLOCK_SIZE = 16 * 1024 * 1024
 MAX_REDIRECTS = 5
 _T = TypeVar("_T")
@@ -71,8 +77,16 @@ class RangeFile(io.RawIOBase):
         fetch_size: int = DEFAULT_FETCH_SIZE,
         max_cached_bytes: int = DEFAULT_MAX_CACHED_BYTES,
         timeout: float = DEFAULT_TIMEOUT,
+        deadline: float | None = None,
     ) -> None:
         """Open ``url`` and fetch its first bytes.
+
+        Redirects (at most ``MAX_REDIRECTS``) are followed to any http(s) URL, another host included,
+        as browsers and ``curl -L`` do: release downloads, presigned object stores and CDNs answer
+        that way, and the server named by the URL vouches for where it sends us.  Every answer is
+        still checked against the first one (size, ETag, Last-Modified), memvid sends no credentials
+        or cookies anywhere, and a redirect from https to plain http is refused (it would drop TLS).
+        ``final_url`` is where the bytes come from.
 
         Args:
             url: an http:// or https:// URL.
@@ -81,14 +95,21 @@ class RangeFile(io.RawIOBase):
                 misses the cache fetches from its first missing block on.
             max_cached_bytes: the most block bytes kept (least recently used go first).
             timeout: seconds allowed for connecting and for each read from the socket.
+            deadline: seconds allowed for one whole request, from connecting to its last byte (a server
+                that trickles bytes cannot hold a reader forever); default ``$MEMVID_HTTP_DEADLINE``,
+                else ``DEFAULT_DEADLINE``.
 
         Raises:
-            InvalidInputError: not an http(s) URL, or bad sizes.
-            RemoteUnavailableError: the server is unreachable, answers an error, or ignores ``Range``.
+            InvalidInputError: a malformed or non-http(s) URL, or bad sizes.
+            RemoteUnavailableError: the server is unreachable, answers an error, ignores ``Range``, or
+                a request runs past its deadline.
         """
         super().__init__()
-        if not is_remote(url) or not urlsplit(url).hostname:
+        if not is_remote(url):
             raise InvalidInputError(f"{url!r} is not an http:// or https:// URL.")
+        check_url(url)
+        if deadline is None:
+            deadline = default_deadline()
         if not 512 <= block_size <= MAX_BLOCK_SIZE:
             raise InvalidInputError(f"block_size must be between 512 and {MAX_BLOCK_SIZE} bytes, got {block_size}.")
         if not block_size <= fetch_size <= MAX_BLOCK_SIZE:
@@ -97,11 +118,15 @@ class RangeFile(io.RawIOBase):
             raise InvalidInputError(f"max_cached_bytes ({max_cached_bytes}) must hold at least one fetch ({fetch_size}).")
         if not timeout > 0:
             raise InvalidInputError(f"timeout must be positive, got {timeout}.")
+        if not deadline > 0:
+            raise InvalidInputError(f"deadline must be positive, got {deadline}.")
         self.url = url
         self.block_size = block_size
         self.fetch_blocks = -(-fetch_size // block_size)
         self.max_cached_bytes = max_cached_bytes
         self.timeout = float(timeout)
+        self.deadline = float(deadline)
+        self._watch: _Watchdog | None = None  # the request in flight
         self.bytes_fetched = 0
         self.requests = 0
         self._target = url  # after redirects
@@ -174,6 +199,11 @@ class RangeFile(io.RawIOBase):
             self._pos = end
             return written
 
+    @property
+    def final_url(self) -> str:
+        """The URL the bytes are read from, after redirects."""
+        return self._target
+
     def close(self) -> None:
         with self._lock:
             self._drop_connection()
@@ -226,8 +256,15 @@ class RangeFile(io.RawIOBase):
                 location = response.getheader("Location")
                 self._drop_connection()
                 target = urljoin(self._target, location or "")
-                if not location or not is_remote(target):
-                    raise RemoteUnavailableError(f"{display_url(self.url)} redirects to an unusable location ({location!r}).")
+                if not location or not is_remote(target) or _invalid(target):
+                    raise RemoteUnavailableError(
+                        f"{display_url(self.url)} redirects to an unusable location ({display_url(target)!r})."
+                    )
+                if self._target[:6].lower() == "https:" and target[:6].lower() != "https:":
+                    raise RemoteUnavailableError(
+                        f"{display_url(self.url)} redirects from https to plain http ({display_url(target)}); refusing "
+                        "to drop TLS. Use the https URL the server should serve."
+                    )
                 self._target = target
                 continue
             self._etag = response.getheader("ETag")
@@ -288,7 +325,7 @@ class RangeFile(io.RawIOBase):
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            parts = urlsplit(self._target)
+            parts = check_url(self._target)
             host = parts.hostname or ""
             if parts.scheme.lower() == "https":
                 self._conn = http.client.HTTPSConnection(
@@ -300,32 +337,57 @@ class RangeFile(io.RawIOBase):
         return self._conn
 
     def _drop_connection(self) -> None:
+        self._end_request()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
+    def _end_request(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def _past_deadline(self) -> bool:
+        return self._watch is not None and self._watch.fired
+
+    def _deadline_error(self) -> RemoteUnavailableError:
+        self._drop_connection()
+        return RemoteUnavailableError(
+            f"{display_url(self.url)} did not finish one request within {self.deadline:g} s (the server sends too "
+            f"slowly or stalls). Try again later, or allow more time with {DEADLINE_ENV}=<seconds>."
+        )
+
     def _send(self, lo: int, hi: int) -> http.client.HTTPResponse:
         """Send ``GET`` with ``Range: bytes=lo-hi`` and return the response, its body not yet read."""
-        parts = urlsplit(self._target)
+        parts = check_url(self._target)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"Range": f"bytes={lo}-{hi}", "Accept-Encoding": "identity", "User-Agent": "memvid-rag"}
         for attempt in range(2):
             conn = self._connection()
             reused = self._conn_reused
+            self._end_request()
+            self._watch = _Watchdog(self.deadline, conn)  # until the body is read (_read_body) or the connection dropped
             try:
                 self.requests += 1
                 conn.request("GET", path, headers=headers)
+                self._watch.armed()
                 response = conn.getresponse()
                 self._conn_reused = True
-                return response
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                if self._past_deadline():
+                    raise self._deadline_error() from exc
                 self._drop_connection()
                 if reused and attempt == 0:
                     continue  # the server closed an idle keep-alive connection: one fresh try
                 raise unavailable_error(self.url, exc, self.timeout) from exc
             except (OSError, http.client.HTTPException) as exc:
+                if self._past_deadline():
+                    raise self._deadline_error() from exc
                 self._drop_connection()
                 raise unavailable_error(self.url, exc, self.timeout) from exc
+            if self._past_deadline():
+                raise self._deadline_error()
+            return response
         raise AssertionError("unreachable")
 
     def _checked(self, check: Callable[..., _T], *args: Any) -> _T:
@@ -350,8 +412,13 @@ class RangeFile(io.RawIOBase):
         try:
             body = response.read(expected + 1)  # one more than asked: a longer body is detected, not buffered
         except (OSError, http.client.HTTPException) as exc:
+            if self._past_deadline():
+                raise self._deadline_error() from exc
             self._drop_connection()
             raise unavailable_error(self.url, exc, self.timeout) from exc
+        if self._past_deadline():
+            raise self._deadline_error()
+        self._end_request()
         self.bytes_fetched += len(body)
         if len(body) != expected:
             self._drop_connection()
@@ -361,3 +428,60 @@ class RangeFile(io.RawIOBase):
         if not response.isclosed():
             self._drop_connection()  # an unread tail would poison the next request on this connection
         return body
+
+
+def default_deadline() -> float:
+    """Seconds one request may take in all: ``$MEMVID_HTTP_DEADLINE`` when set to a positive number, else the default."""
+    raw = os.environ.get(DEADLINE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise InvalidInputError(f"{DEADLINE_ENV}={raw!r} must be a positive number of seconds.")
+    return value
+
+
+def _invalid(url: str) -> bool:
+    try:
+        check_url(url)
+    except InvalidInputError:
+        return True
+    return False
+
+
+class _Watchdog:
+    """Cuts one request's socket when its total deadline passes.
+
+    The socket timeout bounds each read, not a request: a server sending a byte every few seconds
+    would never trip it.  A timer shuts the socket down instead, which makes the blocked read return
+    at once; the reader then sees :attr:`fired` and reports the deadline.
+    """
+
+    def __init__(self, seconds: float, conn: http.client.HTTPConnection) -> None:
+        self.fired = False
+        self._conn = conn
+        self._start = time.monotonic()
+        self._seconds = seconds
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self._conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def armed(self) -> None:
+        """Called once the socket exists: a deadline that passed while connecting cuts it now."""
+        if time.monotonic() - self._start >= self._seconds:
+            self._fire()
+
+    def cancel(self) -> None:
+        self._timer.cancel()

@@ -13,9 +13,9 @@ import os
 import re
 import socket
 import ssl
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from ..errors import CorruptMemoryError, MemvidError
+from ..errors import CorruptMemoryError, InvalidInputError, MemvidError
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 UNSATISFIED_RANGE = re.compile(r"bytes \*/(\d+)")
@@ -37,12 +37,43 @@ def is_remote(path: str | os.PathLike[str]) -> bool:
     return isinstance(path, str) and path[:8].lower().startswith(("http://", "https://"))
 
 
+def check_url(url: str) -> SplitResult:
+    """Split an http(s) URL, refusing one that cannot be requested: no host, a bad port, broken brackets.
+
+    Raises:
+        InvalidInputError: the URL is malformed (``urlsplit`` and ``.port`` raise a bare ``ValueError``).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError for a port out of 0-65535 or not a number
+        host = parts.hostname
+    except ValueError as exc:
+        raise InvalidInputError(f"{_shown_url(url)} is not a valid URL ({exc}). Check it and try again.") from exc
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise InvalidInputError(f"{_shown_url(url)} is not an http:// or https:// URL with a host name.")
+    if port == 0:
+        raise InvalidInputError(f"{_shown_url(url)} is not a usable URL: port 0 is no server's port.")
+    return parts
+
+
+def _shown_url(url: str) -> str:
+    """A malformed URL for a message: cut before any query string, and short."""
+    text = url.partition("?")[0].partition("#")[0]
+    if "@" in text.partition("//")[2].partition("/")[0]:  # drop credentials
+        scheme, _, rest = text.partition("//")
+        text = f"{scheme}//{rest.partition('@')[2]}"
+    return repr(text if len(text) <= 200 else text[:197] + "...")
+
+
 def display_url(url: str) -> str:
     """The URL without credentials or query string, which may hold secrets (presigned URLs), for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return _shown_url(url)
     return f"{parts.scheme}://{host}{parts.path}"
 
 

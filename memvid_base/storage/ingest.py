@@ -23,6 +23,7 @@ from ..files.manifest import Manifest, Segment
 from ..files.segments import Placement, SegmentPlan, commit_segment, plan_segment, render_plan
 from ..files.self_describe import quantized, segment_box
 from ..format.payload import Record, encode_record
+from ..index.query import check_ids
 from ..index.vectors import LIVE, filterable_metadata, make_row
 from ..types import Hit, Row
 from .transaction import WriteTransaction, fault, new_uid, now
@@ -152,7 +153,7 @@ def check_batch(
     id_list: list[str | None] = list(ids) if ids is not None else [None] * len(texts)
     if len(metas) != len(texts) or len(id_list) != len(texts):
         raise InvalidInputError(f"Got {len(texts)} texts, {len(metas)} metadatas and {len(id_list)} ids; they must match.")
-    given = [str(i) for i in id_list if i is not None]
+    given = check_ids([i for i in id_list if i is not None])
     if len(set(given)) != len(given):
         dup = next(i for i in given if given.count(i) > 1)
         raise InvalidInputError(f"Chunk id {dup!r} appears twice in one call; ids must be unique.")

@@ -24,6 +24,7 @@ from ..files.segments import SegmentCache
 from ..files.self_describe import quantized, read_segment_meta
 from ..format.container import box_size
 from ..format.payload import Record
+from ..format.segment_meta import ChunkEntry, SegmentMeta
 from ..index.reader import fetch_record
 from ..index.vectors import LIVE, VectorStore, make_row
 from ..types import Row
@@ -74,7 +75,8 @@ def verify(
     bar = tqdm(total=sum(s.frames for s in segs), desc="Verifying", unit="frame", disable=not show_progress)
     for seg in segs:
         try:
-            _check_box(segments.locate(seg), seg)
+            meta = _check_box(segments.locate(seg), seg)
+            in_frames: dict[str, ChunkEntry] = {}  # what the frames hold, as the box should describe it
             for first, records in segments.iter_groups(seg):
                 bar.update(1)
                 for rec in records:
@@ -82,9 +84,15 @@ def verify(
                     try:
                         rec.verify()
                         found[(seg.uid, rec.id)] = (rec.checksum, first)
+                        text_bytes = 0 if rec.text is None else len(rec.text.encode("utf-8", "surrogatepass"))
+                        in_frames[rec.id] = ChunkEntry(rec.id, first, 0, rec.checksum, text_bytes, rec.deleted)
                     except CorruptMemoryError as exc:
                         report.bad_chunks.append(rec.id)
                         report.errors.append(f"{seg.file}: {exc}")
+            if meta is not None:
+                for chunk_id, problem in _table_errors(meta, in_frames):
+                    report.bad_chunks.append(chunk_id)
+                    report.errors.append(f"{seg.file}: {problem}")
             report.frames_ok += seg.frames
         except (CorruptMemoryError, MemoryNotFoundError) as exc:
             report.bad_segments.append(seg.file)
@@ -117,12 +125,31 @@ def verify(
     return report
 
 
-def _check_box(source: Path | str, seg: Segment) -> None:
+def _check_box(source: Path | str, seg: Segment) -> SegmentMeta | None:
     """A segment's self-description must be intact and agree with the manifest (older segments have none)."""
     meta = read_segment_meta(source)
     if meta is not None and (meta.segment_uid != seg.uid or meta.frames != seg.frames
                              or list(meta.group_starts) != seg.group_starts or list(meta.group_crcs) != seg.group_crcs):
         raise CorruptMemoryError(f"{seg.file}'s self-description does not match the index (another file was put there?).")
+    return meta
+
+
+def _table_errors(meta: SegmentMeta, in_frames: dict[str, ChunkEntry]) -> list[tuple[str, str]]:
+    """Where the box's chunk table disagrees with the frames: a bare copy is rebuilt from the table, so it must match.
+
+    A table that calls a chunk deleted while its frame holds it live would make a rebuilt memory drop it.
+    """
+    problems = []
+    for entry in meta.chunks:
+        held = in_frames.pop(entry.id, None)
+        if held is None:
+            problems.append((entry.id, f"the box lists chunk {entry.id[:80]!r}, which no frame holds"))
+        elif (entry.deleted, entry.checksum, entry.frame, entry.text_bytes) != (held.deleted, held.checksum, held.frame, held.text_bytes):
+            said, holds = ("deleted" if e.deleted else f"live at frame {e.frame}" for e in (entry, held))
+            problems.append((entry.id, f"the box says chunk {entry.id[:80]!r} is {said} but the frames hold it {holds}"
+                                       f"{'' if entry.checksum == held.checksum else ' with another checksum'}"))
+    problems.extend((cid, f"the frames hold chunk {cid[:80]!r}, which the box does not list") for cid in in_frames)
+    return problems
 
 
 def _version_errors(m: Manifest) -> list[str]:

@@ -27,15 +27,17 @@ from ..files.manifest import Manifest, Segment, VersionEntry, WriterLock, read_m
 from ..files.segments import SegmentCache
 from ..files.self_describe import read_segment_meta
 from ..format.container import box_head, read_box
-from ..format.segment_meta import HEADER_SIZE, SegmentMeta
+from ..format.opening import open_remote
+from ..format.segment_meta import HEADER_SIZE, SegmentMeta, check_versions
 from ..index.chroma_io import open_client
 from ..index.vectors import VectorStore
-from ..remote.opening import open_remote
 from ..remote.range_http import is_remote
+from ..safe_files import is_plain_file, read_text_nofollow, unlink_file, write_text_atomic
 from .transaction import WriteTransaction, new_uid
 
 _SNAPSHOT_OPS = ("compact",)
 _IDENTITY = "source-identity"
+_MAX_IDENTITY_BYTES = 4096  # "<size>:<88 hex digits>" is about 110 bytes
 
 
 def segment_files(layout: Layout) -> list[tuple[Path | str, str]]:
@@ -163,6 +165,7 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64, from_frame
         if layout.index.exists():
             return False  # another process recovered it first
         described = read_metas(layout)
+        check_versions([(name, meta) for (name, _), meta, _ in described], layout.video.name)  # before any write
         m = manifest_from_video(layout, client, described)
 
         def fresh_store() -> tuple[VectorStore, dict[str, str]]:
@@ -182,7 +185,7 @@ def recover(layout: Layout, client: Any = None, cache_size: int = 64, from_frame
             store_from_boxes(tx, {meta.segment_uid: meta for _, meta, _ in described}, fresh_store)  # commits last
         if layout.source is not None:
             identity = next((ident for (name, _), _, ident in described if name == layout.video.name), None)
-            (layout.cache / _IDENTITY).write_text(identity or source_identity(layout), encoding="utf-8")
+            write_text_atomic(layout.cache / _IDENTITY, identity or source_identity(layout))  # replaces a link, never follows it
     return True
 
 
@@ -203,15 +206,30 @@ def _store_from_frames(
 
 
 def refresh_mirror(layout: Layout) -> None:
-    """Drop a mirrored memory's caches when its video changed since they were built."""
-    marker = layout.cache / _IDENTITY
-    if not layout.index.exists() or (marker.is_file() and marker.read_text(encoding="utf-8") == source_identity(layout)):
+    """Drop a mirrored memory's caches when its video changed since they were built.
+
+    A damaged cache (a ``source-identity`` that is not the plain UTF-8 file memvid wrote, an index
+    that is not a plain file) is stale too: it is rebuilt, never a reason to fail.
+    """
+    if not os.path.lexists(layout.index):
+        return
+    if is_plain_file(layout.index) and _read_identity(layout.cache / _IDENTITY) == source_identity(layout):
         return
     with WriterLock(layout.lock):
         for entry in layout.cache.iterdir():
             if entry == layout.lock or entry.name.endswith(".lock"):
                 continue
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else unlink_file(entry)
+
+
+def _read_identity(marker: Path) -> str | None:
+    """The fingerprint the cache was built for, or None when it is missing or damaged."""
+    try:
+        return read_text_nofollow(marker, _MAX_IDENTITY_BYTES, "a mirrored memory's source-identity")
+    except (OSError, CorruptMemoryError):
+        return None
+
+
 
 
 def drop_stale_index(layout: Layout) -> bool:

@@ -22,7 +22,9 @@ from ..files.manifest import Manifest, VersionEntry, WriterLock, read_manifest, 
 from ..index.chroma_io import remove_if_unused
 from ..index.keyword_cache import KeywordCache
 from ..index.vectors import VectorStore
+from ..safe_files import is_plain_file, not_a_plain_file, touch_nofollow, unlink_file
 
+_MARKER = "a memory's pending marker"
 _LAST_WRITTEN: dict[Path, int] = {}  # manifest mtimes this process committed, so readers here need no store reload
 
 
@@ -109,7 +111,7 @@ class WriteTransaction:
         try:
             if exc_type is None and self.promote:
                 # Every path through a transaction commits or raises, so a clean exit left nothing behind.
-                self.layout.pending_marker.unlink(missing_ok=True)
+                unlink_file(self.layout.pending_marker, _MARKER)
                 with contextlib.suppress(OSError):  # a build or compaction moved its segment to kb.mp4
                     self.layout.segments_dir.rmdir()  # only when empty (and never through a symlink)
         finally:
@@ -138,22 +140,23 @@ class WriteTransaction:
         scans (which cost time proportional to the memory) only run after a crash.
         """
         marker = self.layout.pending_marker
-        if marker.is_symlink():
-            raise CorruptMemoryError(f"{marker} is a symbolic link; remove it (a memory's marker must be a plain file).")
+        if os.path.lexists(marker) and not is_plain_file(marker):
+            # Refused before anything changes: a link or folder here would fail the commit after its commit point.
+            raise not_a_plain_file(marker, _MARKER)
         had_pending = self.layout.writer_pending() or not self.promote
         if not had_pending and self.store.rows_after(self.m.version):
             # No writer was interrupted, yet the store holds newer versions: the manifest was rolled back
             # (restored from an older copy). Undoing those rows would destroy data, so refuse instead.
             raise CorruptMemoryError(rolled_back_message(self.layout, self.m.version))
         if self.promote:
-            marker.touch()
+            touch_nofollow(marker, _MARKER)
         if had_pending:
             self.store.undo_after(self.m.version)
             self._repair_files()
         if self.promote:
             legacy = self.layout.legacy_pending_marker
             for path in [*self.layout.stale_staging(), *([legacy] if had_pending and legacy is not None else [])]:
-                path.unlink(missing_ok=True)  # no build runs while we hold the lock: these are a crash's leftovers
+                unlink_file(path)  # no build runs while we hold the lock: these are a crash's leftovers
         self.collect_old_stores()
 
     def _referenced(self, path: Path) -> bool:
@@ -184,10 +187,11 @@ class WriteTransaction:
         if folder.is_dir():
             for path in folder.iterdir():
                 # Never delete a segment that a stored row still points at (its uid ends the file name).
-                if path.resolve() not in known and path.suffix in (".mp4", ".tmp") and not self._referenced(path):
-                    path.unlink()
+                leftover = path.suffix in (".mp4", ".tmp") and (is_plain_file(path) or path.is_symlink())
+                if leftover and path.resolve() not in known and not self._referenced(path):
+                    unlink_file(path)
         for path in self.layout.stale_promote_temps():
-            path.unlink()
+            unlink_file(path)
 
     # ---------------------------------------------------------------- commit
 
@@ -201,7 +205,7 @@ class WriteTransaction:
         self.write()
         fault("committed")
         if self.promote:
-            self.layout.pending_marker.unlink(missing_ok=True)
+            unlink_file(self.layout.pending_marker, _MARKER)
         return m.version
 
     def write(self) -> None:
@@ -228,7 +232,7 @@ class WriteTransaction:
         seg = candidates[0]
         src = self.layout.resolve(seg.file, "segment file")
         tmp = self.layout.promote_temp(seg.uid)
-        tmp.unlink(missing_ok=True)
+        unlink_file(tmp)
         try:
             os.link(src, tmp)
         except OSError:

@@ -2,20 +2,22 @@
 
 A local path opens directly; a URL opens through a :class:`~memvid_base.remote.range_file.RangeFile`, which
 reads it with range requests.  The names of the remote pieces (``RangeFile``, its errors and the
-cache folders in :mod:`memvid_base.remote.cache_dirs`) are re-exported here, so ``memvid_base.remote.opening`` stays
+cache folders in :mod:`memvid_base.remote.cache_dirs`) are re-exported here, so ``memvid_base.format.opening`` stays
 the one module to import for reading remote memories.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import av
 
-from .cache_dirs import cache_dir_for, cache_key, cache_root
-from .range_file import (
+from ..errors import FrameDecodeError
+from ..remote.cache_dirs import cache_dir_for, cache_key, cache_root
+from ..remote.range_file import (
     DEFAULT_BLOCK_SIZE,
+    DEFAULT_DEADLINE,
     DEFAULT_FETCH_SIZE,
     DEFAULT_MAX_CACHED_BYTES,
     DEFAULT_TIMEOUT,
@@ -23,13 +25,15 @@ from .range_file import (
     MAX_REDIRECTS,
     RangeFile,
 )
-from .range_http import RemoteFileChangedError, RemoteUnavailableError, is_remote
+from ..remote.range_http import RemoteFileChangedError, RemoteUnavailableError, display_url, is_remote
+from .mp4_tables import check_sample_tables
 
 AVIO_BUFFER_SIZE = 4096  # PyAV's read size: smaller than a block, so a seek reads one frame, not 32 KiB past it
 
 __all__ = [
     "AVIO_BUFFER_SIZE",
     "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_DEADLINE",
     "DEFAULT_FETCH_SIZE",
     "DEFAULT_MAX_CACHED_BYTES",
     "DEFAULT_TIMEOUT",
@@ -56,43 +60,69 @@ def open_remote(
     fetch_size: int = DEFAULT_FETCH_SIZE,
     max_cached_bytes: int = DEFAULT_MAX_CACHED_BYTES,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
 ) -> RangeFile:
     """Open ``url`` as a read-only :class:`RangeFile` (see there for the arguments and errors)."""
-    return RangeFile(url, block_size=block_size, fetch_size=fetch_size, max_cached_bytes=max_cached_bytes, timeout=timeout)
+    return RangeFile(url, block_size=block_size, fetch_size=fetch_size, max_cached_bytes=max_cached_bytes, timeout=timeout,
+                     deadline=deadline)
 
 
-def open_video(source: str | os.PathLike[str] | RangeFile, **remote_options: Any) -> av.container.InputContainer:
+def open_video(
+    source: str | os.PathLike[str] | RangeFile, frames: int | None = None, **remote_options: Any
+) -> av.container.InputContainer:
     """Open a video for reading: a local path directly, a URL (or an open ``RangeFile``) through range requests.
 
-    The first video stream decodes in low-delay mode: the decoder then returns a frame as soon as it
+    Before ffmpeg sees the file, its sample tables are checked against its size and ``frames``
+    (:mod:`memvid_base.format.mp4_tables`): ffmpeg sizes its index by the counts a file declares.  The
+    first video stream decodes in low-delay mode: the decoder then returns a frame as soon as it
     has its packet instead of reading a few packets ahead, which halves the bytes a remote seek costs
     (frames are all-intra, so nothing is lost).  The ``RangeFile`` behind a remote container is
     :func:`range_file_of` it; closing the container does not close it.
 
     Args:
         source: a local path, an http(s) URL, or a ``RangeFile``.
-        **remote_options: ``block_size``, ``fetch_size``, ``max_cached_bytes``, ``timeout`` for a URL.
+        frames: the frames the segment holds, when known: a sample table declaring more is refused.
+        **remote_options: ``block_size``, ``fetch_size``, ``max_cached_bytes``, ``timeout``, ``deadline`` for a URL.
 
     Raises:
         RemoteUnavailableError, RemoteFileChangedError: from the ``RangeFile``.
+        FrameDecodeError: the sample tables are out of bounds, or the file has no decodable video stream.
         av.error.FFmpegError: the bytes are not a readable video.
+        FileNotFoundError: a local file is missing.
     """
     if isinstance(source, RangeFile):
+        check_sample_tables(cast(BinaryIO, source), display_url(source.url), frames)
+        source.seek(0)
         container = av.open(source, mode="r", buffer_size=AVIO_BUFFER_SIZE)
     elif is_remote(source):
         assert isinstance(source, str)
         remote = open_remote(source, **remote_options)
         try:
-            return open_video(remote)
+            return open_video(remote, frames)
         except BaseException:
             remote.close()
             raise
     else:
+        with open(source, "rb") as fh:
+            check_sample_tables(fh, os.fspath(source), frames)
         container = av.open(os.fspath(source), mode="r")
-    if container.streams.video:
-        context = container.streams.video[0].codec_context
+    try:
+        stream = container.streams.video[0] if container.streams.video else None
+        context = None if stream is None else stream.codec_context
+        if context is None:  # no video track, or one whose codec ffmpeg does not know (an unknown fourcc)
+            raise FrameDecodeError(
+                f"{_name(source)} has no video stream memvid can decode (no video track, or an unknown codec); "
+                "it is damaged or not a memvid segment."
+            )
         context.flags |= av.codec.context.Flags.low_delay
+    except BaseException:
+        container.close()
+        raise
     return container
+
+
+def _name(source: str | os.PathLike[str] | RangeFile) -> str:
+    return display_url(source.url) if isinstance(source, RangeFile) else os.fspath(source)
 
 
 def range_file_of(container: av.container.InputContainer) -> RangeFile | None:
