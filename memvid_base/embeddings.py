@@ -43,24 +43,21 @@ def _import_sentence_transformers(what: str) -> Any:
     return SentenceTransformer
 
 
-def _quiet_load(load: Callable[[], Any], what: str) -> Any:
-    """Run ``load`` with transformers' progress bars off ("Loading weights: 100%"), saying on stderr if it is slow."""
+def _load_sentence_transformer(path: str, what: str, label: str | None = None) -> Any:
+    """A ``SentenceTransformer`` loaded offline on the CPU, with one stderr line if slow and no progress bars."""
     from .minilm import loading_notice
 
-    hf_logging: Any = None
-    try:
+    with loading_notice(f"the embedding model {label or path} with sentence-transformers"):
+        SentenceTransformer = _import_sentence_transformers(what)  # importing torch is most of the wait
         from transformers.utils import logging as hf_logging
-    except ImportError:  # pragma: no cover - sentence-transformers depends on transformers
-        pass
-    was_on = hf_logging is not None and hf_logging.is_progress_bar_enabled()
-    if was_on:
-        hf_logging.disable_progress_bar()
-    try:
-        with loading_notice(what):
-            return load()
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
+
+        was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # transformers' "Loading weights: 100%" bar
+        try:
+            return SentenceTransformer(path, device="cpu")
+        finally:
+            if was_on:
+                hf_logging.enable_progress_bar()
 
 
 def _load_default_model() -> Any:
@@ -68,12 +65,11 @@ def _load_default_model() -> Any:
     global _default_model
     with _default_lock:
         if _default_model is None:
-            SentenceTransformer = _import_sentence_transformers("Loading all-MiniLM-L6-v2 as a SentenceTransformer")
             from .minilm import model_folder
 
-            folder = str(model_folder())
-            _default_model = _quiet_load(lambda: SentenceTransformer(folder, device="cpu"),
-                                         "the embedding model all-MiniLM-L6-v2 (sentence-transformers)")
+            _default_model = _load_sentence_transformer(str(model_folder()),
+                                                        "Loading all-MiniLM-L6-v2 as a SentenceTransformer",
+                                                        "all-MiniLM-L6-v2")
         return _default_model
 
 
@@ -159,10 +155,10 @@ class Embedder:
 
                 self._model = default_model()
             else:
-                SentenceTransformer = _import_sentence_transformers(f"embedding_model={self.name!r}")
                 try:
-                    self._model = _quiet_load(lambda: SentenceTransformer(self.name, device="cpu"),
-                                              f"the embedding model {self.name}")
+                    self._model = _load_sentence_transformer(self.name, f"embedding_model={self.name!r}")
+                except InvalidInputError:
+                    raise
                 except Exception as exc:
                     raise InvalidInputError(
                         f"Could not load embedding model {self.name!r} offline ({exc}). Pass a local model folder, "
