@@ -1,8 +1,8 @@
 """Start-up cost, each figure from fresh processes: ``import memvid_base``, and one default-model query from cold.
 
 * ``import memvid_base``: wall time of ``python -c "import memvid_base"`` minus that of ``python -c pass``,
-  and the ``-X importtime`` total with the slowest imports under it (cumulative), so a slow import can be
-  traced to its module; also which heavy packages the import loaded (it should load none).
+  and the ``-X importtime`` total with the top-level packages it pulls in (cumulative) and memvid's own
+  modules (self time), so a slow import can be traced; also which heavy packages it loaded.
 * one query, cold: wall time of a process that imports memvid_base, loads the default model and embeds
   one query (process start to vector), for the onnxruntime default and, when the torch extra is
   installed, the same model through sentence-transformers (what ``Embedder(None)`` did before).
@@ -62,20 +62,22 @@ def wall(code: str, repeats: int) -> dict[str, Any]:
             "max_s": round(max(times), 3)}
 
 
-def importtime(top: int = 15) -> dict[str, Any]:
-    """``-X importtime`` of ``import memvid_base``: its cumulative total and the slowest imports below it."""
+def importtime(top: int = 12) -> dict[str, Any]:
+    """``-X importtime`` of ``import memvid_base``: its total, the top-level packages it pulls in, and its own modules."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import memvid_base"], check=True, cwd=CORE,
                           env=env(), capture_output=True, text=True)
-    rows = []
+    rows = []  # (cumulative us, self us, name)
     for line in done.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)", line)
         if m:
-            rows.append((int(m.group(2)), int(m.group(1)), len(m.group(3)) // 2, m.group(4)))
-    total = next(cum for cum, _, depth, name in rows if name == "memvid_base" and depth == 0)
-    # the slowest imports at depth <= 2 (memvid_base's own modules and what they import directly)
-    slow = sorted((r for r in rows if r[2] <= 2 and r[3] != "memvid_base"), reverse=True)[:top]
+            rows.append((int(m.group(2)), int(m.group(1)), m.group(3)))
+    total = max(cum for cum, _, name in rows if name == "memvid_base")
+    packages = sorted(((cum, name) for cum, _, name in rows if "." not in name and name != "memvid_base"
+                       and not name.startswith("_")), reverse=True)[:top]
+    own = sorted(((own_us, name) for _, own_us, name in rows if name.startswith("memvid_base.")), reverse=True)[:top]
     return {"memvid_base_cumulative_s": round(total / 1e6, 3),
-            "slowest_cumulative": [{"module": n, "cumulative_s": round(c / 1e6, 3), "depth": d} for c, _, d, n in slow]}
+            "packages_by_cumulative_s": {n: round(c / 1e6, 3) for c, n in packages},
+            "memvid_base_modules_by_self_s": {n: round(c / 1e6, 4) for c, n in own}}
 
 
 def loaded_by_import() -> list[str]:
