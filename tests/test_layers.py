@@ -15,7 +15,7 @@ from memvid_base._aliases import MOVED
 PKG = Path(memvid_base.__file__).parent
 BASICS = {"errors", "types", "config", "embeddings", "chunking", "loaders", "present", "safe_files", "boundary", "_aliases"}
 FACES = {"memory", "reading", "view", "encoder", "retriever", "chat", "__init__"}
-RANK = {"remote": 1, "format": 2, "files": 3, "index": 4, "storage": 5, "apps": 7}
+RANK = {"models": 0, "remote": 1, "format": 2, "files": 3, "index": 4, "storage": 5, "apps": 7}
 # The one sanctioned upward import: the package's lazy ``MemvidInteractive`` attribute (gradio is optional).
 # And ``memvid_base.remote``'s lazy attributes for code that imported the 0.2 module of that name.
 ALLOWED_UP = {

@@ -30,9 +30,6 @@ from memvid_base.chunking import chunk_text
 from memvid_base.config import VideoSettings
 from memvid_base.errors import CorruptMemoryError, InvalidInputError, MemvidError
 from memvid_base.files.segments import plan_segment, write_plan
-from memvid_base.format.payload import Record
-from memvid_base.format.qr import read_frame
-from memvid_base.format.video import VideoReader
 from memvid_base.format.opening import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_FETCH_SIZE,
@@ -46,6 +43,9 @@ from memvid_base.format.opening import (
     open_video,
     range_file_of,
 )
+from memvid_base.format.payload import Record
+from memvid_base.format.qr import read_frame
+from memvid_base.format.video import VideoReader
 
 SETTINGS = VideoSettings.create("av1")
 DOC_MODULES = ["argparse", "collections", "email.message", "http.client", "json", "os", "pathlib", "re", "subprocess"]
