@@ -56,10 +56,13 @@ _FIRST_OURS = {  # a fresh process: import, open, one query (what `memvid search
 }
 
 
+CORE = HERE.parent  # the folder whose memvid_base this project's workers import (--core)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ, MEMVID_TELEMETRY="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                ANONYMIZED_TELEMETRY="False")
-    env["PYTHONPATH"] = str(HERE.parent) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(CORE)
     return env
 
 
@@ -103,7 +106,6 @@ def queries_with_source(chunks: list[str], n: int, seed: int = 13) -> list[tuple
 def embed(texts: list[str], kind: str) -> Any:
     """Vectors for ``texts``, cached by content under ``.bench/peer_vectors``."""
     import numpy as np
-
     from _common import hashed_vectors
 
     key = hashlib.sha256(("\x00".join(texts) + kind).encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -142,8 +144,8 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
 
 def worker_search(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
-
     from _common import latency_summary
+
     from memvid_base import Memory
 
     mem = Memory(job["path"])
@@ -243,7 +245,6 @@ def first_queries(py: Path, work: Path, mem_path: Path, peer_path: Path, query: 
 def one_size(py: Path, n: int, texts_all: list[str], vec_all: Any, n_q: int, kind: str, reps: int,
              rebuild_peer: bool) -> dict[str, Any]:
     import numpy as np
-
     from _common import WORK, dir_bytes, log
 
     res: dict[str, Any] = {"asked_chunks": n, "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
@@ -382,22 +383,29 @@ def main() -> None:
     ap.add_argument("--first-reps", type=int, default=None, help="fresh-process runs per system and mode (default 3)")
     ap.add_argument("--rebuild-peer", action="store_true",
                     help="build the peer's file again (by default a build of the same texts and vectors is reused)")
+    ap.add_argument("--core", type=Path, default=None,
+                    help="measure the memvid_base in this folder (e.g. `git archive REV memvid_base | tar -x -C DIR`)")
+    ap.add_argument("--out", default=None, help="results file name (default peer_v2.json; quick peer_v2_quick.json)")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
+    global CORE
+    if args.core:
+        CORE = args.core.resolve()
     from _common import core_info, distinct_chunks, log, machine_info, write_json
 
     sizes = args.chunks or ([500] if args.quick else [2000, 5000])
     n_q = args.queries or (30 if args.quick else 100)
     reps = args.first_reps or (1 if args.quick else 3)
     py = ensure_peer()
-    res: dict[str, Any] = {"machine": machine_info(), "core": core_info(), "peer": f"memvid-sdk {peer_version(py)}",
+    core = core_info() | ({"source": f"--core {CORE}"} if args.core else {})
+    res: dict[str, Any] = {"machine": machine_info(), "core": core, "peer": f"memvid-sdk {peer_version(py)}",
                            "vectors": args.vectors, "queries": n_q, "note": args.note, "sizes": []}
     texts = distinct_chunks(max(sizes))
     log(f"vectors ({args.vectors}) for {len(texts)} chunks (cached under .bench/peer_vectors)")
     vecs = embed(texts, args.vectors)
     for n in sizes:
         res["sizes"].append(one_size(py, n, texts, vecs, n_q, args.vectors, reps, args.rebuild_peer))
-    out = write_json("peer_v2_quick.json" if args.quick else "peer_v2.json", res)
+    out = write_json(args.out or ("peer_v2_quick.json" if args.quick else "peer_v2.json"), res)
     print(table(res["sizes"]))
     log(f"-> {out}")
 
