@@ -183,14 +183,15 @@ class Ranker:
         return nearest(self.store, self.manifest, self.version, self.latest, q)
 
     def _resolve(
-        self, found: list[tuple[str, float, Row | None]], known: dict[str, Hit], req: SearchRequest
+        self, found: list[tuple[str, float, Row | str | None]], known: dict[str, Hit], req: SearchRequest
     ) -> dict[str, Hit]:
         """Hits for keyword results: from rows already known or carried by the index, else from the store."""
         out = dict(known)
         missing = []
-        for rid, _, row in found:
+        for rid, _, placed in found:
             if rid in out:
                 continue
+            row = row_from_payload(rid, placed) if isinstance(placed, str) else placed
             if row is not None and not req.with_embeddings:
                 out[rid] = Hit(row)
             else:
@@ -199,8 +200,9 @@ class Ranker:
             out |= self.store.rows_by_id(missing, self.version, req.where, req.with_embeddings)
         return out
 
-    def _keyword(self, req: SearchRequest, depth: int) -> list[tuple[str, float, Row | None]]:
-        """BM25 ``(row id, score, row if known)`` visible at this version that pass ``where`` and the id restriction."""
+    def _keyword(self, req: SearchRequest, depth: int) -> list[tuple[str, float, Row | str | None]]:
+        """BM25 ``(row id, score, row or its index payload if known)`` visible at this version that pass ``where``
+        and the id restriction; payloads are parsed only for the rows that win (:meth:`_resolve`)."""
         if not req.query or not req.query.strip():
             return []
         index = self._keyword_index()
@@ -208,10 +210,9 @@ class Ranker:
         quick = self._quick(req)  # then no store lookup (one costs ~3-5 ms) is needed
         while True:
             found = index.search_payloads(req.query, limit)
-            kept: list[tuple[str, float, Row | None]]
+            kept: list[tuple[str, float, Row | str | None]]
             if quick:
-                kept = [(rid, s, row_from_payload(rid, p) if p else None) for rid, s, p in found
-                        if _written_at(rid) <= self.version]
+                kept = [(rid, s, p or None) for rid, s, p in found if _written_at(rid) <= self.version]
             else:
                 rows = self.store.rows_by_id([rid for rid, _, _ in found], self.version, req.where)
                 allowed = None if req.ids is None else set(req.ids)

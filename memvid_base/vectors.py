@@ -12,6 +12,7 @@ work without rewriting anything.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -296,6 +297,7 @@ class VectorStore:
         self._client: Any = client
         self._collection: Any = None
         self._batch = 5000
+        self._open_lock = threading.RLock()
         self._flat: FlatIndex | None = None
         self._flat_failed: int | None = None  # the head at which reading the vectors failed
         self._writes = 0  # a flat index read while this store was being written is dropped
@@ -307,6 +309,11 @@ class VectorStore:
         return self._collection is not None
 
     def _open(self) -> None:
+        with self._open_lock:  # the two sides of a hybrid search may both be first to need it
+            if self._collection is None:
+                self._open_now()
+
+    def _open_now(self) -> None:
         client = self._client if self._opener is None else self._opener()
         if self._create:
             collection = guarded(client.get_or_create_collection)(
