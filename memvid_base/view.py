@@ -157,17 +157,26 @@ class MemoryView:
 
     def store(self, create: bool = False) -> VectorStore:
         """The vector store the manifest names (opened on first use)."""
-        client = self.client
+        if self._owns_client and self._client is not None and self.store_dir != self._client_dir:
+            self._open_own_client(fresh=not committed_here(self.layout.index, self.mtime))  # a compaction moved it
         if self._vectors is None or self._vectors.name != self.manifest.store["collection"]:
-            self._vectors = VectorStore(client, self.manifest.store["collection"],
+            self._vectors = VectorStore(self.client, self.manifest.store["collection"],
                                         self.manifest.embedding.get("dimension"), create=create)
         return self._vectors
 
     def checked_store(self, create: bool = False) -> VectorStore:
         """The store, checked on first use to hold no versions newer than the manifest.
 
-        Newer rows without a writer at work mean an old manifest was restored over a newer memory.
+        Newer rows without a writer at work mean an old manifest was restored over a newer memory.  A
+        reader's store that is not open yet stays closed until a query needs a row (a keyword search
+        on its quick path never does, and then neither imports nor opens Chroma); the check runs then.
         """
+        if not create and self._vectors is None and self._client is None and self._owns_client:
+            name = self.manifest.store["collection"]
+            lazy = VectorStore(None, name, self.manifest.embedding.get("dimension"),
+                               opener=lambda: self._client_for(lazy), on_open=self._check_opened)
+            self._vectors = lazy
+            return lazy
         store = self.store(create)
         if not self.consistent and self.as_of is None:
             if not self.layout.writer_pending() and store.rows_after(self.manifest.version):
@@ -176,6 +185,22 @@ class MemoryView:
                 raise CorruptMemoryError(rolled_back_message(self.layout, self.manifest.version))
             self.consistent = True
         return store
+
+    def _client_for(self, store: VectorStore) -> Any:
+        client = self.client  # opening our own client forgets the store handle: keep the one being opened
+        if self._vectors is None and store.name == self.manifest.store["collection"]:
+            self._vectors = store
+        return client
+
+    def _check_opened(self, store: VectorStore) -> None:
+        """:meth:`checked_store`'s check, for a store opened on first use."""
+        if self.consistent or self.as_of is not None or self.layout.writer_pending():
+            return
+        if store.rows_after(self.manifest.version):
+            if self.refresh():
+                return  # a writer committed meanwhile: the next read checks the store the newer manifest names
+            raise CorruptMemoryError(rolled_back_message(self.layout, self.manifest.version))
+        self.consistent = True
 
     def fresh_store(self) -> tuple[VectorStore, dict[str, str]]:
         """An empty store for a new version: a new folder for our own client, a new collection for a server's."""

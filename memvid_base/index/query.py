@@ -92,7 +92,8 @@ def nearest(store: VectorStore, manifest: Manifest, version: int, latest: bool, 
     if (manifest.live_chunks == 0 and latest) or manifest.live_chunks + manifest.dead_rows == 0 or q.ids == ():
         return []
     return store.nearest(q.vector, q.top_k, version, q.where, None if q.ids is None else list(q.ids),
-                         q.with_embeddings, invisible_rows=manifest.dead_rows if latest else None)
+                         q.with_embeddings, invisible_rows=manifest.dead_rows if latest else None,
+                         head=manifest.version, total_rows=manifest.live_chunks + manifest.dead_rows)
 
 
 def pick_diverse(vector: np.ndarray, hits: Sequence[Hit], lambda_mult: float, top_k: int) -> list[Hit]:

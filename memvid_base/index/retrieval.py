@@ -28,7 +28,7 @@ from . import doc_filter
 from .fusion import alpha_weights, reciprocal_rank_fusion
 from .keywords import KeywordIndex
 from .query import VectorQuery, as_vector, check_count, check_ids, nearest, require_dimension
-from .vectors import VectorStore, row_from_payload, validate_where
+from .vectors import FlatIndex, VectorStore, row_from_payload, validate_where
 
 MODES = ("vector", "keyword", "hybrid")
 DEFAULT_ALPHA = 0.3  # keyword-leaning: met both retrieval goals in benchmarks/bench_retrieval.py
@@ -105,10 +105,14 @@ class Ranker:
             hits = self._resolve(found, {}, req)
             return [(hits[rid], s / best) for rid, s, _ in found if rid in hits]
         n = max(depth, FUSION_DEPTH)
-        # The two sides run at once: Chroma and Tantivy both release the GIL while they search.
-        sparse_future = _SIDES.submit(self._keyword, req, n)
-        dense = self._dense(req, n)
-        sparse = sparse_future.result()
+        if self._flat(req) is not None:
+            # Both sides take well under a millisecond here; handing one to a thread cost more on a busy machine.
+            dense, sparse = self._dense(req, n), self._keyword(req, n)
+        else:
+            # The two sides run at once: Chroma and Tantivy both release the GIL while they search.
+            sparse_future = _SIDES.submit(self._keyword, req, n)
+            dense = self._dense(req, n)
+            sparse = sparse_future.result()
         weights = alpha_weights(req.alpha)
         fused = reciprocal_rank_fusion([[rid for rid, _ in dense], [rid for rid, _, _ in sparse]], RRF_K,
                                        weights)[:depth]
@@ -130,12 +134,23 @@ class Ranker:
         """
         return self.latest and self.manifest.dead_rows == 0 and req.where is None and req.ids is None
 
+    def _flat(self, req: SearchRequest) -> FlatIndex | None:
+        """The store's exact in-memory index when it can answer this request's vector side."""
+        if req.where is not None or req.vector is None:
+            return None
+        return self.store.flat(self.manifest.version, self.manifest.live_chunks + self.manifest.dead_rows)
+
     def _dense(self, req: SearchRequest, n: int) -> list[tuple[str, float | None]]:
         """The vector side of a hybrid search: ``(row id, distance)``, best first.
 
         Fusion needs only ids, so on the quick path Chroma is asked for ids and distances alone (reading
         50 rows' metadata cost more than the search) and the few winners are placed by :meth:`_rows_of`.
         """
+        flat = self._flat(req)
+        if flat is not None and req.vector is not None:  # a small store answers from its exact in-memory copy
+            found_hits = flat.nearest(req.vector, n, self.version, req.ids, req.with_embeddings)
+            self._hits = {h.row.row_id: h for h in found_hits}
+            return [(h.row.row_id, h.distance) for h in found_hits]
         if self._quick(req) and not req.with_embeddings and req.vector is not None:
             if self.manifest.live_chunks == 0:
                 return []
@@ -168,14 +183,15 @@ class Ranker:
         return nearest(self.store, self.manifest, self.version, self.latest, q)
 
     def _resolve(
-        self, found: list[tuple[str, float, Row | None]], known: dict[str, Hit], req: SearchRequest
+        self, found: list[tuple[str, float, Row | str | None]], known: dict[str, Hit], req: SearchRequest
     ) -> dict[str, Hit]:
         """Hits for keyword results: from rows already known or carried by the index, else from the store."""
         out = dict(known)
         missing = []
-        for rid, _, row in found:
+        for rid, _, placed in found:
             if rid in out:
                 continue
+            row = row_from_payload(rid, placed) if isinstance(placed, str) else placed
             if row is not None and not req.with_embeddings:
                 out[rid] = Hit(row)
             else:
@@ -184,8 +200,9 @@ class Ranker:
             out |= self.store.rows_by_id(missing, self.version, req.where, req.with_embeddings)
         return out
 
-    def _keyword(self, req: SearchRequest, depth: int) -> list[tuple[str, float, Row | None]]:
-        """BM25 ``(row id, score, row if known)`` visible at this version that pass ``where`` and the id restriction."""
+    def _keyword(self, req: SearchRequest, depth: int) -> list[tuple[str, float, Row | str | None]]:
+        """BM25 ``(row id, score, row or its index payload if known)`` visible at this version that pass ``where``
+        and the id restriction; payloads are parsed only for the rows that win (:meth:`_resolve`)."""
         if not req.query or not req.query.strip():
             return []
         index = self._keyword_index()
@@ -193,10 +210,9 @@ class Ranker:
         quick = self._quick(req)  # then no store lookup (one costs ~3-5 ms) is needed
         while True:
             found = index.search_payloads(req.query, limit)
-            kept: list[tuple[str, float, Row | None]]
+            kept: list[tuple[str, float, Row | str | None]]
             if quick:
-                kept = [(rid, s, row_from_payload(rid, p) if p else None) for rid, s, p in found
-                        if _written_at(rid) <= self.version]
+                kept = [(rid, s, p or None) for rid, s, p in found if _written_at(rid) <= self.version]
             else:
                 rows = self.store.rows_by_id([rid for rid, _, _ in found], self.version, req.where)
                 allowed = None if req.ids is None else set(req.ids)

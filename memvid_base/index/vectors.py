@@ -12,12 +12,13 @@ work without rewriting anything.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import CorruptMemoryError, InvalidInputError
+from ..errors import CorruptMemoryError, InvalidInputError, StoreError
 from ..types import Hit, Row
 from .chroma_io import guarded
 
@@ -209,38 +210,158 @@ def row_from_metadata(row_id: str, meta: Mapping[str, Any] | None) -> Row:
 HNSW_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": 400, "ef_construction": 200}}
 # The largest unfiltered query nearest() widens to before it filters: ef_search, beyond which HNSW looks no further.
 WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
+# Up to this many rows, an unfiltered query ranks on an exact in-memory copy of the store's vectors instead
+# of HNSW: at 2,000 rows the search took 0.2 ms against Chroma's 1-4 ms (benchmarks/profile_search.py), and
+# being exact, a copy's store (bit-identical vectors) returns the same list.  The copy is read once per
+# store and committed version, which grows with the rows (0.9 s for 2,000 rows on a very busy machine).
+FLAT_MAX_ROWS = 10_000
+
+
+class FlatIndex:
+    """Every row of a store with its vector, for exact cosine search in numpy (a snapshot, never written).
+
+    It is valid for every version up to ``head``, the committed version when it was read: a row's
+    ``[v0, v1)`` range only changes for versions after the committed one (a later writer's rows and
+    removals), so the visibility test stays right for those versions.
+    """
+
+    def __init__(self, head: int, rows: list[Row], vectors: np.ndarray) -> None:
+        self.head = head
+        self.rows = rows
+        self.matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        norms = np.sqrt(np.einsum("ij,ij->i", self.matrix, self.matrix))
+        self.inv_norm = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0).astype(np.float32)
+        self.v0 = np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows))
+        self.v1 = np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows))
+        self._by_chunk: dict[str, list[int]] | None = None
+        self._visible: tuple[int, np.ndarray | None] | None = None
+
+    def _mask(self, version: int) -> np.ndarray | None:
+        """Rows visible at ``version`` (None: all of them)."""
+        if self._visible is None or self._visible[0] != version:
+            mask = (self.v0 <= version) & (self.v1 > version)
+            self._visible = (version, None if bool(mask.all()) else mask)
+        return self._visible[1]
+
+    def nearest(self, vector: np.ndarray, top_k: int, version: int, chunk_ids: Sequence[str] | None,
+                include_embeddings: bool) -> list[Hit]:
+        q = np.asarray(vector, dtype=np.float32)
+        qn = float(np.sqrt(np.dot(q, q)))
+        # einsum, not matmul: a multi-threaded BLAS call took 28 ms instead of 0.3 ms on a busy 2-core machine.
+        sims = np.einsum("ij,j->i", self.matrix, q) * self.inv_norm * (1.0 / qn if qn > 0 else 0.0)
+        mask = self._mask(version)
+        if chunk_ids is not None:
+            allowed = np.zeros(len(self.rows), dtype=bool)
+            allowed[[k for cid in dict.fromkeys(chunk_ids) for k in self._chunk_rows().get(str(cid), ())]] = True
+            mask = allowed if mask is None else mask & allowed
+        if mask is not None:
+            sims = np.where(mask, sims, -np.inf)
+        n = min(top_k, len(self.rows) if mask is None else int(mask.sum()))
+        if n <= 0:
+            return []
+        cand = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
+        cand = cand[np.lexsort((cand, -sims[cand]))]  # best first; ties by insertion order
+        return [Hit(self.rows[k], float(1.0 - sims[k]), self.matrix[k].copy() if include_embeddings else None)
+                for k in cand.tolist()]
+
+    def _chunk_rows(self) -> dict[str, list[int]]:
+        if self._by_chunk is None:
+            self._by_chunk = {}
+            for k, row in enumerate(self.rows):
+                self._by_chunk.setdefault(row.chunk_id, []).append(k)
+        return self._by_chunk
 
 
 class VectorStore:
-    """One Chroma collection holding a memory's rows. The collection handle is created once and guarded."""
+    """One Chroma collection holding a memory's rows. The collection handle is created once and guarded.
 
-    def __init__(self, client: Any, collection: str, dimension: int | None = None, create: bool = False) -> None:
-        self.client = client
+    With ``opener`` (a function returning the client, and ``client`` None) nothing is opened until the
+    store is first used, so a search that needs no vector row (keyword mode on its quick path) never
+    imports or opens Chroma; ``on_open`` then runs once on the opened store.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        dimension: int | None = None,
+        create: bool = False,
+        *,
+        opener: Callable[[], Any] | None = None,
+        on_open: Callable[[VectorStore], None] | None = None,
+    ) -> None:
         self.name = collection
-        if create:
-            self.collection = guarded(client.get_or_create_collection)(
-                collection,
+        self._dimension, self._create = dimension, create
+        self._opener = opener
+        self._on_open = on_open
+        self._client: Any = client
+        self._collection: Any = None
+        self._batch = 5000
+        self._open_lock = threading.RLock()
+        self._flat: FlatIndex | None = None
+        self._flat_failed: int | None = None  # the head at which reading the vectors failed
+        self._writes = 0  # a flat index read while this store was being written is dropped
+        if opener is None:
+            self._open()
+
+    @property
+    def opened(self) -> bool:
+        return self._collection is not None
+
+    def _open(self) -> None:
+        with self._open_lock:  # the two sides of a hybrid search may both be first to need it
+            if self._collection is None:
+                self._open_now()
+
+    def _open_now(self) -> None:
+        client = self._client if self._opener is None else self._opener()
+        if self._create:
+            collection = guarded(client.get_or_create_collection)(
+                self.name,
                 embedding_function=None,
                 configuration=copy.deepcopy(HNSW_CONFIGURATION),
-                metadata={"memvid": True, "dimension": dimension or 0},
+                metadata={"memvid": True, "dimension": self._dimension or 0},
             )
         else:
             try:
-                self.collection = client.get_collection(collection, embedding_function=None)
+                collection = client.get_collection(self.name, embedding_function=None)
             except Exception as exc:
                 raise CorruptMemoryError(
-                    f"The vector store has no collection {collection!r}. Run `memvid verify --rebuild-index` "
+                    f"The vector store has no collection {self.name!r}. Run `memvid verify --rebuild-index` "
                     "(or Memory.rebuild_index()) to rebuild it from the video."
                 ) from exc
         try:
-            self.batch = int(client.get_max_batch_size())
+            self._batch = int(client.get_max_batch_size())
         except Exception:
-            self.batch = 5000
+            self._batch = 5000
+        self._client, self._collection = client, collection
+        if self._on_open is not None:
+            on_open, self._on_open = self._on_open, None
+            on_open(self)
+
+    @property
+    def client(self) -> Any:
+        if self._collection is None:
+            self._open()
+        return self._client
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            self._open()
+        return self._collection
+
+    @property
+    def batch(self) -> int:
+        if self._collection is None:
+            self._open()
+        return self._batch
 
     # ---------------------------------------------------------------- writing
 
     @guarded
     def add(self, rows: Sequence[Row], vectors: np.ndarray, user_metadata: Sequence[Mapping[str, Any]]) -> None:
+        self._forget_flat()
         metas = [row_metadata(r, m) for r, m in zip(rows, user_metadata)]
         for k in range(0, len(rows), self.batch):
             self.collection.add(
@@ -252,31 +373,67 @@ class VectorStore:
     @guarded
     def set_metadata(self, row_ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         """Replace rows' metadata with ``metadatas`` (each a full :func:`row_metadata`), vectors unchanged."""
+        self._forget_flat()
         for k in range(0, len(row_ids), self.batch):
             self.collection.update(ids=list(row_ids[k : k + self.batch]), metadatas=list(metadatas[k : k + self.batch]))
 
     @guarded
     def set_removed(self, row_ids: Sequence[str], version: int) -> None:
         """Rows stop being live at ``version`` (their chunk was replaced or deleted then)."""
+        self._forget_flat()
         for k in range(0, len(row_ids), self.batch):
             part = list(row_ids[k : k + self.batch])
             self.collection.update(ids=part, metadatas=[{_V1: version}] * len(part))
 
     @guarded
     def delete_rows(self, row_ids: Sequence[str]) -> None:
+        self._forget_flat()
         for k in range(0, len(row_ids), self.batch):
             self.collection.delete(ids=list(row_ids[k : k + self.batch]))
 
     @guarded
     def undo_after(self, version: int) -> None:
         """Undo an interrupted writer: drop rows newer than ``version`` and make live again what it removed."""
+        self._forget_flat()
         self.delete_rows([h.row.row_id for h in self.rows_after(version)])
         reopened = self._get({"$and": [{_V1: {"$gt": version}}, {_V1: {"$lt": LIVE}}]})
         for k in range(0, len(reopened), self.batch):
             part = [h.row.row_id for h in reopened[k : k + self.batch]]
             self.collection.update(ids=part, metadatas=[{_V1: LIVE}] * len(part))
 
+    def _forget_flat(self) -> None:
+        self._flat = self._flat_failed = None
+        self._writes += 1
+
     # ---------------------------------------------------------------- reading
+
+    def flat(self, head: int | None, total_rows: int) -> FlatIndex | None:
+        """The exact in-memory index for queries at versions up to ``head``, or None to use HNSW.
+
+        Read by the first query at a new head (every row's vector and bookkeeping), so that every query
+        of a small store ranks the same way; None for stores of more than :data:`FLAT_MAX_ROWS` rows
+        (``total_rows``: the manifest's count).
+        """
+        if head is None or total_rows > FLAT_MAX_ROWS:
+            return None
+        if self._flat is not None and self._flat.head == head:
+            return self._flat
+        if self._flat_failed == head:
+            return None
+        writes = self._writes
+        try:
+            hits = self._get(None, include_embeddings=True)
+        except StoreError:
+            # Chroma fails to return the vectors of rows a killed writer left half-added ("Error finding id"),
+            # while its HNSW query still works: use that until a write or a new version.
+            self._flat_failed = head
+            return None
+        if self._writes != writes or len(hits) > FLAT_MAX_ROWS:
+            return None
+        dim = len(hits[0].embedding) if hits and hits[0].embedding is not None else 0
+        vectors = np.asarray([h.embedding for h in hits], dtype=np.float32).reshape(len(hits), dim)
+        self._flat = FlatIndex(head, [h.row for h in hits], vectors)
+        return self._flat
 
     def rows_after(self, version: int) -> list[Hit]:
         """Rows written by versions after ``version`` (an uncommitted writer's, or a newer manifest's)."""
@@ -364,13 +521,20 @@ class VectorStore:
         chunk_ids: Sequence[str] | None = None,
         include_embeddings: bool = False,
         invisible_rows: int | None = None,
+        head: int | None = None,
+        total_rows: int = FLAT_MAX_ROWS + 1,
     ) -> list[Hit]:
         """The ``top_k`` rows visible at ``version`` nearest to ``vector``, best first.
 
         ``invisible_rows`` is how many rows the collection may hold that are not visible (dead rows
         of older versions); when it is small and there is no filter, a slightly larger unfiltered query
-        is faster than a filtered one.
+        is faster than a filtered one.  ``head`` (the committed version) and ``total_rows`` allow the
+        exact in-memory search of :meth:`flat` when there is no ``where``.
         """
+        if where is None and head is not None and version <= head:
+            flat = self.flat(head, total_rows)
+            if flat is not None:
+                return flat.nearest(vector, top_k, version, chunk_ids, include_embeddings)
         if where is None and chunk_ids is None and invisible_rows is not None and invisible_rows <= 256:
             # Rows a writer has added but not committed yet (or a killed writer left for the next one to undo)
             # are rare: widen the unfiltered query before falling back to the filtered one, which has Chroma

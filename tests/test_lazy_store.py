@@ -1,0 +1,56 @@
+"""A reader opens its vector store only when a query needs a vector row (keyword search never does)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memvid_base import Memory
+from memvid_base.errors import CorruptMemoryError
+from tests.core_fixtures import hash_embed, pydoc_chunks
+
+REPO = Path(__file__).resolve().parent.parent
+
+_READER = """
+import json, sys
+from memvid_base import Memory
+mem = Memory(sys.argv[1])
+kw = mem.search("PYTHONHASHSEED", top_k=3, mode="keyword")
+after_keyword = "chromadb" in sys.modules
+vec = mem.search_by_vector([0.1] * 64, top_k=2)
+print(json.dumps({"keyword": [c.text for c in kw], "chroma_after_keyword": after_keyword,
+                  "vector": len(vec), "chroma_after_vector": "chromadb" in sys.modules}))
+"""
+
+
+def test_keyword_search_in_a_fresh_process_never_imports_chroma(tmp_path: Path) -> None:
+    corpus = [*pydoc_chunks(60), "Set PYTHONHASHSEED to 0 for reproducible hashes."]
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus, embeddings=hash_embed(corpus))
+    assert mem.search("PYTHONHASHSEED", top_k=1, mode="keyword")  # builds the keyword index
+    mem.close()
+    out = subprocess.run([sys.executable, "-c", _READER, str(tmp_path / "kb.mp4")], capture_output=True, text=True,
+                         cwd=REPO, timeout=300, env={"PYTHONPATH": str(REPO), "ANONYMIZED_TELEMETRY": "False",
+                                                     "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "PYTHONHASHSEED" in res["keyword"][0]  # text decoded from the video
+    assert res["chroma_after_keyword"] is False
+    assert res["vector"] == 2 and res["chroma_after_vector"] is True
+
+
+def test_a_lazily_opened_store_still_refuses_a_rolled_back_manifest(tmp_path: Path) -> None:
+    corpus = pydoc_chunks(20)
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus[:10], embeddings=hash_embed(corpus[:10]))
+    old = mem.index_path.read_bytes()
+    mem.add(corpus[10:], embeddings=hash_embed(corpus[10:]))
+    mem.close()
+    mem.index_path.write_bytes(old)  # an old manifest restored over a newer store
+    reader = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    with pytest.raises(CorruptMemoryError):
+        reader.search_by_vector(hash_embed([corpus[0]])[0], top_k=1)
