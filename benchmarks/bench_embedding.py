@@ -44,7 +44,8 @@ def rate(embed: Any, texts: list[str]) -> tuple[np.ndarray, float]:
 def cosines(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
     cos = (a64 * b64).sum(axis=1) / (np.linalg.norm(a64, axis=1) * np.linalg.norm(b64, axis=1))
-    return {"min": round(float(cos.min()), 7), "mean": round(float(cos.mean()), 7), "n": len(cos)}
+    return {"min": round(float(cos.min()), 10), "mean": round(float(cos.mean()), 10),
+            "largest_1_minus_cos": float(f"{1 - cos.min():.3g}"), "n": len(cos)}
 
 
 def numpy_forward(model: Any, texts: list[str], batch: int = 32) -> np.ndarray:
@@ -175,8 +176,8 @@ def main() -> int:
     result = {
         "machine": info,
         "note": "2 shared cores, not idle: compare runtimes within this run only",
-        "texts": {"docs": len(docs), "docs_source": "pydoc_data.topics, chunk_text 512/50, every "
-                  f"{step}th chunk", "queries": len(queries), "queries_source": "benchmarks/retrieval_eval"},
+        "texts": {"docs": len(docs), "docs_source": "pydoc_data.topics, chunk_text 512/50, "
+                  f"every chunk, up to {len(docs)}" if step == 1 else f"every {step}th chunk", "queries": len(queries), "queries_source": "benchmarks/retrieval_eval"},
         "load_s": {"onnxruntime": round(ort_load, 2), "sentence_transformers": round(st_load, 2)},
         "docs_per_s": rates,
         "ms_per_query_one_at_a_time": query_ms,
