@@ -50,9 +50,11 @@ PEER_VENV = HERE.parent / ".bench" / "peer-venv"
 DRIVER = HERE / "_peer_v2_driver.py"
 _FIRST_OURS = {  # a fresh process: import, open, one query (what `memvid search` costs before any output)
     "lex": "import json,sys; j=json.load(open(sys.argv[1])); from memvid_base import Memory; "
-           "r=Memory(j['path']).search(j['query'], top_k=5, mode='keyword'); print(json.dumps({'hits': len(r)}))",
+           "r=Memory(j['path']).search(j['query'], top_k=5, mode='keyword'); import memvid_base, os; "
+           "print(json.dumps({'hits': len(r), 'core': os.path.dirname(memvid_base.__file__)}))",
     "sem": "import json,sys; j=json.load(open(sys.argv[1])); from memvid_base import Memory; "
-           "r=Memory(j['path']).search_by_vector(j['qvector'], top_k=5); print(json.dumps({'hits': len(r)}))",
+           "r=Memory(j['path']).search_by_vector(j['qvector'], top_k=5); import memvid_base, os; "
+           "print(json.dumps({'hits': len(r), 'core': os.path.dirname(memvid_base.__file__)}))",
 }
 
 
@@ -66,9 +68,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], timeout: float = 1800) -> tuple[dict[str, Any], float]:
+def _run(cmd: list[str], timeout: float = 1800, cwd: Path | None = None) -> tuple[dict[str, Any], float]:
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=HERE.parent)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=cwd or HERE.parent)
     wall = time.perf_counter() - t
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -229,7 +231,9 @@ def first_queries(py: Path, work: Path, mem_path: Path, peer_path: Path, query: 
             job.write_text(json.dumps({"path": str(mem_path if side == "ours" else peer_path), "mode": mode,
                                        "query": query, "qvector": qvec}))
         for _ in range(reps):
-            res, wall = _run([sys.executable, "-c", _FIRST_OURS[mode], str(work / f"first_ours_{mode}.json")])
+            # `python -c` puts the working folder first on sys.path: run it in CORE so that --core is what is imported
+            res, wall = _run([sys.executable, "-c", _FIRST_OURS[mode], str(work / f"first_ours_{mode}.json")], cwd=CORE)
+            assert res["core"] == str(CORE / "memvid_base"), res
             assert res["hits"] > 0, res
             walls["ours"].append(wall * 1000)
             res, wall = _run([str(py), str(DRIVER), "first", str(work / f"first_peer_{mode}.json")])

@@ -215,6 +215,7 @@ WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
 # being exact, a copy's store (bit-identical vectors) returns the same list.  The copy is read once per
 # store and committed version, which grows with the rows (0.9 s for 2,000 rows on a very busy machine).
 FLAT_MAX_ROWS = 10_000
+_FLAT_BLOCK = 1024
 
 
 class FlatIndex:
@@ -247,8 +248,12 @@ class FlatIndex:
                 include_embeddings: bool) -> list[Hit]:
         q = np.asarray(vector, dtype=np.float32)
         qn = float(np.sqrt(np.dot(q, q)))
-        # einsum, not matmul: a multi-threaded BLAS call took 28 ms instead of 0.3 ms on a busy 2-core machine.
-        sims = np.einsum("ij,j->i", self.matrix, q) * self.inv_norm * (1.0 / qn if qn > 0 else 0.0)
+        # In blocks of 1,024 rows: one BLAS call over 5,000 rows went multi-threaded and took 28 ms instead of
+        # 0.1 ms on a busy 2-core machine; blocks stay single-threaded and were 2x faster than einsum.
+        sims = np.empty(len(self.rows), dtype=np.float32)
+        for start in range(0, len(self.rows), _FLAT_BLOCK):
+            np.matmul(self.matrix[start : start + _FLAT_BLOCK], q, out=sims[start : start + _FLAT_BLOCK])
+        sims *= self.inv_norm * np.float32(1.0 / qn if qn > 0 else 0.0)
         mask = self._mask(version)
         if chunk_ids is not None:
             allowed = np.zeros(len(self.rows), dtype=bool)
