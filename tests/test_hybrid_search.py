@@ -126,7 +126,11 @@ def test_hybrid_quick_path_matches_the_full_lookup(memory: Memory, monkeypatch: 
     # The quick path asks Chroma for ids alone and places the winners from the keyword index.
     quick = [(c.id, c.text, c.score, c.distance) for c in memory.retrieve(query, None, top_k=8, mode="hybrid")]
     assert len(quick) == 8
-    assert quick == _slow_path(memory, monkeypatch, query)
+    slow = _slow_path(memory, monkeypatch, query)
+    # The first query of a store is ranked by HNSW, later ones by the exact in-memory index (VectorStore.flat):
+    # ids, text and fused scores agree exactly, distances to float32 rounding.
+    assert [q[:3] for q in quick] == [s[:3] for s in slow]
+    assert [q[3] for q in quick] == pytest.approx([s[3] for s in slow], abs=1e-5)
 
 
 def test_hybrid_winners_only_the_vector_side_found_need_no_store_lookup(

@@ -80,6 +80,7 @@ class Ranker:
     materialize: Callable[[Sequence[Hit]], list[Chunk]]
     _hits: dict[str, Hit] = dataclasses.field(default_factory=dict, init=False, repr=False)  # from a full vector query
     _index: KeywordIndex | None = dataclasses.field(default=None, init=False, repr=False)
+    _flat_memo: tuple[FlatIndex | None] | None = dataclasses.field(default=None, init=False, repr=False)
 
     def search(self, req: SearchRequest) -> list[Chunk]:
         """Up to ``top_k`` chunks, best first, text decoded from the video."""
@@ -138,7 +139,9 @@ class Ranker:
         """The store's exact in-memory index when it can answer this request's vector side."""
         if req.where is not None or req.vector is None:
             return None
-        return self.store.flat(self.manifest.version, self.manifest.live_chunks + self.manifest.dead_rows)
+        if self._flat_memo is None:  # asked once per request: the store counts the asks (see VectorStore.flat)
+            self._flat_memo = (self.store.flat(self.manifest.version, self.manifest.live_chunks + self.manifest.dead_rows),)
+        return self._flat_memo[0]
 
     def _dense(self, req: SearchRequest, n: int) -> list[tuple[str, float | None]]:
         """The vector side of a hybrid search: ``(row id, distance)``, best first.

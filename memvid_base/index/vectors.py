@@ -305,6 +305,7 @@ class VectorStore:
         self._open_lock = threading.RLock()
         self._flat: FlatIndex | None = None
         self._flat_failed: int | None = None  # the head at which reading the vectors failed
+        self._flat_asked: int | None = None  # the head a first query was answered at (by HNSW)
         self._writes = 0  # a flat index read while this store was being written is dropped
         if opener is None:
             self._open()
@@ -424,6 +425,11 @@ class VectorStore:
         if self._flat is not None and self._flat.head == head:
             return self._flat
         if self._flat_failed == head:
+            return None
+        if self._flat_asked != head:
+            # A process that asks once (`memvid search`, a first MCP call) would pay more to read every vector
+            # (0.6 s at 10,000 rows) than HNSW costs: the index is read when a second query comes.
+            self._flat_asked = head
             return None
         writes = self._writes
         try:
