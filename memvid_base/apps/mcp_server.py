@@ -14,10 +14,8 @@ Needs the ``mcp`` extra: ``pip install 'memvid-rag[mcp]'``.
 from __future__ import annotations
 
 import hmac
-import importlib
 import io
 import json
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, Literal, cast
@@ -34,6 +32,7 @@ from .. import __version__
 from ..errors import InvalidInputError, MemvidError
 from ..memory import Chunk, Memory
 from ..present import chunk_record, source_label
+from .cli_common import resolve_embedding_model  # noqa: F401  (its old home; the CLI shares it)
 
 TOKEN_ENV = "MEMVID_MCP_TOKEN"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -59,31 +58,6 @@ def chunk_result(chunk: Chunk) -> dict[str, Any]:
     record = chunk_record(0, chunk)
     record["source"] = source_label(chunk.metadata, f"segment {chunk.segment}")
     return {key: record[key] for key in RESULT_KEYS}
-
-
-def resolve_embedding_model(spec: str | None) -> Any:
-    """The ``--embedding-model`` value as something :class:`~memvid_base.embeddings.Embedder` accepts.
-
-    Args:
-        spec: ``None`` (the default MiniLM), a local SentenceTransformer path or name, or ``module:attribute``
-            naming a callable ``list[str] -> vectors`` (for memories built with a custom embedding function).
-
-    Returns:
-        ``None``, the path string, or the imported callable.
-
-    Raises:
-        InvalidInputError: ``module:attribute`` could not be imported or is not callable.
-    """
-    if not spec or ":" not in spec or os.path.exists(spec):
-        return spec or None
-    module_name, _, attr = spec.partition(":")
-    try:
-        target = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise InvalidInputError(f"--embedding-model {spec!r}: cannot import it ({exc}).") from exc
-    if not callable(target):
-        raise InvalidInputError(f"--embedding-model {spec!r} is not callable.")
-    return target
 
 
 def _tool_error(exc: Exception) -> ToolError:
