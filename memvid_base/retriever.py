@@ -64,22 +64,13 @@ class MemvidRetriever:
             where_document: Keep chunks whose text matches, e.g. ``{"$contains": "zstd"}``.
             alpha: Hybrid weight of the vector side, 0..1.
         """
-        return [c.text for c in self.memory.search(query, top_k, where, mode=mode, where_document=where_document,
-                                                   alpha=alpha)]
+        return [c.text for c in self.memory.search(query, top_k, where, mode=mode, where_document=where_document, alpha=alpha)]
 
-    def search_with_metadata(
-        self,
-        query: str,
-        top_k: int = 5,
-        where: Mapping[str, Any] | None = None,
-        *,
-        mode: str = "vector",
-        where_document: Mapping[str, Any] | None = None,
-        alpha: float | None = None,
-    ) -> list[dict[str, Any]]:
-        """Like ``search`` but each hit is a dict: text, score, distance, frame, chunk_id, segment, metadata."""
-        return [c.to_dict() for c in self.memory.search(query, top_k, where, mode=mode, where_document=where_document,
-                                                        alpha=alpha)]
+    def search_with_metadata(self, query: str, top_k: int = 5, where: Mapping[str, Any] | None = None,
+                             **modes: Any) -> list[dict[str, Any]]:
+        """Like ``search`` (the same ``mode``, ``where_document`` and ``alpha``), each hit a dict: text, score,
+        distance, frame, chunk_id, segment, metadata."""
+        return [c.to_dict() for c in self.memory.search(query, top_k, where, **modes)]
 
     def get_chunk_by_id(self, chunk_id: str | int) -> str | None:
         found = self.memory.get_by_ids([str(chunk_id)])
