@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import MemvidError, StoreError
+from ..safe_files import open_nofollow, read_bytes_nofollow
 
 try:  # POSIX advisory locks keep a store folder alive while readers use it
     import fcntl
@@ -101,3 +103,56 @@ def open_client(path: Path, fresh: bool = False) -> Any:
             f"Cannot open the vector store {path} ({type(exc).__name__}: {exc}). If the disk is full, free some space; "
             "if the folder is read-only, copy the memory somewhere writable."
         ) from exc
+
+
+# hnswlib's persisted header as Chroma 1.x writes it: a u32 format version, then size_t fields in order
+# (offsetLevel0, max_elements, cur_element_count, size_data_per_element, ...).
+_HNSW_HEADER = struct.Struct("<I4Q")
+_SCRUB_BLOCK = 1 << 20
+
+
+def scrub_unused_hnsw_space(store_dir: Path) -> int:
+    """Zero the slots an HNSW file reserves for rows it does not hold yet; returns the bytes zeroed.
+
+    hnswlib preallocates room for more rows than it holds and writes that room to disk as it was
+    in memory: uninitialized heap, which can hold chunk text this process handled moments before.
+    The text must live only in the video, so every writer calls this once its rows are in.  Only
+    bytes past the last held row change; a header that does not parse is left alone.
+    """
+    zeroed = 0
+    for header in sorted(store_dir.glob("*/header.bin")):
+        if header.parent.is_symlink():
+            continue  # never write through a planted link
+        try:
+            raw = read_bytes_nofollow(header, 4096, "an HNSW header")[: _HNSW_HEADER.size]
+            version, _offset0, capacity, count, per_row = _HNSW_HEADER.unpack(raw)
+        except (MemvidError, OSError, struct.error):
+            continue
+        if version != 1 or not 0 < per_row < 1 << 24 or not 0 <= count <= capacity < 1 << 40:
+            continue
+        for name, row_bytes in (("data_level0.bin", per_row), ("length.bin", 4)):
+            zeroed += _zero_tail(header.parent / name, count * row_bytes)
+    return zeroed
+
+
+def _zero_tail(path: Path, start: int) -> int:
+    """Overwrite every non-zero block of ``path`` from ``start`` to its end with zeros."""
+    try:
+        fd = open_nofollow(path, os.O_RDWR)
+    except (MemvidError, OSError):
+        return 0
+    zeroed = 0
+    try:
+        end = os.fstat(fd).st_size
+        pos = start
+        while pos < end:
+            block = os.pread(fd, min(_SCRUB_BLOCK, end - pos), pos)
+            if not block:
+                break
+            if block.count(0) != len(block):
+                os.pwrite(fd, bytes(len(block)), pos)
+                zeroed += len(block)
+            pos += len(block)
+    finally:
+        os.close(fd)
+    return zeroed

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import CorruptMemoryError, InvalidInputError
 from ..files.layout import Layout
 from ..files.manifest import Manifest, VersionEntry, WriterLock, read_manifest, write_manifest
-from ..index.chroma_io import remove_if_unused
+from ..index.chroma_io import remove_if_unused, scrub_unused_hnsw_space
 from ..index.keyword_cache import KeywordCache
 from ..index.vectors import VectorStore
 from ..safe_files import is_plain_file, not_a_plain_file, touch_nofollow, unlink_file
@@ -208,8 +208,16 @@ class WriteTransaction:
             unlink_file(self.layout.pending_marker, _MARKER)
         return m.version
 
+    def scrub_store(self) -> None:
+        """Zero the room Chroma's HNSW files reserve for future rows (it can hold stale heap bytes: text)."""
+        if self.m.store.get("kind", "chroma-persistent") == "chroma-persistent" and self.m.store.get("path"):
+            folder = self.layout.resolve(str(self.m.store["path"]), "store.path")
+            if folder.is_dir():
+                scrub_unused_hnsw_space(folder)
+
     def write(self) -> None:
         """Replace the manifest atomically and remember that this process wrote it."""
+        self.scrub_store()
         write_manifest(self.layout.index, self.m)
         self.mtime = self.layout.index.stat().st_mtime_ns
         _LAST_WRITTEN[self.layout.index.resolve()] = self.mtime
