@@ -4,7 +4,8 @@ Like zarr's ``StoreTests`` run against every store, one contract runs against ev
 API, LangChain, LlamaIndex, the CLI, the MCP server, the web UI, chat) on every way a memory reaches a
 user (a fresh build; a copy of the MP4 alone; that copy in a read-only folder; served by nginx over
 HTTP; the earlier ``kb_index.json`` layout; an explicit index path that does not exist yet). Each case
-runs in a fresh process (``tests/surface_driver.py``) and must:
+runs in its own process (``tests/surface_driver.py``), forked from a server that has only imported the
+libraries, and must:
 
 * see all 50 chunks and return the original's top 5, ids and exact text;
 * where the place is writable, add one chunk and keep every earlier one byte-exact;
@@ -15,10 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import multiprocessing
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,9 +29,9 @@ import pytest
 from memvid_base import Memory
 from tests.core_fixtures import hash_embed, pydoc_chunks
 from tests.nginx_server import NGINX, serve_folder
+from tests.surface_driver import PRELOAD, run_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
-DRIVER = ROOT / "tests" / "surface_driver.py"
 SURFACES = ("seed", "langchain", "llamaindex", "cli", "mcp", "web", "chat")
 WRITERS = {"langchain", "llamaindex", "cli", "mcp", "web"}  # the seed retriever and chat only read
 RUNGS = ("fresh", "bare_copy", "read_only_folder", "http", "legacy_layout", "new_explicit_index")
@@ -39,6 +39,8 @@ WRITABLE = {"fresh", "bare_copy", "legacy_layout", "new_explicit_index"}
 N_CHUNKS = 50
 QUERY = "How does the garbage collector handle reference cycles?"
 CASE_TIMEOUT_S = 180
+FORKS = multiprocessing.get_context("forkserver")
+FORKS.set_forkserver_preload(PRELOAD)
 
 
 @dataclass(frozen=True)
@@ -131,16 +133,26 @@ def prepare(surface: str, rung: str, original: Original, base: Path, ro: Path, w
     return Case(surface, rung, str(target), index, source, cache)
 
 
-def run_case(case: Case, note: Path) -> Outcome:
+def run_case(case: Case, note: Path, fault: str | None = None) -> Outcome:
+    """Run one case in a fresh forked process; ``fault`` sets ``MEMVID_FAULT`` (the process kills itself there)."""
     before = digest(case.source)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MEMVID_CACHE_DIR": str(case.cache_dir), "HF_HUB_OFFLINE": "1",
-           "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False"}
-    args = [sys.executable, str(DRIVER), case.surface, case.target, case.index or "-", QUERY,
-            str(note) if case.surface in WRITERS else "-"]
-    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=CASE_TIMEOUT_S)
-    lines = proc.stdout.strip().splitlines()
-    result = json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
-    return Outcome(case, proc.returncode, result, proc.stderr, before)
+    env = {"MEMVID_CACHE_DIR": str(case.cache_dir), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
+    if fault is not None:
+        env["MEMVID_FAULT"] = fault
+    out, err = case.cache_dir.with_name("stdout.txt"), case.cache_dir.with_name("stderr.txt")
+    proc = FORKS.Process(target=run_in_child, args=(case.surface, case.target, case.index, QUERY,
+                                                    str(note) if case.surface in WRITERS else None, env, str(out),
+                                                    str(err)))
+    proc.start()
+    proc.join(CASE_TIMEOUT_S)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    lines = out.read_text().strip().splitlines() if out.exists() else []
+    result = json.loads(lines[-1]) if proc.exitcode == 0 and lines else {}
+    stderr = err.read_text() if err.exists() else ""
+    return Outcome(case, proc.exitcode if proc.exitcode is not None else -1, result, stderr, before)
 
 
 @pytest.fixture(scope="module")
@@ -207,9 +219,7 @@ def test_a_writer_killed_mid_write_loses_nothing(surface: str, original: Origina
     note = tmp_path / "note.md"
     note.write_text("A note whose writer is killed after its vector rows are added, before the commit.\n")
     case = Case(surface, "bare_copy", str(target), None, target, tmp_path / "user-cache")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "MEMVID_FAULT": "rows-added"}
-    killed = subprocess.run([sys.executable, str(DRIVER), surface, str(target), "-", QUERY, str(note)],
-                            capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=CASE_TIMEOUT_S)
+    killed = run_case(case, note, fault="rows-added")
     assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL, as a power cut or OOM killer would
     assert_every_original_chunk_exact(case, original, extra=0)
     again = run_case(case, note)  # the next writer undoes the leftovers and writes

@@ -17,15 +17,13 @@ import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no usage pings, no version checks
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import gradio as gr
 import numpy as np
-from PIL import Image
 
 from ..chat import MemvidChat, resolve_llm
 from ..errors import InvalidInputError, MemvidError
@@ -33,7 +31,10 @@ from ..loaders import SUPPORTED_SUFFIXES
 from ..memory import Memory
 from ..present import chunk_record, cite, info_rows, source_label
 from ..types import Chunk
-from .interactive_page import build_page, style, theme_in_launch
+
+if TYPE_CHECKING:  # gradio (3 s to import) and PIL load when the page is built or a frame drawn
+    import gradio as gr
+    from PIL import Image
 
 SEARCH_MODES = ("hybrid", "vector", "keyword")
 # Hybrid by default: in benchmarks/bench_retrieval.py it beat vector search on exact-word queries by
@@ -147,6 +148,8 @@ class MemvidInteractive:
         """The QR frame a chunk was decoded from, enlarged with sharp pixels for viewing."""
         with self._lock:
             gray = self.memory.frame_pixels(segment, int(frame))
+        from PIL import Image
+
         img = Image.fromarray(np.asarray(gray, dtype=np.uint8), mode="L")
         return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
 
@@ -203,6 +206,8 @@ class MemvidInteractive:
     def build(self) -> gr.Blocks:
         """Build (once) and return the Gradio Blocks app."""
         if self.demo is None:
+            from .interactive_page import build_page
+
             self.demo = build_page(self, SEARCH_MODES)
         return self.demo
 
@@ -245,6 +250,8 @@ class MemvidInteractive:
             "quiet": True,
             "inbrowser": False,
         }
+        from .interactive_page import style, theme_in_launch
+
         if theme_in_launch():
             kwargs.update(style())
         return kwargs
