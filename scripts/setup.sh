@@ -27,9 +27,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   # constraints.txt pins the versions CI tests; memvid-rag[test] is every extra plus the test tools, and the
   # [torch] extra (sentence-transformers, which the tests compare the onnxruntime model with) needs the torch above.
   # uv installs the other ~220 packages in about 15 s where pip takes 80 s (it downloads in parallel);
-  # pip stays the fallback. uv keeps the torch above: constraints.txt pins the same version.
+  # pip stays the fallback. uv keeps the torch above: constraints.txt pins the same version. Files are copied,
+  # not hard-linked from uv's cache: nltk (under llama-index) refuses to open a file with several links.
   if ! { .venv/bin/python -m pip install -q "uv==0.13.9" \
-         && .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test]"; }; then
+         && UV_LINK_MODE=copy .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test]"; }; then
     echo ">> uv failed; installing with pip"
     .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
   fi

@@ -303,6 +303,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535, got {args.port}.")
     try:
+        import gradio  # noqa: F401  (the [web] extra: asked for here, before the memory is opened)
+
         from .interactive import MemvidInteractive
     except ImportError as exc:
         raise UserError(f"The web UI needs gradio ({exc}): pip install 'memvid-rag[web]'.") from exc

@@ -206,8 +206,10 @@ class MemvidInteractive:
     def build(self) -> gr.Blocks:
         """Build (once) and return the Gradio Blocks app."""
         if self.demo is None:
-            from .interactive_page import build_page
-
+            try:
+                from .interactive_page import build_page
+            except ImportError as exc:
+                raise ImportError(f"The web UI needs gradio ({exc}): pip install 'memvid-rag[web]'.") from exc
             self.demo = build_page(self, SEARCH_MODES)
         return self.demo
 
