@@ -21,16 +21,26 @@ fi
 stamp=.venv/.memvid-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo ">> installing torch (CPU build) and memvid-rag[test]"
-  .venv/bin/python -m pip install -q --upgrade pip
-  # Pinned first: an unpinned torch would pull several GB of CUDA wheels.
-  .venv/bin/python -m pip install -q torch==2.13.0
-  # constraints.txt pins the versions CI tests; memvid-rag[test] is every extra plus the test tools, and the
-  # [torch] extra (sentence-transformers, which the tests compare the onnxruntime model with) needs the torch above.
-  # uv installs the other ~220 packages in about 15 s where pip takes 80 s (it downloads in parallel);
-  # pip stays the fallback. uv keeps the torch above: constraints.txt pins the same version. Files are copied,
-  # not hard-linked from uv's cache: nltk (under llama-index) refuses to open a file with several links.
-  if ! { .venv/bin/python -m pip install -q "uv==0.13.9" \
-         && UV_LINK_MODE=copy .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test]"; }; then
+  # uv installs the ~220 packages in about 15 s where pip takes 100 s (it downloads in parallel and
+  # skips compiling bytecode); pip is the fallback. Files are copied, not hard-linked from uv's cache:
+  # nltk (under llama-index) refuses to open a file with several links.
+  export UV_LINK_MODE=copy
+  uv_ok=1
+  .venv/bin/python -m pip install -q "uv==0.13.9" || uv_ok=0
+  uv_install() { .venv/bin/uv pip install -q --python .venv/bin/python "$@"; }
+
+  # torch first, pinned: an unpinned torch pulls several GB of CUDA wheels. Where pip is configured
+  # with a folder of local wheels holding the CPU build (this machine's /opt/wheels), uv installs that
+  # file; anywhere else pip resolves torch==2.13.0 as it always has.
+  links=$(.venv/bin/python -m pip config get global.find-links 2>/dev/null || true)
+  wheel=$(ls "${links:-/nonexistent}"/torch-2.13.0*.whl 2>/dev/null | head -n 1 || true)
+  if ! { [ "$uv_ok" = 1 ] && [ -n "$wheel" ] && uv_install "$wheel"; }; then
+    .venv/bin/python -m pip install -q torch==2.13.0
+  fi
+  # constraints.txt pins the versions CI tests (torch==2.13.0 among them, so the torch above stays);
+  # memvid-rag[test] is every extra plus the test tools, the [torch] extra included: the tests compare
+  # the onnxruntime model with sentence-transformers.
+  if ! { [ "$uv_ok" = 1 ] && uv_install -c constraints.txt -e ".[test]"; }; then
     echo ">> uv failed; installing with pip"
     .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
   fi
