@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-gr = pytest.importorskip("gradio")
+# Checked without importing gradio: importing it costs each xdist worker 3 s at collection.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("gradio") is None, reason="needs the [web] extra (gradio)")
 
 from memvid_base import MemvidEncoder  # noqa: E402
 from memvid_base.apps.interactive import MemvidInteractive  # noqa: E402
@@ -184,6 +186,8 @@ def test_search_modes_find_an_exact_identifier(kb: Path) -> None:
 def test_search_panel_has_a_mode_selector_wired_to_search(kb: Path) -> None:
     ui = MemvidInteractive(kb, search_mode="keyword")
     demo = ui.build()
+    import gradio as gr
+
     radios = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.elem_id == "search-mode"]
     assert len(radios) == 1
     radio = radios[0]
