@@ -13,7 +13,7 @@ mypy_log=$(mktemp)
 mypy_pid=$!
 # Two workers (the machine has two cores); a module's tests stay together so its fixtures are built once.
 status=0
-.venv/bin/python -m pytest -q -n 2 --dist loadfile "$@" || status=$?
+.venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder "$@" || status=$?
 echo ">> mypy"
 mypy_status=0
 wait "$mypy_pid" || mypy_status=$?

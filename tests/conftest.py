@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 # The longest modules start first, so the two xdist workers finish together instead of one of them
-# starting a long module when the other is nearly done (measured with --durations; see docs/measurements.md).
+# starting a long module when the other is nearly done.  scripts/test.sh passes --no-loadscope-reorder,
+# without which xdist orders modules by their number of tests instead.
 SLOW_FIRST = (
     "test_surface_contract.py",
     "test_concurrent_readers.py",
