@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from ..errors import CorruptMemoryError, MemoryLockedError, MemoryNotFoundError
 from ..safe_files import read_bytes_nofollow, touch_nofollow, write_bytes_atomic
 from .layout import safe_relative_path
@@ -111,6 +109,8 @@ class WriterLock:
     """
 
     def __init__(self, lock_path: Path, timeout: float = 0) -> None:
+        from filelock import FileLock  # 25 ms to import: loaded by writers, never by a search
+
         self.path = lock_path
         self._lock = FileLock(str(self.path), timeout=timeout)
 
@@ -122,6 +122,8 @@ class WriterLock:
         if self.path.is_symlink():  # a planted link would make the lock open (and create) a file elsewhere
             raise CorruptMemoryError(f"{self.path} is a symbolic link; remove it (a memory's lock file must be a plain file).")
         touch_nofollow(self.path, "a memory's lock file")  # created here without following links; FileLock then opens it
+        from filelock import Timeout
+
         try:
             self._lock.acquire()
         except Timeout as exc:

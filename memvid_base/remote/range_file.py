@@ -10,16 +10,14 @@ and no answer can make the reader allocate more than the block it asked for.
 
 from __future__ import annotations
 
-import http.client
 import io
 import os
 import socket
-import ssl
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urljoin
 
 from ..errors import InvalidInputError, MemvidError
@@ -38,6 +36,9 @@ from .range_http import (
     status_error,
     unavailable_error,
 )
+
+if TYPE_CHECKING:  # http.client and ssl load with the first request: a local memory never needs them
+    import http.client
 
 # Measured against nginx on a 51-frame AV1 segment (~4.2 KiB a frame), open + 3 random cold frames:
 # 4 KiB blocks with 8 KiB fetches cost 11 KiB / 2 requests to open and 9 KiB / 1.1 requests a frame;
@@ -324,6 +325,9 @@ class RangeFile(io.RawIOBase):
         return self._read_body(response, hi - lo + 1)
 
     def _connection(self) -> http.client.HTTPConnection:
+        import http.client
+        import ssl
+
         if self._conn is None:
             parts = check_url(self._target)
             host = parts.hostname or ""
@@ -359,6 +363,8 @@ class RangeFile(io.RawIOBase):
 
     def _send(self, lo: int, hi: int) -> http.client.HTTPResponse:
         """Send ``GET`` with ``Range: bytes=lo-hi`` and return the response, its body not yet read."""
+        import http.client
+
         parts = check_url(self._target)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"Range": f"bytes={lo}-{hi}", "Accept-Encoding": "identity", "User-Agent": "memvid-rag"}
@@ -408,6 +414,8 @@ class RangeFile(io.RawIOBase):
 
     def _read_body(self, response: http.client.HTTPResponse, expected: int) -> bytes:
         """Read exactly ``expected`` body bytes, refusing a longer or shorter body."""
+        import http.client
+
         self._checked(check_announced_length, response, expected)
         try:
             body = response.read(expected + 1)  # one more than asked: a longer body is detected, not buffered

@@ -8,14 +8,17 @@ first answer.  Each check raises one of this module's errors with a message that
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import socket
-import ssl
+import sys
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
 from ..errors import CorruptMemoryError, InvalidInputError, MemvidError
+
+if TYPE_CHECKING:  # http.client and ssl load with the first request: a local memory never needs them
+    import http.client
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 UNSATISFIED_RANGE = re.compile(r"bytes \*/(\d+)")
@@ -85,7 +88,7 @@ def unavailable_error(url: str, exc: BaseException, timeout: float) -> RemoteUna
         why = "refused the connection (is the server running?)"
     elif isinstance(exc, socket.gaierror):
         why = f"could not be resolved ({exc})"
-    elif isinstance(exc, ssl.SSLError):
+    elif (ssl := sys.modules.get("ssl")) is not None and isinstance(exc, ssl.SSLError):  # loaded by any TLS request
         why = f"failed the TLS handshake ({exc})"
     else:
         why = f"failed ({type(exc).__name__}: {exc})"
