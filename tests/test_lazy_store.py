@@ -21,13 +21,14 @@ from memvid_base import Memory
 mem = Memory(sys.argv[1])
 kw = mem.search("PYTHONHASHSEED", top_k=3, mode="keyword")
 after_keyword = "chromadb" in sys.modules
+unneeded = sorted(m for m in ("http.client", "ssl", "filelock", "importlib.abc") if m in sys.modules)
 vec = mem.search_by_vector([0.1] * 64, top_k=2)
-print(json.dumps({"keyword": [c.text for c in kw], "chroma_after_keyword": after_keyword,
+print(json.dumps({"keyword": [c.text for c in kw], "chroma_after_keyword": after_keyword, "unneeded": unneeded,
                   "vector": len(vec), "chroma_after_vector": "chromadb" in sys.modules}))
 """
 
 
-def test_keyword_search_in_a_fresh_process_never_imports_chroma(tmp_path: Path) -> None:
+def test_keyword_search_in_a_fresh_process_imports_neither_chroma_nor_what_it_does_not_use(tmp_path: Path) -> None:
     corpus = [*pydoc_chunks(60), "Set PYTHONHASHSEED to 0 for reproducible hashes."]
     mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
     mem.add(corpus, embeddings=hash_embed(corpus))
@@ -40,6 +41,7 @@ def test_keyword_search_in_a_fresh_process_never_imports_chroma(tmp_path: Path) 
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert "PYTHONHASHSEED" in res["keyword"][0]  # text decoded from the video
     assert res["chroma_after_keyword"] is False
+    assert res["unneeded"] == []  # a local search needs no HTTP, TLS or writer lock
     assert res["vector"] == 2 and res["chroma_after_vector"] is True
 
 
