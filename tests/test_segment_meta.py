@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-import zstandard
 
 from memvid_base import segment_meta as sm
 from memvid_base.config import VideoSettings
 from memvid_base.errors import CorruptMemoryError, InvalidInputError
+from memvid_base.format import zstd
 from memvid_base.format.container import append_box, read_box
 from memvid_base.format.segment_meta import HEADER_SIZE, ChunkEntry, SegmentMeta
 
@@ -36,7 +36,7 @@ def _meta(encoding: str = "int8", n: int = 50, dim: int = 16) -> tuple[SegmentMe
 
 def _doc(blob: bytes) -> dict[str, Any]:
     _, _, _, zlen, _, _ = struct.unpack_from(">8sHHIIQ", blob)
-    return json.loads(zstandard.ZstdDecompressor().decompress(blob[HEADER_SIZE : HEADER_SIZE + zlen]))
+    return json.loads(zstd.ZstdDecompressor().decompress(blob[HEADER_SIZE : HEADER_SIZE + zlen]))
 
 
 def _forge(
@@ -44,7 +44,7 @@ def _forge(
 ) -> bytes:
     """A payload with a *valid* digest around arbitrary content: what a hostile file can contain."""
     body = raw if raw is not None else json.dumps(doc).encode()
-    packed = zstandard.ZstdCompressor().compress(body) if packed is None else packed
+    packed = zstd.compressor(3)(body) if packed is None else packed
     prefix = struct.pack(">8sHHIIQ", sm.MAGIC, sm.FORMAT_VERSION, 0, len(packed), len(body) if jlen is None else jlen, len(vectors))
     return prefix + sm._digest(prefix, packed, vectors) + packed + vectors
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from memvid_base.config import VideoSettings
 from memvid_base.errors import FrameDecodeError, InvalidInputError, MemvidError
 from memvid_base.files.manifest import Segment
 from memvid_base.files.segments import SegmentCache, SegmentPlan, plan_segment
+from memvid_base.format import zstd
 from memvid_base.format.payload import (
     KIND_RECORDS,
     MAX_GROUP_BYTES,
@@ -190,9 +190,15 @@ def _crafted_frame(declared: int) -> bytes:
     return header + block
 
 
+def _unsized(data: bytes) -> bytes:
+    """A zstd frame without the content size in its header (memvid always writes it)."""
+    options = {zstd.CompressionParameter.content_size_flag: 0}
+    return zstd.ZstdCompressor(options=options).compress(data, zstd.ZstdCompressor.FLUSH_FRAME)
+
+
 def test_declared_size_beyond_the_cap_is_refused_before_allocating() -> None:
     frame = _crafted_frame(2**40)
-    assert zstandard.frame_content_size(frame) == 2**40
+    assert zstd.declared_size(frame) == 2**40
     with pytest.raises(FrameDecodeError, match=r"declares 1099511627776 bytes, more than the \d+ its format allows"):
         decode_group([bytes((KIND_RECORDS, 1)) + frame], None)
     with pytest.raises(FrameDecodeError, match="declares"):
@@ -203,11 +209,11 @@ def test_declared_size_beyond_the_cap_is_refused_before_allocating() -> None:
 def test_a_frame_that_lies_about_its_size_or_omits_it_is_refused() -> None:
     with pytest.raises(FrameDecodeError, match="failed to decompress"):
         decode_group([bytes((KIND_RECORDS, 1)) + _crafted_frame(10)], None)  # declares less than it holds
-    obj = zstandard.ZstdCompressor(write_content_size=False).compressobj()
-    unsized = obj.compress(b"[]" * 10) + obj.flush()
+    unsized = _unsized(b"[]" * 10)
+    assert zstd.declared_size(unsized) is None
     with pytest.raises(FrameDecodeError, match="does not declare its size"):
         decode_group([bytes((KIND_RECORDS, 1)) + unsized], None)
-    sized = zstandard.ZstdCompressor().compress(b"[]")
+    sized = zstd.compressor(3)(b"[]")
     with pytest.raises(FrameDecodeError, match="unused data"):
         decode_group([bytes((KIND_RECORDS, 1)) + sized + b"trailing"], None)
 
@@ -216,12 +222,13 @@ def test_bombs_raise_quickly_with_bounded_memory(tmp_path: Path) -> None:
     """Run in a child so its peak RSS is its own: a 200 MB bomb must not be inflated."""
     script = textwrap.dedent(
         """
-        import resource, struct, zlib, zstandard
+        import resource, struct, zlib
         from memvid_base.errors import FrameDecodeError
+        from memvid_base.format import zstd
         from memvid_base.format.payload import decode_group, frame_bytes, parse_frame
-        bomb = zstandard.ZstdCompressor(level=3).compress(bytes(200_000_000))
-        obj = zstandard.ZstdCompressor(level=3, write_content_size=False).compressobj()
-        unsized = obj.compress(bytes(200_000_000)) + obj.flush()
+        bomb = zstd.compressor(3)(bytes(200_000_000))
+        unsized = zstd.ZstdCompressor(options={zstd.CompressionParameter.content_size_flag: 0}).compress(
+            bytes(200_000_000), zstd.ZstdCompressor.FLUSH_FRAME)
         crafted = struct.pack("<IB", 0xFD2FB528, 0xE0) + struct.pack("<Q", 2**40) + bytes((3, 32, 0, 0))
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         uid = bytes(8)

@@ -19,9 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import zstandard
-
 from ..errors import FrameDecodeError, InvalidInputError
+from . import zstd
 
 _MAGIC = b"MV"
 _FORMAT = 1
@@ -44,10 +43,9 @@ MAX_DICT_BYTES = 1024 * 1024  # a segment's dictionary (train_dictionary makes a
 MAX_RATIO = 64  # decompressed / compressed bytes of one group ...
 RATIO_FLOOR = 256 * 1024  # ... except that any group may inflate to this much
 MAX_METADATA_DEPTH = 100  # nesting of a chunk's metadata (objects and lists); deeper is refused on write and read
-_MAX_WINDOW = 2**27  # zstd window a frame may ask for; ours are never larger than their content
-_DCTX_KEEP = 8  # decompressors kept, one per recent segment dictionary (a zstd context is not thread-safe: each has a lock)
-_DCTX: OrderedDict[bytes | None, tuple[threading.Lock, zstandard.ZstdDecompressor]] = OrderedDict()
-_DCTX_LOCK = threading.Lock()
+_DICTS_KEEP = 8  # loaded dictionaries kept, one per recent segment (each holds zstd's digested form)
+_DICTS: OrderedDict[bytes, zstd.ZstdDict] = OrderedDict()
+_DICTS_LOCK = threading.Lock()
 
 
 def record_checksum(chunk_id: str, text: str | None, metadata: dict[str, Any]) -> str:
@@ -139,16 +137,10 @@ class Packer:
     def __init__(self, capacity: int, dictionary: bytes | None = None) -> None:
         self.capacity = capacity
         self.dictionary = dictionary
-        zdict = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
-
-        def compressor(level: int) -> zstandard.ZstdCompressor:
-            # The content size in every frame header lets the reader refuse a bomb before allocating.
-            return zstandard.ZstdCompressor(
-                level=level, dict_data=zdict, write_checksum=False, write_content_size=True, write_dict_id=False
-            )
-
-        self._final = compressor(_LEVEL)
-        self._probe = compressor(_PROBE_LEVEL)
+        zdict = zstd.load_dictionary(dictionary) if dictionary else None
+        # The content size in every frame header lets the reader refuse a bomb before allocating.
+        self._final = zstd.compressor(_LEVEL, zdict)
+        self._probe = zstd.compressor(_PROBE_LEVEL, zdict)
         self._codec = _ZSTD_DICT if dictionary else _ZSTD
         self._ratio = 0.45  # running estimate of probe-compressed/raw size
         self._max_raw = max_group_output(capacity)  # a one-frame group may not inflate beyond this
@@ -160,7 +152,7 @@ class Packer:
                 f"A chunk of {len(raw)} bytes is larger than the {MAX_GROUP_BYTES} bytes a frame group may hold. "
                 "Split it into smaller chunks."
             )
-        blob = bytes((KIND_RECORDS, self._codec)) + (self._final if final else self._probe).compress(raw)
+        blob = bytes((KIND_RECORDS, self._codec)) + (self._final if final else self._probe)(raw)
         if final and len(raw) > max_group_output(len(blob) - 2):
             # Only a lone record compresses this well (pack() keeps multi-record groups under _max_raw):
             # store it uncompressed so that the reader's bound holds.
@@ -219,13 +211,13 @@ def train_dictionary(samples: Sequence[bytes]) -> bytes | None:
     size = int(min(64 * 1024, max(8 * 1024, total // 12)))
     step = max(1, len(samples) // _DICT_SAMPLES)  # training time grows with the sample; 4k records suffice
     try:
-        return zstandard.train_dictionary(size, list(samples[::step]), level=_LEVEL, k=1024, d=8).as_bytes()
-    except zstandard.ZstdError:
+        return zstd.train(samples[::step], size)
+    except zstd.ZstdError:
         return None  # too few distinct samples; plain zstd still works
 
 
 def dictionary_group(dictionary: bytes) -> Group:
-    return Group(bytes((KIND_DICT, _ZSTD)) + zstandard.ZstdCompressor(level=_LEVEL).compress(dictionary), (), KIND_DICT)
+    return Group(bytes((KIND_DICT, _ZSTD)) + zstd.compressor(_LEVEL)(dictionary), (), KIND_DICT)
 
 
 def split_frames(blob: bytes, capacity: int) -> list[bytes]:
@@ -257,43 +249,42 @@ def parse_frame(data: bytes, segment_uid: bytes, frame: int) -> tuple[int, int, 
     return part, parts, body
 
 
-def _decompressor(dictionary: bytes | None) -> tuple[threading.Lock, zstandard.ZstdDecompressor]:
-    """A decompressor for ``dictionary``, kept between groups: loading a 64 KiB dictionary costs ~0.7 ms a time."""
-    with _DCTX_LOCK:
-        entry = _DCTX.get(dictionary)
-        if entry is None:
-            zdict = zstandard.ZstdCompressionDict(dictionary) if dictionary is not None else None
-            entry = (threading.Lock(), zstandard.ZstdDecompressor(dict_data=zdict, max_window_size=_MAX_WINDOW))
-            _DCTX[dictionary] = entry
-            while len(_DCTX) > _DCTX_KEEP:
-                _DCTX.popitem(last=False)
-        else:
-            _DCTX.move_to_end(dictionary)
-        return entry
+def _dictionary(dictionary: bytes) -> zstd.ZstdDict:
+    """A segment's dictionary loaded for zstd, kept between groups: digesting 64 KiB costs ~0.7 ms a time."""
+    with _DICTS_LOCK:
+        zdict = _DICTS.get(dictionary)
+        if zdict is not None:
+            _DICTS.move_to_end(dictionary)
+            return zdict
+    try:
+        zdict = zstd.load_dictionary(dictionary)
+    except ValueError as exc:
+        raise FrameDecodeError(f"The segment dictionary is unusable ({exc}): the video is damaged.") from exc
+    with _DICTS_LOCK:
+        _DICTS[dictionary] = zdict
+        while len(_DICTS) > _DICTS_KEEP:
+            _DICTS.popitem(last=False)
+    return zdict
 
 
 def _decompress(body: bytes, dictionary: bytes | None, limit: int) -> bytes:
     """zstd-decompress ``body`` into at most ``limit`` bytes, checking the declared size before allocating."""
     try:
-        declared = zstandard.frame_content_size(body)
-    except zstandard.ZstdError as exc:
+        declared = zstd.declared_size(body)
+    except zstd.ZstdError as exc:
         raise FrameDecodeError(f"Group payload is not a zstd frame ({exc}): the video is damaged.") from exc
-    if declared < 0:
+    if declared is None:
         raise FrameDecodeError("Group payload does not declare its size, which memvid always writes: the video is damaged.")
     if declared > limit:
         raise FrameDecodeError(
             f"Group payload declares {declared} bytes, more than the {limit} its format allows: the video is "
             "damaged or crafted. Refusing to decompress it."
         )
+    zdict = _dictionary(dictionary) if dictionary is not None else None
     try:
-        lock, dctx = _decompressor(dictionary)
-        with lock:
-            data = dctx.decompress(body, max_output_size=limit, allow_extra_data=False)
-    except zstandard.ZstdError as exc:
+        return zstd.decompress_frame(body, declared, zdict)
+    except zstd.ZstdError as exc:
         raise FrameDecodeError(f"Group payload failed to decompress: {exc}") from exc
-    if len(data) != declared:
-        raise FrameDecodeError("Group payload decompressed to a size other than it declares: the video is damaged.")
-    return data
 
 
 def _record(item: Any, k: int, verify: bool = True) -> Record:

@@ -36,7 +36,6 @@ Decoding validates every field into :class:`~memvid_base.errors.CorruptMemoryErr
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import re
@@ -46,10 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import zstandard
 
 from ..config import VideoSettings, resolve_codec
 from ..errors import CorruptMemoryError, InvalidInputError, MemvidError
+from . import zstd
 from .vector_codec import MAX_DIM, VECTOR_KINDS, bytes_per_vector, decode_vectors, encode_vectors
 
 MAGIC = b"MVSEGMT\0"
@@ -207,7 +206,7 @@ class SegmentMeta:
         raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8", "surrogatepass")
         if len(raw) > MAX_JSON_BYTES:
             raise InvalidInputError(f"Segment table is {len(raw)} bytes, over the {MAX_JSON_BYTES} limit; write smaller segments.")
-        packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)
+        packed = zstd.compressor(_ZSTD_LEVEL)(raw)
         prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(packed), len(raw), len(self.vectors))
         digest = _digest(prefix, packed, self.vectors)
         return prefix + digest + packed + self.vectors
@@ -269,18 +268,9 @@ def _digest(prefix: bytes, packed: bytes, vectors: bytes) -> bytes:
 def _inflate(packed: bytes, size: int) -> bytes:
     """Decompress one zstd frame to exactly ``size`` bytes, never producing more than ``size + 1``."""
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(packed), read_across_frames=False)
-        out = bytearray()
-        while len(out) <= size:
-            piece = reader.read(size + 1 - len(out))
-            if not piece:
-                break
-            out += piece
-    except zstandard.ZstdError as exc:
-        raise CorruptMemoryError(f"Segment table failed to decompress: {exc}") from exc
-    if len(out) != size:
-        raise CorruptMemoryError(f"Segment table decompressed to {len(out)}+ bytes, not the declared {size}.")
-    return bytes(out)
+        return zstd.decompress_frame(packed, size)
+    except zstd.ZstdError as exc:
+        raise CorruptMemoryError(f"Segment table failed to decompress: {exc}.") from exc
 
 
 def _from_doc(doc: Any, vectors: bytes) -> SegmentMeta:
