@@ -11,11 +11,9 @@ echo ">> mypy memvid_base memvid_langchain memvid_llamaindex (beside pytest)"
 mypy_log=$(mktemp)
 .venv/bin/python -m mypy memvid_base memvid_langchain memvid_llamaindex >"$mypy_log" 2>&1 &
 mypy_pid=$!
-# Three workers on this 2-core machine: the tests wait on subprocesses, servers and sleeps for about a third of
-# their time, and a third worker fills it (measured: 160 s against 193 s with two). A module's tests stay together
-# so its fixtures are built once; the slowest modules go first (tests/conftest.py).
+# Two workers (the machine has two cores); a module's tests stay together so its fixtures are built once.
 status=0
-.venv/bin/python -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder "$@" || status=$?
+.venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder "$@" || status=$?
 echo ">> mypy"
 mypy_status=0
 wait "$mypy_pid" || mypy_status=$?
