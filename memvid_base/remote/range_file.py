@@ -361,6 +361,13 @@ class RangeFile(io.RawIOBase):
             f"slowly or stalls). Try again later, or allow more time with {DEADLINE_ENV}=<seconds>."
         )
 
+    def _failed(self, exc: BaseException) -> RemoteUnavailableError:
+        """The error for a request that failed with ``exc``: the deadline's if it has passed, else the server's."""
+        if self._past_deadline():
+            return self._deadline_error()
+        self._drop_connection()
+        return unavailable_error(self.url, exc, self.timeout)
+
     def _send(self, lo: int, hi: int) -> http.client.HTTPResponse:
         """Send ``GET`` with ``Range: bytes=lo-hi`` and return the response, its body not yet read."""
         import http.client
@@ -387,10 +394,7 @@ class RangeFile(io.RawIOBase):
                     continue  # the server closed an idle keep-alive connection: one fresh try
                 raise unavailable_error(self.url, exc, self.timeout) from exc
             except (OSError, http.client.HTTPException) as exc:
-                if self._past_deadline():
-                    raise self._deadline_error() from exc
-                self._drop_connection()
-                raise unavailable_error(self.url, exc, self.timeout) from exc
+                raise self._failed(exc) from exc
             if self._past_deadline():
                 raise self._deadline_error()
             return response
@@ -420,10 +424,7 @@ class RangeFile(io.RawIOBase):
         try:
             body = response.read(expected + 1)  # one more than asked: a longer body is detected, not buffered
         except (OSError, http.client.HTTPException) as exc:
-            if self._past_deadline():
-                raise self._deadline_error() from exc
-            self._drop_connection()
-            raise unavailable_error(self.url, exc, self.timeout) from exc
+            raise self._failed(exc) from exc
         if self._past_deadline():
             raise self._deadline_error()
         self._end_request()
