@@ -7,20 +7,31 @@ version (``as_of``) until compaction removes that version.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import VideoSettings
-from .errors import CorruptMemoryError, InvalidInputError, MemoryNotFoundError, VersionNotAvailableError
+from .errors import (
+    CorruptMemoryError,
+    InvalidInputError,
+    MemoryNotFoundError,
+    MemvidError,
+    VersionNotAvailableError,
+)
 from .files.layout import Layout
 from .files.manifest import Manifest, Segment, read_manifest
 from .files.segments import SegmentCache
 from .index.chroma_io import hold_readers_lock, open_client, release_readers_lock
 from .index.reader import materialize
-from .index.vectors import VectorStore
+from .index.vectors import FLAT_MAX_ROWS, VectorStore
+from .storage.replay import rows_from_boxes
 from .storage.transaction import collect_old_stores, committed_here, new_uid, rolled_back_message
-from .types import Chunk, Hit
+from .types import Chunk, Hit, Row
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class MemoryView:
@@ -161,7 +172,8 @@ class MemoryView:
             self._open_own_client(fresh=not committed_here(self.layout.index, self.mtime))  # a compaction moved it
         if self._vectors is None or self._vectors.name != self.manifest.store["collection"]:
             self._vectors = VectorStore(self.client, self.manifest.store["collection"],
-                                        self.manifest.embedding.get("dimension"), create=create)
+                                        self.manifest.embedding.get("dimension"), create=create,
+                                        flat_source=self._flat_source())
         return self._vectors
 
     def checked_store(self, create: bool = False) -> VectorStore:
@@ -171,12 +183,14 @@ class MemoryView:
         reader's store that is not open yet stays closed until a query needs a row (a keyword search
         on its quick path never does, and then neither imports nor opens Chroma); the check runs then.
         """
-        if not create and self._vectors is None and self._client is None and self._owns_client:
+        if not create and self._client is None and self._owns_client:
             name = self.manifest.store["collection"]
-            lazy = VectorStore(None, name, self.manifest.embedding.get("dimension"),
-                               opener=lambda: self._client_for(lazy), on_open=self._check_opened)
-            self._vectors = lazy
-            return lazy
+            if self._vectors is None or self._vectors.name != name:
+                lazy = VectorStore(None, name, self.manifest.embedding.get("dimension"),
+                                   opener=lambda: self._client_for(lazy), on_open=self._check_opened,
+                                   flat_source=self._flat_source())
+                self._vectors = lazy
+            return self._vectors  # not opened yet: checked when it opens
         store = self.store(create)
         if not self.consistent and self.as_of is None:
             if not self.layout.writer_pending() and store.rows_after(self.manifest.version):
@@ -185,6 +199,23 @@ class MemoryView:
                 raise CorruptMemoryError(rolled_back_message(self.layout, self.manifest.version))
             self.consistent = True
         return store
+
+    def _flat_source(self) -> Callable[[int], tuple[list[Row], np.ndarray] | None]:
+        """Where a small store's exact index comes from: the segments' boxes, as the manifest at ``head`` names them."""
+        view = weakref.ref(self)  # the store must not keep the view (and its locks) alive
+
+        def rows(head: int) -> tuple[list[Row], np.ndarray] | None:
+            me = view()
+            if me is None or me.manifest.version != head:
+                return None
+            if me.as_of is None and not me.consistent and not me.layout.writer_pending() and me.layout.segments_newer_than(head):
+                return None  # an older manifest restored over a newer memory: the store's check says so (checked_store)
+            try:
+                return rows_from_boxes(me.layout, me.manifest, FLAT_MAX_ROWS)
+            except (MemvidError, OSError):
+                return None  # a box that cannot be read: the store answers instead
+
+        return rows
 
     def _client_for(self, store: VectorStore) -> Any:
         client = self.client  # opening our own client forgets the store handle: keep the one being opened

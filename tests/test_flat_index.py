@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from memvid_base import Memory, vectors
+from memvid_base.errors import CorruptMemoryError
 from memvid_base.index.vectors import FlatIndex
+from memvid_base.storage.replay import rows_from_boxes
 from memvid_base.types import Row
 from tests.core_fixtures import hash_embed, pydoc_chunks
 
@@ -102,3 +104,54 @@ def test_flat_index_ties_and_visibility_by_version() -> None:
     assert [h.row.chunk_id for h in flat.nearest(np.asarray([1.0, 0.0]), 3, 2, None, False)] == ["c0", "c1", "c2"]
     assert [h.row.chunk_id for h in flat.nearest(np.asarray([1.0, 0.0]), 3, 3, None, False)] == ["c0", "c1", "c3"]
     assert flat.nearest(np.asarray([1.0, 0.0]), 5, 0, None, False) == []
+
+
+def _store_rows(mem: Memory) -> dict[str, tuple[Row, np.ndarray]]:
+    hits = mem.open_store()._get(None, include_embeddings=True)
+    return {h.row.row_id: (h.row, np.asarray(h.embedding)) for h in hits}
+
+
+def _box_rows(mem: Memory) -> dict[str, tuple[Row, np.ndarray]]:
+    found = rows_from_boxes(mem.layout, mem.manifest, 10_000)
+    assert found is not None
+    rows, vecs = found
+    assert len(rows) == len(vecs) == mem.manifest.live_chunks + mem.manifest.dead_rows
+    return {r.row_id: (r, v) for r, v in zip(rows, vecs)}
+
+
+def test_the_boxes_hold_exactly_the_rows_and_vectors_the_store_holds(tmp_path: Path, corpus: list[str]) -> None:
+    """What a first query reads from the MP4 is what Chroma holds, through every kind of version."""
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    steps = [
+        lambda: mem.add(corpus[:40], ids=[f"c{i}" for i in range(40)], embeddings=hash_embed(corpus[:40])),
+        lambda: mem.add(corpus[40:60], ids=[f"c{i}" for i in range(40, 60)], embeddings=hash_embed(corpus[40:60])),
+        lambda: mem.delete(ids=["c1", "c41"]),
+        lambda: mem.add(["c2 replaced"], ids=["c2"], embeddings=hash_embed(["c2 replaced"])),  # an upsert
+        lambda: mem.compact(keep_history=True),
+        lambda: mem.add(corpus[60:80], embeddings=hash_embed(corpus[60:80])),
+        lambda: mem.clear(),
+        lambda: mem.add(corpus[80:90], ids=[f"c{i}" for i in range(80, 90)], embeddings=hash_embed(corpus[80:90])),
+        lambda: mem.delete(ids=["c80"]),
+        lambda: mem.compact(),  # history dropped: dead rows leave the store
+    ]
+    for step in steps:
+        step()
+        store, boxes = _store_rows(mem), _box_rows(mem)
+        assert boxes.keys() == store.keys()
+        for rid, (row, vec) in boxes.items():
+            assert row == store[rid][0]
+            # The values the store was given; Chroma normalizes them again, which moves a few by one float32 step.
+            assert np.allclose(vec, store[rid][1], rtol=1e-6, atol=1e-7)
+
+
+def test_a_restored_older_manifest_is_not_answered_from_the_boxes(tmp_path: Path, corpus: list[str]) -> None:
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus[:10], embeddings=hash_embed(corpus[:10]))
+    old = mem.index_path.read_bytes()
+    mem.add(corpus[10:20], embeddings=hash_embed(corpus[10:20]))
+    mem.close()
+    mem.index_path.write_bytes(old)
+    assert mem.layout.segments_newer_than(1) and not mem.layout.segments_newer_than(2)
+    reader = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    with pytest.raises(CorruptMemoryError):  # the store's check runs, as test_lazy_store shows for any query
+        reader.search_by_vector(hash_embed([corpus[0]])[0], top_k=1)

@@ -1,4 +1,5 @@
-"""A reader opens its vector store only when a query needs a vector row (keyword search never does)."""
+"""A reader opens its vector store only when a query needs it: keyword search never does, nor does an unfiltered
+vector query of a small memory (answered from the segments' boxes)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ mem = Memory(sys.argv[1])
 kw = mem.search("PYTHONHASHSEED", top_k=3, mode="keyword")
 after_keyword = "chromadb" in sys.modules
 unneeded = sorted(m for m in ("http.client", "ssl", "filelock", "importlib.abc") if m in sys.modules)
-vec = mem.search_by_vector([0.1] * 64, top_k=2)
+vec = mem.search_by_vector(json.loads(sys.argv[2]), top_k=2)
+after_vector = "chromadb" in sys.modules
+filtered = mem.search_by_vector([0.1] * 64, top_k=2, where={"file": "none"})
 print(json.dumps({"keyword": [c.text for c in kw], "chroma_after_keyword": after_keyword, "unneeded": unneeded,
-                  "vector": len(vec), "chroma_after_vector": "chromadb" in sys.modules}))
+                  "vector": [c.text for c in vec], "chroma_after_vector": after_vector,
+                  "filtered": len(filtered), "chroma_after_filter": "chromadb" in sys.modules}))
 """
 
 
@@ -34,7 +38,8 @@ def test_keyword_search_in_a_fresh_process_imports_neither_chroma_nor_what_it_do
     mem.add(corpus, embeddings=hash_embed(corpus))
     assert mem.search("PYTHONHASHSEED", top_k=1, mode="keyword")  # builds the keyword index
     mem.close()
-    out = subprocess.run([sys.executable, "-c", _READER, str(tmp_path / "kb.mp4")], capture_output=True, text=True,
+    query = json.dumps(hash_embed([corpus[-1]])[0].tolist())
+    out = subprocess.run([sys.executable, "-c", _READER, str(tmp_path / "kb.mp4"), query], capture_output=True, text=True,
                          cwd=REPO, timeout=300, env={"PYTHONPATH": str(REPO), "ANONYMIZED_TELEMETRY": "False",
                                                      "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
@@ -42,7 +47,10 @@ def test_keyword_search_in_a_fresh_process_imports_neither_chroma_nor_what_it_do
     assert "PYTHONHASHSEED" in res["keyword"][0]  # text decoded from the video
     assert res["chroma_after_keyword"] is False
     assert res["unneeded"] == []  # a local search needs no HTTP, TLS or writer lock
-    assert res["vector"] == 2 and res["chroma_after_vector"] is True
+    # A small memory's unfiltered vector query is answered from the vectors in the MP4's own box.
+    assert res["vector"][0] == corpus[-1] and len(res["vector"]) == 2
+    assert res["chroma_after_vector"] is False
+    assert res["filtered"] == 0 and res["chroma_after_filter"] is True  # metadata filters are Chroma's job
 
 
 def test_a_lazily_opened_store_still_refuses_a_rolled_back_manifest(tmp_path: Path) -> None:

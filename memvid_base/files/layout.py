@@ -44,6 +44,9 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _FIX = "Restore the index from a backup or rebuild the memory."
 
 
+_SEGMENT_NAME = re.compile(r"(\d{8,})-[0-9a-f]{16}\.mp4")
+
+
 def _problem(value: str) -> str | None:
     """Why ``value`` is not a canonical relative path inside a folder, or None when it is one."""
     if len(value) > MAX_PATH_CHARS:
@@ -353,6 +356,16 @@ class Layout:
 
     def segment_path(self, version: int, uid: str) -> Path:
         return self.segments_dir / f"{version:08d}-{uid}.mp4"
+
+    def segments_newer_than(self, version: int) -> bool:
+        """Whether the segments folder holds a segment file a version after ``version`` wrote (names only)."""
+        if self.read_only or not self.segments_dir.is_dir():
+            return False
+        for path in self.segments_dir.iterdir():
+            found = _SEGMENT_NAME.fullmatch(path.name)
+            if found and int(found[1]) > version:
+                return True
+        return False
 
     def promote_temp(self, uid: str) -> Path:
         """A copy of a segment, renamed over the video from the cache folder (the same filesystem)."""

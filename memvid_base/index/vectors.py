@@ -150,10 +150,11 @@ def ids_clause(chunk_ids: Sequence[str]) -> dict[str, Any]:
 
 
 def make_row(
-    chunk_id: str, segment: str, frame: int, frames: int, checksum: str, version: int, text_bytes: int
+    chunk_id: str, segment: str, frame: int, frames: int, checksum: str, version: int, text_bytes: int,
+    v1: int = LIVE,
 ) -> Row:
-    """The row for a chunk written at ``version``; it is live until replaced or deleted."""
-    return Row(f"{chunk_id}@{version}", chunk_id, segment, frame, frames, checksum, version, LIVE, text_bytes)
+    """The row for a chunk written at ``version``; it is live until replaced or deleted (``v1``)."""
+    return Row(f"{chunk_id}@{version}", chunk_id, segment, frame, frames, checksum, version, v1, text_bytes)
 
 
 def row_metadata(row: Row, user_metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,8 +213,9 @@ HNSW_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": 4
 WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
 # Up to this many rows, an unfiltered query ranks on an exact in-memory copy of the store's vectors instead
 # of HNSW: at 2,000 rows the search took 0.2 ms against Chroma's 1-4 ms (benchmarks/profile_search.py), and
-# being exact, a copy's store (bit-identical vectors) returns the same list.  The copy is read once per
-# store and committed version, which grows with the rows (0.9 s for 2,000 rows on a very busy machine).
+# being exact, every copy of the MP4 returns the same list.  The copy is read once per committed version,
+# from the segments' boxes (about 0.1 s at 10,000 rows, without importing Chroma) or, where a segment has
+# no box, from the store from the second query on (0.6 s at 10,000 rows).
 FLAT_MAX_ROWS = 10_000
 _FLAT_BLOCK = 1024
 
@@ -282,7 +284,9 @@ class VectorStore:
 
     With ``opener`` (a function returning the client, and ``client`` None) nothing is opened until the
     store is first used, so a search that needs no vector row (keyword mode on its quick path) never
-    imports or opens Chroma; ``on_open`` then runs once on the opened store.
+    imports or opens Chroma; ``on_open`` then runs once on the opened store.  ``flat_source(head)`` gives
+    the rows and vectors the store holds at committed version ``head`` without opening it (None when it
+    cannot): a small store's unfiltered queries then never open Chroma either (see :meth:`flat`).
     """
 
     def __init__(
@@ -294,6 +298,7 @@ class VectorStore:
         *,
         opener: Callable[[], Any] | None = None,
         on_open: Callable[[VectorStore], None] | None = None,
+        flat_source: Callable[[int], tuple[list[Row], np.ndarray] | None] | None = None,
     ) -> None:
         self.name = collection
         self._dimension, self._create = dimension, create
@@ -306,6 +311,8 @@ class VectorStore:
         self._flat: FlatIndex | None = None
         self._flat_failed: int | None = None  # the head at which reading the vectors failed
         self._flat_asked: int | None = None  # the head a first query was answered at (by HNSW)
+        self._flat_source = flat_source
+        self._source_failed: int | None = None  # the head at which flat_source could not answer
         self._writes = 0  # a flat index read while this store was being written is dropped
         if opener is None:
             self._open()
@@ -418,7 +425,8 @@ class VectorStore:
 
         Read by the first query at a new head (every row's vector and bookkeeping), so that every query
         of a small store ranks the same way; None for stores of more than :data:`FLAT_MAX_ROWS` rows
-        (``total_rows``: the manifest's count).
+        (``total_rows``: the manifest's count).  From ``flat_source`` when it answers, else from the store
+        itself, from the second query at a head on.
         """
         if head is None or total_rows > FLAT_MAX_ROWS:
             return None
@@ -426,6 +434,13 @@ class VectorStore:
             return self._flat
         if self._flat_failed == head:
             return None
+        if self._flat_source is not None and self._source_failed != head:
+            writes = self._writes
+            found = self._flat_source(head)  # the segments' boxes: about 0.1 s at 10,000 rows, Chroma not imported
+            if found is not None and self._writes == writes and len(found[0]) <= FLAT_MAX_ROWS:
+                self._flat = FlatIndex(head, *found)
+                return self._flat
+            self._source_failed = head
         if self._flat_asked != head:
             # A process that asks once (`memvid search`, a first MCP call) would pay more to read every vector
             # (0.6 s at 10,000 rows) than HNSW costs: the index is read when a second query comes.

@@ -17,18 +17,16 @@ metadata it lacks.  Text is never cached: searches decode it from the video as a
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import CorruptMemoryError, InvalidInputError
-from ..files.manifest import Manifest, Segment, WriterLock, read_manifest
+from ..files.manifest import Manifest, WriterLock, read_manifest
 from ..format.segment_meta import SegmentMeta
 from ..index.keyword_cache import stamp_for
-from ..index.vectors import LIVE, VectorStore, make_row, row_metadata, row_payload
+from ..index.vectors import VectorStore, row_metadata, row_payload
 from ..types import Row
+from .replay import rows_from_metas
 from .transaction import WriteTransaction
 
 if TYPE_CHECKING:
@@ -39,7 +37,6 @@ if TYPE_CHECKING:
 
 PENDING_KEY = "user_metadata"  # in the manifest's ``store`` object
 PENDING = "pending"
-_SNAPSHOT_OPS = ("compact", "build", "clear")  # as maintenance.rebuild_store replays versions
 _BATCH = 2000
 _BAR_MIN_FRAMES = 200  # a shorter pass is over before a progress bar would help
 _WAIT_FOR_OTHER_S = 3600.0  # another reader of the same cache may be filling it in
@@ -69,7 +66,7 @@ def store_from_boxes(
     makes from the frames, so searches rank the same; only user metadata is missing.
     """
     m = tx.m
-    rows, vectors, live = _replay(m, metas)
+    rows, vectors, live = rows_from_metas(m, metas)
     old_fields = dict(m.store)
     store, fields = fresh_store()
     store.add(rows, vectors, [{}] * len(rows))
@@ -80,46 +77,6 @@ def store_from_boxes(
     tx.write()  # the commit point
     tx.retire_store(old_fields)
     return live
-
-
-def _replay(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row], np.ndarray, int]:
-    """Replay the versions from the chunk tables: ``(rows, their vectors, live count)``, history first."""
-    Entry = tuple[str, Segment, int, int, str, int, np.ndarray]  # id, segment, frame, frames, checksum, bytes, vector
-    live: dict[str, Entry] = {}
-    history: list[tuple[Entry, int]] = []
-    dim = int(m.embedding.get("dimension") or 0)
-    for seg in sorted(m.segments, key=lambda s: s.version):
-        if seg.file == "" or any(v.version == seg.version and v.op in _SNAPSHOT_OPS for v in m.versions):
-            history.extend((entry, seg.version) for entry in live.values())
-            live = {}
-        if not seg.file:
-            continue
-        meta = metas.get(seg.uid)
-        if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
-            raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
-        rows_of_box = iter(meta.decode_vectors())
-        for c in meta.chunks:
-            if previous := live.pop(c.id, None):
-                history.append((previous, seg.version))
-            if not c.deleted:
-                live[c.id] = (c.id, seg, c.frame, _span(seg, c.frame, c.frames), c.checksum, c.text_bytes, next(rows_of_box))
-    entries = [(e, v1) for e, v1 in history + [(e, LIVE) for e in live.values()] if v1 > m.history_floor]
-    rows = [dataclasses.replace(make_row(cid, seg.uid, frame, frames, checksum, seg.version, size), v1=v1)
-            for (cid, seg, frame, frames, checksum, size, _), v1 in entries]
-    vectors = np.asarray([e[6] for e, _ in entries], dtype=np.float32) if entries else np.zeros((0, 1), np.float32)
-    return rows, vectors, len(live)
-
-
-def _span(seg: Segment, first: int, frames: int) -> int:
-    """The frames of the group starting at ``first``, which must be a group the segment lists."""
-    starts = seg.group_starts
-    if first not in starts:
-        raise CorruptMemoryError(f"{seg.file}'s box places a chunk at frame {first}, where no group starts.")
-    k = starts.index(first)
-    span = (starts[k + 1] if k + 1 < len(starts) else seg.frames) - first
-    if span != frames:
-        raise CorruptMemoryError(f"{seg.file}'s box says the group at frame {first} spans {frames} frames, not {span}.")
-    return span
 
 
 def backfill(layout: Layout, view: MemoryView, keywords: KeywordCache, show_progress: bool | None = None) -> bool:

@@ -5,10 +5,9 @@ These run apart from everyday reading and writing, and receive their collaborato
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,11 @@ from ..format.container import box_size
 from ..format.payload import Record
 from ..format.segment_meta import ChunkEntry, SegmentMeta
 from ..index.reader import fetch_record
-from ..index.vectors import LIVE, VectorStore, make_row
-from ..types import Row
+from ..index.vectors import VectorStore, make_row
 from .ingest import SegmentSink, empty_segment, rows_for
 from .lazy_metadata import PENDING_KEY
+from .replay import replay
 from .transaction import WriteTransaction
-
-_SNAPSHOT_OPS = ("compact", "build", "clear")
 
 
 @dataclass
@@ -243,41 +240,30 @@ def rebuild_store(
     number of live chunks.
     """
     m = tx.m
-    live: dict[str, tuple[Record, Segment, int, int]] = {}
-    history: list[tuple[Record, Segment, int, int, int]] = []  # record, segment, frame, frames, v1
-    for seg in sorted(m.segments, key=lambda s: s.version):
-        if seg.file == "" or _is_snapshot(m, seg):
-            history.extend((*entry, seg.version) for entry in live.values())
-            live = {}
-        if not seg.file:
-            continue
+
+    def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[Record, int, int]]]:
         for first, records in segments.iter_groups(seg):
             span = _group_span(seg, first)
-            for rec in records:
-                if previous := live.pop(rec.id, None):
-                    history.append((*previous, seg.version))
-                if not rec.deleted:
-                    live[rec.id] = (rec, seg, first, span)
-    entries = [e for e in history + [(*v, LIVE) for v in live.values()] if e[4] > m.history_floor]
+            yield from ((rec.id, rec.deleted, (rec, first, span)) for rec in records)
+
+    replayed, live = replay(m, chunks_of)
     old_fields = dict(m.store)
     store, fields = fresh_store()
-    vectors = vectors_from_boxes(tx.layout, m, [(rec.id, seg) for rec, seg, *_ in entries])
+    vectors = vectors_from_boxes(tx.layout, m, [(rec.id, seg) for (rec, _, _), seg, _ in replayed])
     if vectors is None:  # a segment written before boxes existed: embed again
-        texts = [rec.text or "" for rec, *_ in entries]
-        vectors = quantized(embed(texts, show_progress))[1] if entries else np.zeros((0, 1), np.float32)
-    rows: list[Row] = []
-    for rec, seg, frame, frames, v1 in entries:
-        row = make_row(rec.id, seg.uid, frame, frames, rec.checksum, seg.version,
-                       len((rec.text or "").encode("utf-8", "surrogatepass")))
-        rows.append(dataclasses.replace(row, v1=v1))
-    store.add(rows, vectors, [rec.metadata for rec, *_ in entries])
+        texts = [rec.text or "" for (rec, _, _), _, _ in replayed]
+        vectors = quantized(embed(texts, show_progress))[1] if replayed else np.zeros((0, 1), np.float32)
+    rows = [make_row(rec.id, seg.uid, frame, frames, rec.checksum, seg.version,
+                     len((rec.text or "").encode("utf-8", "surrogatepass")), v1)
+            for (rec, frame, frames), seg, v1 in replayed]
+    store.add(rows, vectors, [rec.metadata for (rec, _, _), _, _ in replayed])
     m.store.update(fields)
     m.store.pop(PENDING_KEY, None)  # every row has its user metadata now
-    m.live_chunks = len(live)
-    m.dead_rows = len(entries) - len(live)
+    m.live_chunks = live
+    m.dead_rows = len(replayed) - live
     tx.write()
     tx.retire_store(old_fields)
-    return len(live)
+    return live
 
 
 def vectors_from_boxes(layout: Layout, m: Manifest, chunks: list[tuple[str, Segment]]) -> np.ndarray | None:
@@ -318,9 +304,6 @@ def _group_span(seg: Segment, first: int) -> int:
     end = seg.group_starts[k + 1] if k + 1 < len(seg.group_starts) else seg.frames
     return end - first
 
-
-def _is_snapshot(m: Manifest, seg: Segment) -> bool:
-    return any(v.version == seg.version and v.op in _SNAPSHOT_OPS for v in m.versions)
 
 
 

@@ -1,0 +1,123 @@
+"""The vector rows a memory's segments make, replayed in version order.
+
+Two readers need the same answer: rebuilding the vector store from the video, and the exact in-memory index
+a small memory's first vector query reads straight from the segments' boxes (so that it never imports or
+opens Chroma). Both replay the segments the same way: a snapshot (build, compact, clear) ends every row live
+before it, a later row of a chunk ends the earlier one, and rows that ended at or before the history floor
+are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TypeVar
+
+import numpy as np
+
+from ..errors import CorruptMemoryError
+from ..files.layout import Layout
+from ..files.manifest import Manifest, Segment
+from ..files.self_describe import read_segment_meta
+from ..format.segment_meta import ChunkEntry, SegmentMeta
+from ..index.vectors import LIVE, make_row
+from ..types import Row
+
+SNAPSHOT_OPS = ("compact", "build", "clear")
+P = TypeVar("P")
+
+
+def replay(m: Manifest, chunks_of: Callable[[Segment], Iterable[tuple[str, bool, P]]]) -> tuple[list[tuple[P, Segment, int]], int]:
+    """Every row the store holds at ``m``'s version, as ``(payload, segment, v1)``, and how many are live.
+
+    ``chunks_of(segment)`` yields the segment's ``(chunk id, deleted, payload)`` in table order. A row is
+    visible from its segment's version up to ``v1`` (:data:`LIVE` while it is current).
+    """
+    live: dict[str, tuple[P, Segment]] = {}
+    history: list[tuple[P, Segment, int]] = []
+    for seg in sorted(m.segments, key=lambda s: s.version):
+        if seg.file == "" or is_snapshot(m, seg):
+            history.extend((payload, owner, seg.version) for payload, owner in live.values())
+            live = {}
+        if not seg.file:
+            continue
+        for chunk_id, deleted, payload in chunks_of(seg):
+            if previous := live.pop(chunk_id, None):
+                history.append((*previous, seg.version))
+            if not deleted:
+                live[chunk_id] = (payload, seg)
+    rows = history + [(payload, seg, LIVE) for payload, seg in live.values()]
+    return [r for r in rows if r[2] > m.history_floor], len(live)
+
+
+def is_snapshot(m: Manifest, seg: Segment) -> bool:
+    """Whether ``seg`` was written by an operation that replaced every row before it."""
+    return any(v.version == seg.version and v.op in SNAPSHOT_OPS for v in m.versions)
+
+
+def rows_from_metas(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row], np.ndarray, int]:
+    """The store's rows at ``m``'s version from the segments' boxes (by segment uid): ``(rows, vectors, live)``.
+
+    The rows and their order are those the store holds, and the vectors those it was given: the int8 values of
+    the boxes, decoded the same way (Chroma normalizes them again, which moves some by one float32 step).
+
+    Raises:
+        CorruptMemoryError: A box is missing, names another segment, or places a chunk where no group starts.
+    """
+    dim = int(m.embedding.get("dimension") or 0)
+    decoded: dict[str, np.ndarray] = {}
+
+    def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[ChunkEntry, int]]]:
+        meta = metas.get(seg.uid)
+        if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
+            raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
+        decoded[seg.uid] = meta.decode_vectors()
+        spans = _group_spans(seg)
+        row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
+        for entry in meta.chunks:
+            if not entry.deleted and spans.get(entry.frame) != entry.frames:
+                raise CorruptMemoryError(
+                    f"{seg.file}'s box places chunk {entry.id!r} in a group of {entry.frames} frames at frame "
+                    f"{entry.frame}, which the segment does not list."
+                )
+            yield entry.id, entry.deleted, (entry, row)
+            row += not entry.deleted
+
+    entries, live = replay(m, chunks_of)
+    rows = [make_row(entry.id, seg.uid, entry.frame, entry.frames, entry.checksum, seg.version, entry.text_bytes, v1)
+            for (entry, _), seg, v1 in entries]
+    vectors = np.empty((len(entries), dim), dtype=np.float32) if entries else np.zeros((0, 1), np.float32)
+    for k, ((_, row), seg, _) in enumerate(entries):
+        vectors[k] = decoded[seg.uid][row]
+    return rows, vectors, live
+
+
+def rows_from_boxes(layout: Layout, m: Manifest, max_rows: int) -> tuple[list[Row], np.ndarray] | None:
+    """:func:`rows_from_metas` read from the segment files, or None where the boxes cannot answer.
+
+    None when a segment has no box (written before boxes existed), a box disagrees with the manifest, or
+    the memory holds more than ``max_rows`` rows.
+    """
+    if m.live_chunks + m.dead_rows > max_rows:
+        return None
+    metas: dict[str, SegmentMeta] = {}
+    for seg in m.segments:
+        if seg.file:
+            meta = read_segment_meta(layout.segment_source(seg.file))
+            if meta is None or len(meta.chunks) > max_rows:
+                return None
+            metas[seg.uid] = meta
+    try:
+        rows, vectors, _ = rows_from_metas(m, metas)
+    except CorruptMemoryError:
+        return None
+    return (rows, vectors) if len(rows) <= max_rows else None
+
+
+def _group_spans(seg: Segment) -> dict[int, int]:
+    """Each group's first frame and the frames it spans."""
+    starts = seg.group_starts
+    ends = (*starts[1:], seg.frames)
+    return {first: end - first for first, end in zip(starts, ends)}
+
+
+__all__ = ["SNAPSHOT_OPS", "is_snapshot", "replay", "rows_from_boxes", "rows_from_metas"]
