@@ -206,8 +206,8 @@ class MemoryView:
 
         def rows(head: int) -> tuple[list[Row], np.ndarray] | None:
             me = view()
-            if me is None or me.manifest.version != head:
-                return None
+            if me is None or me.manifest.version != head or me.layout.remote:
+                return None  # over HTTP the boxes were read once, into the store (lazy_metadata.store_from_boxes)
             if me.as_of is None and not me.consistent and not me.layout.writer_pending() and me.layout.segments_newer_than(head):
                 return None  # an older manifest restored over a newer memory: the store's check says so (checked_store)
             try:

@@ -239,6 +239,13 @@ class Layout:
     def read_only(self) -> bool:
         return self.source is not None
 
+    @property
+    def remote(self) -> bool:
+        """Whether the segments are read over HTTP."""
+        from ..remote.range_http import is_remote
+
+        return self.source is not None and is_remote(self.source)
+
     def segment_source(self, relative: str, field: str = "segment file") -> Path | str:
         """Where to read a segment file the manifest names: a path inside the memory, or a URL under its source."""
         from ..remote.range_http import is_remote
