@@ -82,23 +82,19 @@ class _Layout:
                     fixed[r - 2 : r + 3, c - 2 : c + 3] = True
         if version >= 7:
             fixed[: 6, n - 11 : n - 8] = fixed[n - 11 : n - 8, : 6] = True  # version information
-        rows, cols = [], []
-        col, upward = n - 1, True
-        while col > 0:
-            if col == 6:
-                col -= 1  # the vertical timing pattern is skipped as a whole column
-            for r in range(n - 1, -1, -1) if upward else range(n):
-                for c in (col, col - 1):
-                    if not fixed[r, c]:
-                        rows.append(r)
-                        cols.append(c)
-            col -= 2
-            upward = not upward
+        # Data bits fill two-column strips from the right, up then down, skipping the vertical timing column;
+        # in numpy, as a loop over the 31,000 modules of version 40 took 30 ms of a first query.
+        rights = [c for c in range(n - 1, 0, -2) if c > 6] + list(range(5, 0, -2))
+        down = np.arange(n)
+        rows_all = np.concatenate([np.repeat(down[::-1] if k % 2 == 0 else down, 2) for k in range(len(rights))])
+        cols_all = np.concatenate([np.tile([c, c - 1], n) for c in rights])
+        free = ~fixed[rows_all, cols_all]
+        rows, cols = rows_all[free], cols_all[free]
         ec, groups = _BLOCKS_L[version - 1]
         sizes = [d for d, count in groups for _ in range(count)]
         total = sum(sizes) + ec * len(sizes)
         assert len(rows) // 8 == total, "QR tables disagree"
-        mr, mc = np.array(rows[: total * 8]), np.array(cols[: total * 8])
+        mr, mc = rows[: total * 8], cols[: total * 8]
         self.flat = mr * n + mc
         self.masks = [
             (mr + mc) % 2 == 0, mr % 2 == 0, mc % 3 == 0, (mr + mc) % 3 == 0, (mr // 2 + mc // 3) % 2 == 0,
