@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from .boundary import public_errors
@@ -124,6 +122,9 @@ class MemvidEncoder:
                 raise InvalidInputError(f"Text {k} is empty or not a str.")
         args = [(t, self.chunk_size, self.overlap) for t in texts]
         if self.n_workers > 1 and len(texts) >= _PARALLEL_MIN:
+            import multiprocessing  # here: `import memvid_base` must not pay for it (8 ms per CLI call)
+            from concurrent.futures import ProcessPoolExecutor
+
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
             with ProcessPoolExecutor(self.n_workers, mp_context=ctx) as pool:
                 pieces = list(pool.map(_chunk_one, args, chunksize=max(1, len(args) // (self.n_workers * 8))))

@@ -12,10 +12,9 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from typing_extensions import Self
 
 from .boundary import public_errors
 from .config import VideoSettings
@@ -34,6 +33,9 @@ from .storage import ingest, lazy_metadata, maintenance, recovery
 from .storage.maintenance import VerifyReport
 from .types import Chunk, Hit
 from .view import MemoryView
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11 on; the import costs readers 4 ms
 
 _R = TypeVar("_R")
 _READ_ATTEMPTS = 16  # retried only while other processes keep committing; a compaction is ~4 quick commits (commit, promote, ...)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from .errors import CorruptMemoryError
@@ -106,6 +105,8 @@ def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644, durable: bool
     """
     if os.path.isdir(path) and not os.path.islink(path):
         raise not_a_plain_file(path)
+    import tempfile  # writers only
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, mode)  # mkstemp creates 0600; a memory's files are ordinary shareable files

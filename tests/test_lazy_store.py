@@ -22,7 +22,8 @@ from memvid_base import Memory
 mem = Memory(sys.argv[1])
 kw = mem.search("PYTHONHASHSEED", top_k=3, mode="keyword")
 after_keyword = "chromadb" in sys.modules
-unneeded = sorted(m for m in ("http.client", "ssl", "filelock", "importlib.abc") if m in sys.modules)
+unneeded = sorted(m for m in ("http.client", "ssl", "socket", "filelock", "importlib.abc", "multiprocessing",
+                               "secrets", "tempfile", "typing_extensions") if m in sys.modules)
 vec = mem.search_by_vector(json.loads(sys.argv[2]), top_k=2)
 after_vector = "chromadb" in sys.modules
 filtered = mem.search_by_vector([0.1] * 64, top_k=2, where={"file": "none"})
@@ -46,7 +47,7 @@ def test_keyword_search_in_a_fresh_process_imports_neither_chroma_nor_what_it_do
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert "PYTHONHASHSEED" in res["keyword"][0]  # text decoded from the video
     assert res["chroma_after_keyword"] is False
-    assert res["unneeded"] == []  # a local search needs no HTTP, TLS or writer lock
+    assert res["unneeded"] == []  # a local search needs no HTTP, TLS, sockets, writer lock or process pool
     # A small memory's unfiltered vector query is answered from the vectors in the MP4's own box.
     assert res["vector"][0] == corpus[-1] and len(res["vector"]) == 2
     assert res["chroma_after_vector"] is False

@@ -8,14 +8,12 @@ therefore fails the write instead of leaving a memory that looks fine but is not
 from __future__ import annotations
 
 import bisect
-import multiprocessing
 import os
-import secrets
 import threading
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +64,11 @@ def _render_batch(args: tuple[list[bytes], VideoSettings]) -> list[np.ndarray]:
 
 def _process_pool(n_workers: int) -> Executor:
     # fork where available: spawn would re-run the user's __main__ script (seed-style scripts have no
-    # main guard). The children only run zxing-cpp and numpy, never torch or Chroma.
+    # main guard). The children only run zxing-cpp and numpy, never torch or Chroma. Imported here: readers
+    # never need multiprocessing (8 ms of every `memvid search`).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     return ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork" if "fork" in methods else "spawn"))
 
@@ -118,7 +120,7 @@ def _pack(encoded: list[tuple[str, bytes]], capacity: int, dictionary: bytes | N
 
 def plan_segment(records: Sequence[Record], settings: VideoSettings, workers: int = 1) -> SegmentPlan:
     """Compress and pack ``records`` into frame payloads (no video work yet), in ``workers`` threads."""
-    uid = secrets.token_bytes(8)
+    uid = os.urandom(8)  # what secrets.token_bytes does, without importing hmac and OpenSSL for readers
     encoded = [(r.id, encode_record(r)) for r in records]
     capacity = settings.frame_capacity - HEADER_SIZE
     dictionary = train_dictionary([e[1] for e in encoded])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import threading
 import time
 from collections import OrderedDict
@@ -483,6 +482,8 @@ class _Watchdog:
         sock = self._conn.sock
         if sock is not None:
             try:
+                import socket  # loaded by http.client already; not at module level, which local opens import
+
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass

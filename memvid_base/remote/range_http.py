@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sys
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
@@ -82,6 +81,8 @@ def display_url(url: str) -> str:
 
 def unavailable_error(url: str, exc: BaseException, timeout: float) -> RemoteUnavailableError:
     """The error for a request to ``url`` that failed with ``exc`` (timeout, refusal, DNS, TLS...)."""
+    import socket  # only here: every local open imports this module (is_remote), and socket costs it 4 ms
+
     if isinstance(exc, (TimeoutError, socket.timeout)):
         why = f"timed out after {timeout:g} s"
     elif isinstance(exc, ConnectionRefusedError):
