@@ -26,7 +26,7 @@ from .files.segments import SegmentCache
 from .index.chroma_io import hold_readers_lock, open_client, release_readers_lock
 from .index.reader import materialize
 from .index.vectors import FLAT_MAX_ROWS, VectorStore
-from .storage.replay import rows_from_boxes
+from .storage.replay import BoxCache, rows_from_boxes
 from .storage.transaction import collect_old_stores, committed_here, new_uid, rolled_back_message
 from .types import Chunk, Hit, Row
 
@@ -55,6 +55,8 @@ class MemoryView:
         self._client_dir: Path | None = None  # the store folder our own client reads
         self._store_dir: tuple[str, Path] | None = None  # the manifest's store path and where it resolved
         self._readers_lock: int | None = None
+        self._boxes = BoxCache()  # segments' boxes already read for the exact index (see _flat_source)
+        self._boxes_lock = threading.Lock()
         self.consistent = False  # the store was checked against the manifest (see checked_store)
         self.mtime: int | None = None
         self.manifest = self._read()
@@ -206,14 +208,18 @@ class MemoryView:
 
         def rows(head: int) -> tuple[list[Row], np.ndarray] | None:
             me = view()
-            if me is None or me.manifest.version != head or me.layout.remote:
+            if me is None or me.layout.remote:
                 return None  # over HTTP the boxes were read once, into the store (lazy_metadata.store_from_boxes)
-            if me.as_of is None and not me.consistent and not me.layout.writer_pending() and me.layout.segments_newer_than(head):
-                return None  # an older manifest restored over a newer memory: the store's check says so (checked_store)
+            m = me.manifest  # read once: another thread's refresh() may replace it meanwhile
+            if m.version != head or m.history_floor > head:
+                return None
             try:
-                return rows_from_boxes(me.layout, me.manifest, FLAT_MAX_ROWS)
+                if me.as_of is None and not me.consistent and not me.layout.writer_pending() and me.layout.segments_newer_than(head):
+                    return None  # an older manifest restored over a newer memory: the store's check says so (checked_store)
+                with me._boxes_lock:  # the box cache is shared by this view's threads
+                    return rows_from_boxes(me.layout, m, FLAT_MAX_ROWS, me._boxes)
             except (MemvidError, OSError):
-                return None  # a box that cannot be read: the store answers instead
+                return None  # a box or folder that cannot be read: the store answers instead
 
         return rows
 

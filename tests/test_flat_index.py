@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import numpy as np
 import pytest
 
 from memvid_base import Memory, vectors
-from memvid_base.errors import CorruptMemoryError
+from memvid_base.errors import CorruptMemoryError, MemvidError
+from memvid_base.files.layout import Layout
 from memvid_base.index.vectors import FlatIndex
+from memvid_base.storage import replay
 from memvid_base.storage.replay import rows_from_boxes
 from memvid_base.types import Row
 from tests.core_fixtures import hash_embed, pydoc_chunks
@@ -155,3 +158,63 @@ def test_a_restored_older_manifest_is_not_answered_from_the_boxes(tmp_path: Path
     reader = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed)
     with pytest.raises(CorruptMemoryError):  # the store's check runs, as test_lazy_store shows for any query
         reader.search_by_vector(hash_embed([corpus[0]])[0], top_k=1)
+
+
+def _counting_box_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    real = replay.read_segment_meta
+
+    def counting(path: object) -> object:
+        reads.append(str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(replay, "read_segment_meta", counting)
+    return reads
+
+
+def test_after_an_append_the_first_query_reads_only_the_new_box(
+    tmp_path: Path, corpus: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    for k in range(0, 60, 10):
+        mem.add(corpus[k : k + 10], ids=[f"c{i}" for i in range(k, k + 10)], embeddings=hash_embed(corpus[k : k + 10]))
+    reads = _counting_box_reads(monkeypatch)
+    q = hash_embed([corpus[65]])[0]
+    mem.search_by_vector(q, top_k=3)
+    assert len(reads) == 6  # one per segment, once
+    mem.add(corpus[60:70], ids=[f"c{i}" for i in range(60, 70)], embeddings=hash_embed(corpus[60:70]))
+    assert mem.search_by_vector(q, top_k=1)[0].id == "c65"
+    assert len(reads) == 7 and reads[-1].endswith(mem.manifest.segments[-1].file)
+
+
+def test_a_manifest_naming_one_file_many_times_reads_it_at_most_twice(
+    tmp_path: Path, corpus: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus, ids=[f"c{i}" for i in range(len(corpus))], embeddings=hash_embed(corpus))
+    mem.close()
+    doc = json.loads(mem.index_path.read_text())
+    doc["segments"] += [dict(doc["segments"][-1], uid=f"{k:016x}") for k in range(300)]  # a stranger's manifest
+    mem.index_path.write_text(json.dumps(doc))
+    reads = _counting_box_reads(monkeypatch)
+    reader = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    try:
+        reader.search_by_vector(hash_embed([corpus[3]])[0], top_k=3)
+    except MemvidError:
+        pass  # the store may refuse the manifest too; what matters is the work done before
+    assert len(reads) <= 2
+
+
+def test_a_stale_head_or_an_unlistable_segments_folder_falls_back_to_the_store(
+    memory: Memory, corpus: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = memory._view._flat_source()
+    assert rows(memory.version) is not None
+    assert rows(memory.version - 1) is None  # the view moved on: never rows of one version under another's head
+
+    def unlistable(self: object, version: int) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Layout, "segments_newer_than", unlistable)
+    reader = Memory(memory.video_path, embedding_model=hash_embed)
+    assert reader.search_by_vector(hash_embed([corpus[7]])[0], top_k=1)[0].id == "c7"  # answered by Chroma

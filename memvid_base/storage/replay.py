@@ -54,23 +54,27 @@ def is_snapshot(m: Manifest, seg: Segment) -> bool:
     return any(v.version == seg.version and v.op in SNAPSHOT_OPS for v in m.versions)
 
 
-def rows_from_metas(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row], np.ndarray, int]:
+def rows_from_metas(
+    m: Manifest, metas: Mapping[str, SegmentMeta], decoded: dict[str, np.ndarray] | None = None
+) -> tuple[list[Row], np.ndarray, int]:
     """The store's rows at ``m``'s version from the segments' boxes (by segment uid): ``(rows, vectors, live)``.
 
     The rows and their order are those the store holds, and the vectors those it was given: the int8 values of
     the boxes, decoded the same way (Chroma normalizes them again, which moves some by one float32 step).
+    ``decoded`` keeps each segment's decoded vectors between calls (segments never change).
 
     Raises:
         CorruptMemoryError: A box is missing, names another segment, or places a chunk where no group starts.
     """
     dim = int(m.embedding.get("dimension") or 0)
-    decoded: dict[str, np.ndarray] = {}
+    vectors_of: dict[str, np.ndarray] = {} if decoded is None else decoded
 
     def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[ChunkEntry, int]]]:
         meta = metas.get(seg.uid)
         if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
             raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
-        decoded[seg.uid] = meta.decode_vectors()
+        if seg.uid not in vectors_of:
+            vectors_of[seg.uid] = meta.decode_vectors()
         spans = _group_spans(seg)
         row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
         for entry in meta.chunks:
@@ -87,27 +91,55 @@ def rows_from_metas(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list
             for (entry, _), seg, v1 in entries]
     vectors = np.empty((len(entries), dim), dtype=np.float32) if entries else np.zeros((0, 1), np.float32)
     for k, ((_, row), seg, _) in enumerate(entries):
-        vectors[k] = decoded[seg.uid][row]
+        vectors[k] = vectors_of[seg.uid][row]
     return rows, vectors, live
 
 
-def rows_from_boxes(layout: Layout, m: Manifest, max_rows: int) -> tuple[list[Row], np.ndarray] | None:
+class BoxCache:
+    """Segments' boxes and decoded vectors already read, by segment uid and file (a segment never changes)."""
+
+    def __init__(self) -> None:
+        self.metas: dict[tuple[str, str], SegmentMeta] = {}
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def keep_only(self, m: Manifest) -> None:
+        """Forget segments ``m`` no longer lists (compacted or promoted away)."""
+        current = {(s.uid, s.file) for s in m.segments if s.file}
+        self.metas = {k: v for k, v in self.metas.items() if k in current}
+        uids = {uid for uid, _ in current}
+        self.vectors = {k: v for k, v in self.vectors.items() if k in uids}
+
+
+def rows_from_boxes(
+    layout: Layout, m: Manifest, max_rows: int, cache: BoxCache | None = None
+) -> tuple[list[Row], np.ndarray] | None:
     """:func:`rows_from_metas` read from the segment files, or None where the boxes cannot answer.
 
     None when a segment has no box (written before boxes existed), a box disagrees with the manifest, or
-    the memory holds more than ``max_rows`` rows.
+    the memory holds more than ``max_rows`` rows. With ``cache``, only segments not seen before are read,
+    so the first query after an append reads one box, not all of them.
     """
     if m.live_chunks + m.dead_rows > max_rows:
         return None
+    cache = cache if cache is not None else BoxCache()
+    cache.keep_only(m)
     metas: dict[str, SegmentMeta] = {}
+    entries = 0
     for seg in m.segments:
-        if seg.file:
+        if not seg.file:
+            continue
+        meta = cache.metas.get((seg.uid, seg.file))
+        if meta is None:
             meta = read_segment_meta(layout.segment_source(seg.file))
-            if meta is None or len(meta.chunks) > max_rows:
-                return None
-            metas[seg.uid] = meta
+            if meta is None or meta.segment_uid != seg.uid:
+                return None  # checked before reading the next box: a manifest cannot make us read one file many times
+            cache.metas[(seg.uid, seg.file)] = meta
+        entries += len(meta.chunks)
+        if entries > 2 * max_rows:  # rows plus tombstones: bounded however many segments the manifest lists
+            return None
+        metas[seg.uid] = meta
     try:
-        rows, vectors, _ = rows_from_metas(m, metas)
+        rows, vectors, _ = rows_from_metas(m, metas, cache.vectors)
     except CorruptMemoryError:
         return None
     return (rows, vectors) if len(rows) <= max_rows else None
@@ -120,4 +152,4 @@ def _group_spans(seg: Segment) -> dict[int, int]:
     return {first: end - first for first, end in zip(starts, ends)}
 
 
-__all__ = ["SNAPSHOT_OPS", "is_snapshot", "replay", "rows_from_boxes", "rows_from_metas"]
+__all__ = ["SNAPSHOT_OPS", "BoxCache", "is_snapshot", "replay", "rows_from_boxes", "rows_from_metas"]
