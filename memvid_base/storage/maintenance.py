@@ -27,7 +27,7 @@ from ..index.reader import fetch_record
 from ..index.vectors import VectorStore, make_row
 from .ingest import SegmentSink, empty_segment, rows_for
 from .lazy_metadata import PENDING_KEY
-from .replay import replay
+from .replay import box_of, replay
 from .transaction import WriteTransaction
 
 
@@ -270,8 +270,8 @@ def vectors_from_boxes(layout: Layout, m: Manifest, chunks: list[tuple[str, Segm
     """The stored vectors of ``(chunk id, segment)`` pairs, read from the segments' boxes; None if any is missing."""
     tables: dict[str, dict[str, np.ndarray]] = {}
     for seg in {s.uid: s for _, s in chunks}.values():
-        meta = read_segment_meta(layout.segment_source(seg.file))
-        if meta is None or meta.embedding_dim != m.embedding.get("dimension") or meta.segment_uid != seg.uid:
+        meta = box_of(layout, seg)
+        if meta is None or meta.embedding_dim != m.embedding.get("dimension"):
             return None
         live_ids = [c.id for c in meta.chunks if not c.deleted]
         tables[seg.uid] = dict(zip(live_ids, meta.decode_vectors()))

@@ -110,6 +110,12 @@ class BoxCache:
         self.vectors = {k: v for k, v in self.vectors.items() if k in uids}
 
 
+def box_of(layout: Layout, seg: Segment) -> SegmentMeta | None:
+    """The segment's box, or None when it has none (an older writer's) or it describes another segment."""
+    meta = read_segment_meta(layout.segment_source(seg.file))
+    return meta if meta is not None and meta.segment_uid == seg.uid else None
+
+
 def rows_from_boxes(
     layout: Layout, m: Manifest, max_rows: int, cache: BoxCache | None = None
 ) -> tuple[list[Row], np.ndarray] | None:
@@ -130,8 +136,8 @@ def rows_from_boxes(
             continue
         meta = cache.metas.get((seg.uid, seg.file))
         if meta is None:
-            meta = read_segment_meta(layout.segment_source(seg.file))
-            if meta is None or meta.segment_uid != seg.uid:
+            meta = box_of(layout, seg)
+            if meta is None:
                 return None  # checked before reading the next box: a manifest cannot make us read one file many times
             cache.metas[(seg.uid, seg.file)] = meta
         entries += len(meta.chunks)
@@ -152,4 +158,4 @@ def _group_spans(seg: Segment) -> dict[int, int]:
     return {first: end - first for first, end in zip(starts, ends)}
 
 
-__all__ = ["SNAPSHOT_OPS", "BoxCache", "is_snapshot", "replay", "rows_from_boxes", "rows_from_metas"]
+__all__ = ["SNAPSHOT_OPS", "BoxCache", "box_of", "is_snapshot", "replay", "rows_from_boxes", "rows_from_metas"]
