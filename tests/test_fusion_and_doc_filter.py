@@ -6,7 +6,7 @@ import pytest
 
 from memvid_base.errors import InvalidInputError
 from memvid_base.index.doc_filter import matches, required_terms, validate_where_document
-from memvid_base.index.fusion import alpha_weights, reciprocal_rank_fusion
+from memvid_base.index.fusion import alpha_weights, fuse_checked, reciprocal_rank_fusion
 
 # ---------------------------------------------------------------------------------------------- fusion
 
@@ -42,6 +42,34 @@ def test_rrf_duplicates_count_once_and_empty_inputs() -> None:
     assert dict(reciprocal_rank_fusion([["a", "a", "b"]]))["a"] == pytest.approx(1 / 61)
     assert reciprocal_rank_fusion([]) == []
     assert reciprocal_rank_fusion([[], []]) == []
+
+
+def _reference_rrf(lists: list[list[str]], k: int, weights: list[float]) -> list[tuple[str, float]]:
+    """RRF written out the slow, obvious way: the fast path must agree with it exactly."""
+    scores: dict[str, float] = {}
+    best: dict[str, int] = {}
+    for ranked, weight in zip(lists, weights):
+        first_rank: dict[str, int] = {}
+        for rank, item in enumerate(ranked, start=1):
+            first_rank.setdefault(item, rank)
+        for item, rank in first_rank.items():
+            if weight > 0:
+                scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+                best[item] = min(best.get(item, rank), rank)
+    return sorted(scores.items(), key=lambda p: (-p[1], best[p[0]], p[0]))
+
+
+def test_the_search_s_unchecked_fusion_ranks_exactly_like_the_formula() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):
+        lists = [[f"id{rng.randrange(12)}" for _ in range(rng.randrange(0, 15))] for _ in range(rng.randrange(1, 4))]
+        weights = [rng.choice([0.0, 0.25, 0.5, 1.0, rng.random()]) for _ in lists]
+        k = rng.choice([0, 1, 60])
+        expected = _reference_rrf(lists, k, weights)
+        assert fuse_checked(lists, k, weights) == expected
+        assert reciprocal_rank_fusion(lists, k, weights) == expected
 
 
 @pytest.mark.parametrize(("lists", "kwargs"), [

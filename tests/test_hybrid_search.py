@@ -75,6 +75,20 @@ def test_keyword_index_follows_adds_upserts_deletes_and_versions(memory: Memory)
     ]
 
 
+def test_a_reader_keeps_its_keyword_snapshot_until_another_writer_commits_a_version(memory: Memory) -> None:
+    """A reader searches one keyword snapshot while its version stands (no reload per query), and sees
+    another writer's rows and deletions at the first search after that writer's version is committed."""
+    reader = Memory(memory.video_path, embedding_model=hash_embed)
+    reader.search("warm", top_k=1, mode="keyword")
+    memory.add(["The VORTICELLA_GAIN knob sets the gain."], ids=["v"])
+    assert [c.id for c in reader.search("VORTICELLA_GAIN", top_k=1, mode="keyword")] == ["v"]
+    assert reader.search("VORTICELLA_GAIN", top_k=1, mode="hybrid")[0].id == "v"
+    memory.delete(ids=["v"])
+    assert "v" not in [c.id for c in reader.search("VORTICELLA_GAIN", top_k=3, mode="keyword")]
+    assert "v" not in [c.id for c in reader.search("VORTICELLA_GAIN", top_k=3, mode="hybrid")]
+    reader.close()
+
+
 def test_the_keyword_index_is_a_cache_rebuilt_from_the_video(memory: Memory, corpus: list[str]) -> None:
     first = [(c.id, c.text) for c in memory.search("exception handling", top_k=5, mode="hybrid")]
     folder = memory.layout.keyword_dir

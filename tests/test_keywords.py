@@ -119,6 +119,32 @@ def test_staged_until_commit_and_stamp_persists(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_reader_searches_one_snapshot_until_it_reloads(tmp_path: Path) -> None:
+    """Another writer's commits (another process, in life) reach a reader at reload(), never between two
+    searches: the stamp, the counts and the cached row ids of hits all describe the generation searched."""
+    writer = KeywordIndex.open(tmp_path / "kw")
+    writer.add(["a@1", "b@1"], ["alpha words", "beta words"], ["pa", "pb"])
+    writer.commit("m-1")
+    reader = KeywordIndex.open(tmp_path / "kw")
+    assert {rid for rid, _, _ in reader.search_payloads("words", 5)} == {"a@1", "b@1"}
+
+    writer.clear()  # a rebuild: the same document addresses now hold other rows
+    writer.add(["c@2", "d@2"], ["gamma words", "delta words"], ["pc", "pd"])
+    writer.commit("m-2")
+    time.sleep(0.7)  # past Tantivy's own on-commit reload delay (500 ms), which must not reach the reader
+    assert reader.stamp == "m-1" and len(reader) == 2
+    assert sorted((rid, p) for rid, _, p in reader.search_payloads("words", 5)) == [("a@1", "pa"), ("b@1", "pb")]
+    assert reader.payloads(["a@1", "c@2"]) == {"a@1": "pa"}
+
+    reader.reload()
+    assert reader.stamp == "m-2"
+    assert sorted((rid, p) for rid, _, p in reader.search_payloads("words", 5)) == [("c@2", "pc"), ("d@2", "pd")]
+    assert reader.payloads(["a@1", "c@2"]) == {"c@2": "pc"}
+    assert top(reader, "alpha") == [] and top(reader, "gamma") == ["c@2"]
+    writer.close()
+    reader.close()
+
+
 def test_add_replaces_same_row_id(idx: KeywordIndex) -> None:
     idx.add(["env@1"], ["now about tomatoes"])
     idx.commit("v2")

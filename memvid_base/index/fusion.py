@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ..errors import InvalidInputError
 
-__all__ = ["alpha_weights", "reciprocal_rank_fusion"]
+__all__ = ["alpha_weights", "fuse_checked", "reciprocal_rank_fusion"]
 
 
 def alpha_weights(alpha: float) -> tuple[float, float]:
@@ -66,19 +66,29 @@ def reciprocal_rank_fusion(ranked_lists: Sequence[Sequence[str]], k: int = 60,
     for w in weights:
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
             raise InvalidInputError(f"Every weight must be a finite number >= 0, got {w!r}.")
+    for ranked in ranked_lists:
+        if isinstance(ranked, (str, bytes)) or not isinstance(ranked, Sequence):
+            raise InvalidInputError("Each ranked list must be a sequence of ids, not a single string.")
+        for item in ranked:
+            if not isinstance(item, str):
+                raise InvalidInputError(f"Ids must be strings, got {type(item).__name__}.")
+    return fuse_checked(ranked_lists, k, weights)
+
+
+def fuse_checked(ranked_lists: Sequence[Sequence[str]], k: int, weights: Sequence[float]) -> list[tuple[str, float]]:
+    """:func:`reciprocal_rank_fusion` for arguments already known to be valid (the search's own id lists)."""
     scores: dict[str, float] = {}
     best: dict[str, int] = {}
     for ranked, weight in zip(ranked_lists, weights):
-        if isinstance(ranked, (str, bytes)) or not isinstance(ranked, Sequence):
-            raise InvalidInputError("Each ranked list must be a sequence of ids, not a single string.")
+        if weight <= 0:
+            continue
+        w = float(weight)
         seen: set[str] = set()
         for rank, item in enumerate(ranked, start=1):
-            if not isinstance(item, str):
-                raise InvalidInputError(f"Ids must be strings, got {type(item).__name__}.")
             if item in seen:
                 continue
             seen.add(item)
-            if weight > 0:
-                scores[item] = scores.get(item, 0.0) + float(weight) / (k + rank)
-                best[item] = min(best.get(item, rank), rank)
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
+            if rank < best.get(item, rank + 1):
+                best[item] = rank
     return sorted(scores.items(), key=lambda p: (-p[1], best[p[0]], p[0]))

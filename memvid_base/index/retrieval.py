@@ -25,7 +25,7 @@ from ..errors import InvalidInputError
 from ..files.manifest import Manifest
 from ..types import Chunk, Hit, Row
 from . import doc_filter
-from .fusion import alpha_weights, reciprocal_rank_fusion
+from .fusion import alpha_weights, fuse_checked
 from .keywords import KeywordIndex
 from .query import VectorQuery, as_vector, check_count, check_ids, nearest, require_dimension
 from .vectors import FlatIndex, VectorStore, row_from_payload, validate_where
@@ -115,8 +115,7 @@ class Ranker:
             dense = self._dense(req, n)
             sparse = sparse_future.result()
         weights = alpha_weights(req.alpha)
-        fused = reciprocal_rank_fusion([[rid for rid, _ in dense], [rid for rid, _, _ in sparse]], RRF_K,
-                                       weights)[:depth]
+        fused = fuse_checked([[rid for rid, _ in dense], [rid for rid, _, _ in sparse]], RRF_K, weights)[:depth]
         winners = {rid for rid, _ in fused}
         known = self._resolve([f for f in sparse if f[0] in winners],
                               {rid: h for rid, h in self._hits.items() if rid in winners}, req)
