@@ -309,6 +309,26 @@ def test_entry_point_subprocess(kb: Path, tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
+def test_the_installed_command_skips_the_last_collection_and_loses_no_write(tmp_path: Path) -> None:
+    """`memvid` runs console(), which freezes the heap before exit: a write it made is whole for the next process."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "memvid"]
+    assert script.value == "memvid_base.apps.cli:console", "reinstall (`pip install -e .`) after changing the entry point"
+    note = tmp_path / "note.md"
+    note.write_text("The QUASARBELL_LIMIT caps how many bells ring at once.\n")
+    video = tmp_path / "kb.mp4"
+    proc = subprocess.run([str(MEMVID), "encode", str(note), "-o", str(video), "--quiet"],
+                          capture_output=True, text=True, env=ENV, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([str(MEMVID), "search", str(video), "QUASARBELL_LIMIT", "--mode", "keyword", "--json"],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "QUASARBELL_LIMIT caps how many bells" in proc.stdout
+    proc = subprocess.run([str(MEMVID), "verify", str(video)], capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("OK:"), proc.stdout + proc.stderr
+
+
 def test_file_chat_example_builds_then_chats(tmp_path: Path) -> None:
     script = ROOT / "examples" / "file_chat.py"
     proc = subprocess.run(

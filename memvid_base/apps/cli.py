@@ -9,8 +9,10 @@ names the file and the fix; success exits 0.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ..errors import InvalidInputError, MemvidError
 from ..present import human_bytes
@@ -47,6 +49,7 @@ __all__ = [
     "cmd_serve",
     "cmd_verify",
     "collect_chunks",
+    "console",
     "human_bytes",
     "main",
     "memory_paths",
@@ -91,5 +94,17 @@ def _quiet_closed_pipe() -> None:
         pass  # stdout is not a real file (a test's buffer): nothing will flush it
 
 
+def console() -> NoReturn:
+    """The installed ``memvid`` command: :func:`main`, then the process ends.
+
+    The interpreter's last garbage collection walks every object that numpy, PyAV and memvid created
+    (30-50 ms of a 0.35 s `memvid search`); frozen, they are skipped.  Refcounting still frees and
+    closes everything at exit, and the commands close what they open, so nothing is left unflushed.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console()
