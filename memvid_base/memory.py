@@ -9,8 +9,9 @@ the files are), :mod:`~memvid_base.storage.transaction` (lock, repair, commit), 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,22 @@ class Memory(MemoryReader):
         self.fill_metadata()  # a memory rebuilt from its boxes gets its rows' user metadata before any change
         return WriteTransaction(self.layout, self._store_for, promote=self._promote, keywords=self._keywords)
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[WriteTransaction]:
+        """One write transaction under this object's lock, its manifest adopted once it committed.
+
+        A write that raises leaves this object's readers on the last committed version: the writer's
+        manifest, changed in place as it worked, is never shown to them (:meth:`MemoryView.use`).
+        """
+        with self._lock:
+            try:
+                with self._transaction() as tx:
+                    yield tx
+            except BaseException:
+                self._view.abandon_write()
+                raise
+            self._adopt(tx)
+
     def _store_for(self, manifest: Manifest) -> VectorStore:
         self._view.use(manifest)
         return self._view.store()
@@ -193,10 +210,8 @@ class Memory(MemoryReader):
         if not texts:
             return []
         vectors = None if embeddings is None else query.check_vectors(self.manifest, embeddings, len(texts))
-        with self._lock, self._transaction() as tx:
-            out = ingest.add(tx, self._sink(), self.embedder, texts, metas, id_list, vectors, show_progress)
-        self._adopt(tx)
-        return out
+        with self._write() as tx:
+            return ingest.add(tx, self._sink(), self.embedder, texts, metas, id_list, vectors, show_progress)
 
     def delete(self, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> int:
         """Delete chunks by id and/or metadata filter as one new version. Returns how many were deleted.
@@ -207,21 +222,18 @@ class Memory(MemoryReader):
             raise InvalidInputError("delete() needs ids or a where filter; call clear() to delete everything.")
         if where is not None:
             validate_where(where)
-        with self._lock, self._transaction() as tx:
+        with self._write() as tx:
             hits: list[Hit] = []
             if ids is not None:
                 hits.extend(tx.store.live_rows_for(query.check_ids(ids), tx.m.version))
             if where is not None:
                 hits.extend(tx.store.lookup(tx.m.version, where))
-            count = ingest.delete(tx, self._sink(), hits)
-        self._adopt(tx)
-        return count
+            return ingest.delete(tx, self._sink(), hits)
 
     def clear(self) -> None:
         """Delete every chunk as one new version (earlier versions stay readable until compaction)."""
-        with self._lock, self._transaction() as tx:
+        with self._write() as tx:
             ingest.clear(tx, self._sink())
-        self._adopt(tx)
 
 
     def compact(self, keep_history: bool = False, show_progress: bool = False) -> dict[str, int]:
@@ -230,9 +242,8 @@ class Memory(MemoryReader):
         Without ``keep_history`` the old segments and dead vector rows are deleted afterwards, and
         versions before the compaction can no longer be opened with ``as_of``.
         """
-        with self._lock, self._transaction() as tx:
+        with self._write() as tx:
             out = maintenance.compact(tx, self.segments, self._sink(), self._view.fresh_store, keep_history, show_progress)
-        self._adopt(tx)
         self._view.collect_old_stores(self._promote)
         return out
 
@@ -244,11 +255,16 @@ class Memory(MemoryReader):
         with self._lock, WriterLock(self.layout.lock):
             tx = WriteTransaction(self.layout, self._store_for, promote=self._promote)
             tx.manifest = read_manifest(self.layout.index)
-            self._view.use(tx.m)
-            self._view.forget_store()
-            ingest.check_dimension(tx.m, self.embedder)
-            live = maintenance.rebuild_store(tx, self.segments, self.embedder.embed_many, self._view.fresh_store, show_progress)
-        self._adopt(tx)
+            try:
+                self._view.use(tx.m)
+                self._view.forget_store()
+                ingest.check_dimension(tx.m, self.embedder)
+                live = maintenance.rebuild_store(tx, self.segments, self.embedder.embed_many, self._view.fresh_store,
+                                                 show_progress)
+            except BaseException:
+                self._view.abandon_write()
+                raise
+            self._adopt(tx)
         self._view.collect_old_stores(self._promote)
         return live
 

@@ -6,6 +6,8 @@ version (``as_of``) until compaction removes that version.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -58,6 +60,7 @@ class MemoryView:
         self._boxes = BoxCache()  # segments' boxes already read for the exact index (see _flat_source)
         self._boxes_lock = threading.Lock()
         self.consistent = False  # the store was checked against the manifest (see checked_store)
+        self._writing: Manifest | None = None  # a writer's manifest, which stores follow until it commits (see use)
         self.mtime: int | None = None
         self.manifest = self._read()
         self.settings = VideoSettings.from_dict(self.manifest.video)
@@ -121,6 +124,7 @@ class MemoryView:
     def adopt(self, manifest: Manifest, mtime: int | None) -> None:
         """Read ``manifest`` from now on (one this process committed, or just read)."""
         self.manifest = manifest
+        self._writing = None
         if mtime is not None:
             self.mtime = mtime
         self.settings = VideoSettings.from_dict(manifest.video)
@@ -134,9 +138,31 @@ class MemoryView:
                             locate=lambda seg: layout.segment_source(seg.file, f"Segment {seg.uid} file"))
 
     def use(self, manifest: Manifest) -> None:
-        """Follow a manifest a writer has just re-read under its lock (its segments may be newer)."""
-        self.manifest = manifest
-        self.seg_by_uid = {s.uid: s for s in manifest.segments}
+        """Open stores for the manifest a writer re-read under its lock, without showing it to readers.
+
+        The writer changes that manifest in place as it works (its new segments, then its version), so
+        this view's readers keep a committed one: a copy of it, taken at the transaction's first call
+        while it is still as committed, when another process committed since this view last read.
+        :meth:`adopt` ends the write; :meth:`abandon_write` ends one that raised.
+        """
+        if manifest is self._writing:
+            return
+        if (manifest.created, manifest.version) != (self.manifest.created, self.manifest.version):
+            committed = copy.deepcopy(manifest)
+            self.manifest = committed
+            self.seg_by_uid = {s.uid: s for s in committed.segments}
+        self._writing = manifest
+
+    def abandon_write(self) -> None:
+        """After a write that raised: stores follow the readers' manifest again, re-read if the file changed."""
+        self._writing = None
+        with contextlib.suppress(MemvidError, OSError):
+            self.refresh()  # a commit that landed before the failure (kb.mp4's promotion failed, say) is real
+
+    @property
+    def _store_manifest(self) -> Manifest:
+        """The manifest that names the store: the writer's while one works here, else the readers'."""
+        return self._writing if self._writing is not None else self.manifest
 
     @property
     def client(self) -> Any:
@@ -153,7 +179,7 @@ class MemoryView:
 
     @property
     def store_dir(self) -> Path:
-        rel = self.manifest.store["path"]
+        rel = self._store_manifest.store["path"]
         if self._store_dir is None or self._store_dir[0] != rel:  # checked once per path, not on every query
             self._store_dir = (rel, self.layout.resolve(rel, "store.path"))
         return self._store_dir[1]
@@ -172,9 +198,9 @@ class MemoryView:
         """The vector store the manifest names (opened on first use)."""
         if self._owns_client and self._client is not None and self.store_dir != self._client_dir:
             self._open_own_client(fresh=not committed_here(self.layout.index, self.mtime))  # a compaction moved it
-        if self._vectors is None or self._vectors.name != self.manifest.store["collection"]:
-            self._vectors = VectorStore(self.client, self.manifest.store["collection"],
-                                        self.manifest.embedding.get("dimension"), create=create,
+        m = self._store_manifest
+        if self._vectors is None or self._vectors.name != m.store["collection"]:
+            self._vectors = VectorStore(self.client, m.store["collection"], m.embedding.get("dimension"), create=create,
                                         flat_source=self._flat_source())
         return self._vectors
 
@@ -225,7 +251,7 @@ class MemoryView:
 
     def _client_for(self, store: VectorStore) -> Any:
         client = self.client  # opening our own client forgets the store handle: keep the one being opened
-        if self._vectors is None and store.name == self.manifest.store["collection"]:
+        if self._vectors is None and store.name == self._store_manifest.store["collection"]:
             self._vectors = store
         return client
 
@@ -242,7 +268,7 @@ class MemoryView:
     def fresh_store(self) -> tuple[VectorStore, dict[str, str]]:
         """An empty store for a new version: a new folder for our own client, a new collection for a server's."""
         collection = f"mv_{new_uid()}"
-        dim = self.manifest.embedding.get("dimension")
+        dim = self._store_manifest.embedding.get("dimension")
         if not self._owns_client:
             return VectorStore(self.client, collection, dim, create=True), {"collection": collection}
         name = self.layout.new_store_dir(new_uid())

@@ -158,3 +158,74 @@ def test_a_planted_readers_lock_link_is_not_followed(memory: Memory, tmp_path: P
     stranger = Memory(memory.video_path, embedding_model=hash_embed)
     assert stranger.search("exceptions", top_k=2)
     assert not target.exists()
+
+
+def test_a_write_that_fails_at_its_commit_leaves_this_object_on_the_committed_version(
+    memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The object that wrote goes on answering from what is committed, not from the manifest its write half-built."""
+    import memvid_base.storage.transaction as transaction
+
+    memory.search("warm", top_k=1, mode="keyword")  # the keyword index exists, so the write stages rows in it
+    version, count = memory.version, len(memory)
+    before = [(c.id, c.text) for c in memory.search("exceptions", top_k=5)]
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(transaction, "write_manifest", disk_full)
+    with pytest.raises((MemvidError, OSError)):
+        memory.add(["The PHANTASMAL_LIMIT never got committed."], ids=["ghost"])
+    monkeypatch.undo()
+    assert (memory.version, len(memory)) == (version, count)
+    assert memory.search("PHANTASMAL_LIMIT", top_k=3, mode="keyword") == []
+    assert memory.get_by_ids(["ghost"]) == []
+    assert [(c.id, c.text) for c in memory.search("exceptions", top_k=5)] == before
+    assert memory.verify().ok
+    memory.add(["The SOLID_LIMIT is committed."], ids=["solid"])  # and the next write works
+    assert memory.version == version + 1
+    assert [c.id for c in memory.search("SOLID_LIMIT", top_k=1, mode="keyword")] == ["solid"]
+
+
+def test_reader_threads_of_the_writing_object_never_see_a_version_before_it_commits(
+    memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from memvid_base.storage.transaction import WriteTransaction
+
+    memory.search("warm", top_k=1, mode="keyword")
+    version, count = memory.version, len(memory)
+    before = [(c.id, c.text) for c in memory.search("exceptions", top_k=5, mode="hybrid")]
+    in_commit, release = threading.Event(), threading.Event()
+    original = WriteTransaction.write
+
+    def slow_write(tx: WriteTransaction) -> None:
+        if not in_commit.is_set():  # the version is bumped and the keyword index committed: pause here
+            in_commit.set()
+            assert release.wait(60)
+        original(tx)
+
+    monkeypatch.setattr(WriteTransaction, "write", slow_write)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            memory.add(["The HALFWAY_SETTING is being written."], ids=["half"])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert in_commit.wait(60)
+        assert (memory.version, len(memory)) == (version, count)
+        assert memory.search("HALFWAY_SETTING", top_k=3, mode="keyword") == []
+        assert [(c.id, c.text) for c in memory.search("exceptions", top_k=5, mode="hybrid")] == before
+        assert memory.get_by_ids(["half"]) == []
+    finally:
+        release.set()
+        writer.join(60)
+    assert not errors
+    assert memory.version == version + 1
+    assert [c.id for c in memory.search("HALFWAY_SETTING", top_k=1, mode="keyword")] == ["half"]
