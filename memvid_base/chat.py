@@ -12,6 +12,7 @@ import numpy as np
 
 from .chunking import split_sentences
 from .errors import InvalidInputError
+from .index.query import check_count
 from .memory import Memory
 from .present import cite
 from .types import Chunk
@@ -152,6 +153,9 @@ class MemvidChat:
         embedding_model: Any = None,
         max_history: int = 10,
     ) -> None:
+        check_count(top_k, "top_k")  # checked here, not at the first question
+        if not isinstance(max_history, int) or isinstance(max_history, bool) or max_history < 0:
+            raise InvalidInputError(f"max_history must be a whole number of exchanges (0 or more), got {max_history!r}.")
         if memory is None:
             if video_file is None:
                 raise InvalidInputError("MemvidChat needs a video_file (or a memory=).")
@@ -175,7 +179,7 @@ class MemvidChat:
         else:
             reply = self._ask_llm(message, chunks)
         self.history.extend([("human", message), ("ai", reply)])
-        self.history = self.history[-2 * self.max_history :]
+        del self.history[: max(0, len(self.history) - 2 * self.max_history)]  # [-0:] would keep everything
         return reply
 
     def search_context(self, query: str, top_k: int | None = None) -> list[str]:

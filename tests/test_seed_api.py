@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memvid_base import MemvidChat, MemvidEncoder, MemvidRetriever
+from memvid_base import InvalidInputError, MemvidChat, MemvidEncoder, MemvidRetriever
 
 SPACE = [
     "NASA was founded in 1958 to run the United States civilian space program.",
@@ -105,6 +105,19 @@ def test_chat_uses_a_plugged_in_llm_with_the_retrieved_context(space: Path) -> N
     chat = MemvidChat(space / "space.mp4", llm=llm)
     assert chat.chat("When did Apollo 11 land?") == "It was 1969 [1]."
     assert SPACE[1] in prompts[0]
+
+
+def test_chat_keeps_at_most_max_history_exchanges_and_refuses_bad_settings(space: Path) -> None:
+    chat = MemvidChat(space / "space.mp4", llm=lambda prompt: "ok", max_history=1)
+    chat.chat("When did Apollo 11 land?")
+    chat.chat("And how long is an orbit?")
+    assert chat.get_history() == [("human", "And how long is an orbit?"), ("ai", "ok")]
+    forgetful = MemvidChat(space / "space.mp4", llm=lambda prompt: "ok", max_history=0)
+    forgetful.chat("When did Apollo 11 land?")
+    assert forgetful.get_history() == []
+    for bad in ({"top_k": 0}, {"top_k": "5"}, {"max_history": -1}, {"max_history": 2.5}):
+        with pytest.raises(InvalidInputError):
+            MemvidChat(space / "space.mp4", **bad)  # type: ignore[arg-type]
 
 
 def test_add_chunks_parallel_matches_sequential_chunking() -> None:
