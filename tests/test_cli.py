@@ -329,6 +329,13 @@ def test_the_installed_command_skips_the_last_collection_and_loses_no_write(tmp_
     assert proc.returncode == 0 and proc.stdout.startswith("OK:"), proc.stdout + proc.stderr
 
 
+def test_mcp_over_a_closed_stdin_says_so_in_one_line(kb: Path) -> None:
+    proc = subprocess.run([str(MEMVID), "mcp", str(kb)], capture_output=True, text=True, env=ENV, timeout=120,
+                          preexec_fn=lambda: os.close(0))
+    assert proc.returncode == 1
+    assert "stdin is closed" in proc.stderr and "--http" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_file_chat_example_builds_then_chats(tmp_path: Path) -> None:
     script = ROOT / "examples" / "file_chat.py"
     proc = subprocess.run(

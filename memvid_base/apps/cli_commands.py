@@ -332,6 +332,9 @@ def cmd_mcp(args: argparse.Namespace, out: TextIO) -> int:
     if token is None and args.http:
         token = os.environ.get(mcp_server.TOKEN_ENV) or None
     host, port, token = mcp_server.check_http_options(http=args.http, host=args.host, port=args.port, token=token)
+    if not args.http and getattr(sys.stdin, "buffer", None) is None:
+        raise UserError("memvid mcp speaks MCP over stdin and stdout, and stdin is closed here. Start it from an MCP "
+                        "client (see docs/mcp.md), or serve HTTP with --http.")
     model = resolve_embedding_model(args.embedding_model)
     with open_memory(args.memory, args.index, embedding_model=model) as memory:
         if args.http:
