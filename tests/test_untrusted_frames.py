@@ -153,6 +153,25 @@ def test_deep_metadata_is_bad_input_on_write_and_damage_on_read() -> None:
         decode_group([bytes((KIND_RECORDS, 0)) + json.dumps(nested).encode()], None)
 
 
+@pytest.mark.parametrize("depth", range(MAX_METADATA_DEPTH - 2, MAX_METADATA_DEPTH + 3))
+@pytest.mark.parametrize("brackets_in_text", [0, 200])
+def test_the_nesting_limit_holds_at_its_edge_with_or_without_brackets_in_the_text(depth: int, brackets_in_text: int) -> None:
+    """Reading skips the nesting walk when a group holds too few brackets to nest deeply: the verdict is the same."""
+    meta: Any = {}
+    inner = meta
+    for _ in range(depth - 1):
+        inner["a"] = {}
+        inner = inner["a"]
+    text = "x[" * brackets_in_text
+    rec = Record.make("1", text, meta)
+    body = json.dumps([[rec.id, rec.text, rec.metadata, rec.checksum]]).encode()
+    if depth > MAX_METADATA_DEPTH:
+        with pytest.raises(FrameDecodeError, match="nests more than"):
+            decode_group([bytes((KIND_RECORDS, 0)) + body], None)
+    else:
+        assert decode_records([bytes((KIND_RECORDS, 0)) + body], None) == [rec]
+
+
 def _decode_plan(plan: SegmentPlan) -> list[Record]:
     """Decode a planned segment's groups straight from its frame payloads, checking the size bound of each."""
     out: list[Record] = []
