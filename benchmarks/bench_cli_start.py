@@ -7,6 +7,8 @@ of output:
 
 * ``memvid search kb.mp4 "q"`` in vector, hybrid and keyword mode (the keyword index built once beforehand,
   as any memory that has seen one keyword search has it);
+* the keyword search run as the installed command runs it (``console()``, the heap frozen before exit) and as
+  plain ``sys.exit(main())``, alternating, to show what skipping the interpreter's last collection saves;
 * the first MCP ``search`` over stdio, timed from the end of ``initialize`` to its result;
 * a Python process that imports memvid_base, opens the memory and runs one keyword search (issue 24's
   "fresh process: open + first keyword query"), whole process wall, with the import and the query timed
@@ -97,6 +99,22 @@ def time_keyword_process(video: Path, repeats: int) -> dict[str, float]:
             "open_and_query_s": round(med(queries), 3), "python_c_pass_s": round(med(empties), 3)}
 
 
+def time_exit_freeze(video: Path, repeats: int) -> dict[str, float]:
+    """`memvid search --mode keyword` as the installed command runs it (``console()``: the heap frozen before
+    exit) and as plain ``sys.exit(main())``, alternating in fresh processes: what skipping the last collection saves."""
+    runners = {"console": "from memvid_base.apps.cli import console; console()",
+               "main": "import sys; from memvid_base.apps.cli import main; sys.exit(main())"}
+    walls: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, code in runners.items():
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", code, "search", str(video), QUERY, "-k", "5", "--mode", "keyword"],
+                                  capture_output=True, text=True, env=ENV, cwd=str(ROOT))
+            walls[name].append(time.perf_counter() - start)
+            assert proc.returncode == 0 and "1. score" in proc.stdout, proc.stderr[-500:]
+    return {f"{name}_median_s": round(statistics.median(w), 3) for name, w in walls.items()}
+
+
 async def first_mcp_search(video: Path) -> tuple[float, float]:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
@@ -126,6 +144,8 @@ def main() -> None:
         log(f"memvid search --mode {mode}: {row}")
     results["python: import + open + first keyword query"] = row = time_keyword_process(video, args.repeats)
     log(f"python: import + open + first keyword query: {row}")
+    results["keyword search: console() vs sys.exit(main())"] = row = time_exit_freeze(video, args.repeats)
+    log(f"keyword search, frozen heap at exit vs not: {row}")
     starts, firsts = [], []
     for _ in range(args.repeats):
         start, first = asyncio.run(first_mcp_search(video))

@@ -10,7 +10,8 @@ runs with the same ``--chunks`` (``--rebuild`` forces a fresh build).  Both stor
 own fresh process (``_search_worker.py``); ``--rounds`` alternates the two workers so that load
 changes on a shared machine hit both alike, and the ratios come from the same round.  Results go to
 ``benchmarks/results/search.json`` (``search_quick.json`` with ``--quick``, ``search_ef100.json``
-with ``--ef-search 100``).
+with ``--ef-search 100``, ``search_chroma_ef100.json`` with ``--chroma-ef 100``: memvid at its own 400 against
+plain Chroma at its default, what a user choosing between them gets).
 """
 
 from __future__ import annotations
@@ -62,13 +63,14 @@ def build(work: Path, n: int, n_q: int, rebuild: bool) -> Path:
     return qfile
 
 
-def set_ef_search(work: Path, ef: int) -> None:
-    """Give both stores the same query-time ``ef_search`` (a setting Chroma keeps per collection and lets change)."""
+def set_ef_search(work: Path, ef: int, chroma_ef: int | None = None) -> None:
+    """Give the stores their query-time ``ef_search`` (a setting Chroma keeps per collection and lets change):
+    ``ef`` to both, or ``chroma_ef`` to the plain Chroma store when given."""
     import chromadb
     from chromadb.config import Settings
 
-    stores = [work / "chroma", *sorted((work / "memvid").glob(".*memvid-cache/chroma*"))]
-    for folder in stores:
+    stores = [(work / "chroma", chroma_ef or ef), *((f, ef) for f in sorted((work / "memvid").glob(".*memvid-cache/chroma*")))]
+    for folder, ef in stores:
         client = chromadb.PersistentClient(path=str(folder), settings=Settings(anonymized_telemetry=False))
         for col in client.list_collections():
             col.modify(configuration={"hnsw": {"ef_search": ef}})
@@ -87,6 +89,9 @@ def main() -> None:
                     "measured in each round too")
     ap.add_argument("--ef-search", type=int, default=None,
                     help="HNSW ef_search given to both stores before measuring (default: memvid's own, 400)")
+    ap.add_argument("--chroma-ef", type=int, default=None,
+                    help="ef_search of the plain Chroma store only (100 is Chroma's default: the store a user who picks "
+                    "plain Chroma runs); memvid keeps its own")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
     n = args.chunks or (2_000 if args.quick else 100_000)
@@ -100,7 +105,8 @@ def main() -> None:
     from memvid_base.index.vectors import HNSW_CONFIGURATION
 
     res["ef_search"] = args.ef_search or HNSW_CONFIGURATION["hnsw"]["ef_search"]
-    set_ef_search(work, res["ef_search"])
+    res["chroma_ef_search"] = args.chroma_ef or res["ef_search"]
+    set_ef_search(work, res["ef_search"], args.chroma_ef)
     for r in range(rounds):
         m = search_worker("memvid", work / "memvid" / "kb.mp4", qfile)
         c = search_worker("chroma", work / "chroma", qfile, "plain")
@@ -128,7 +134,8 @@ def main() -> None:
     for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio", "hnsw_ids_only_p50_ratio"):
         res[f"median_{key}"] = statistics.median(r[key] for r in res["rounds"])
     res["clean"] = res["machine"]["loadavg_at_start"][0] <= 0.5
-    name = "search_quick" if args.quick else "search" + (f"_ef{args.ef_search}" if args.ef_search else "")
+    name = "search_quick" if args.quick else "search" + (f"_ef{args.ef_search}" if args.ef_search else "") + (
+        f"_chroma_ef{args.chroma_ef}" if args.chroma_ef else "")
     path = write_json(f"{name}.json", res)
     log(f"median ratios: cold p50 {res['median_cold_p50_ratio']}x, p95 {res['median_cold_p95_ratio']}x, "
         f"hot {res['median_hot_p50_ratio']}x, HNSW alone {res['median_hnsw_ids_only_p50_ratio']}x (load at start {res['machine']['loadavg_at_start']}; "
