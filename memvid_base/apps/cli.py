@@ -97,8 +97,9 @@ def _quiet_closed_pipe() -> None:
 def console() -> NoReturn:
     """The installed ``memvid`` command: :func:`main`, then the process ends.
 
-    The interpreter's last garbage collection walks every object that numpy, PyAV and memvid created
-    (30-50 ms of a 0.35 s `memvid search`); frozen, they are skipped.  Refcounting still frees and
+    The interpreter's last garbage collection walks every object that numpy, PyAV and memvid created;
+    frozen, they are skipped (a keyword `memvid search` took 0.258-0.259 s against 0.268-0.278 s without,
+    ``benchmarks/bench_cli_start.py``).  Refcounting still frees and
     closes everything at exit, and the commands close what they open, so nothing is left unflushed.
     """
     code = main()
