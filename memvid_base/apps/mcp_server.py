@@ -70,6 +70,8 @@ async def _run(fn: Callable[[], Any]) -> Any:
         return await anyio.to_thread.run_sync(fn)
     except (MemvidError, ValueError, TypeError, KeyError) as exc:  # Chroma reports bad filters as ValueError
         raise _tool_error(exc) from exc
+    except OSError as exc:  # a full disk during a write: the client is told why, not "Error executing tool"
+        raise _tool_error(exc) from exc
 
 
 def _check_ids(ids: list[str]) -> list[str]:
