@@ -168,19 +168,23 @@ class Memory(MemoryReader):
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[WriteTransaction]:
-        """One write transaction under this object's lock, its manifest adopted once it committed.
-
-        A write that raises leaves this object's readers on the last committed version: the writer's
-        manifest, changed in place as it worked, is never shown to them (:meth:`MemoryView.use`).
-        """
+        """One write transaction under this object's lock, its manifest adopted once it committed."""
         with self._lock:
-            try:
-                with self._transaction() as tx:
-                    yield tx
-            except BaseException:
-                self._view.abandon_write()
-                raise
-            self._adopt(tx)
+            tx = self._transaction()
+            with self._adopting(tx), tx:
+                yield tx
+
+    @contextlib.contextmanager
+    def _adopting(self, tx: WriteTransaction) -> Iterator[None]:
+        """Adopt ``tx``'s manifest when the block ends well; when it raises, this object's readers stay on the
+        last committed version (the writer's manifest, changed in place as it worked, is never shown to them:
+        :meth:`MemoryView.use`)."""
+        try:
+            yield
+        except BaseException:
+            self._view.abandon_write()
+            raise
+        self._adopt(tx)
 
     def _store_for(self, manifest: Manifest) -> VectorStore:
         self._view.use(manifest)
@@ -255,16 +259,12 @@ class Memory(MemoryReader):
         with self._lock, WriterLock(self.layout.lock):
             tx = WriteTransaction(self.layout, self._store_for, promote=self._promote)
             tx.manifest = read_manifest(self.layout.index)
-            try:
+            with self._adopting(tx):
                 self._view.use(tx.m)
                 self._view.forget_store()
                 ingest.check_dimension(tx.m, self.embedder)
                 live = maintenance.rebuild_store(tx, self.segments, self.embedder.embed_many, self._view.fresh_store,
                                                  show_progress)
-            except BaseException:
-                self._view.abandon_write()
-                raise
-            self._adopt(tx)
         self._view.collect_old_stores(self._promote)
         return live
 

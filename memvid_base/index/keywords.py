@@ -108,10 +108,9 @@ class KeywordIndex:
         self._writer: Any = None
         self._closed = False
         # Every read goes through one pinned searcher, replaced only by reload() and commit(): Tantivy's own
-        # reader may move to another process's commit at any moment, and the stamp and the cached documents
-        # below must describe the generation that is searched.
-        # Kept together, and read once per call, so that a concurrent reload() cannot pair one generation's
-        # document addresses with another's stored fields.
+        # reader may move to another process's commit at any moment, and the stamp and the cached stored
+        # fields must describe the generation searched. The pair is read once per call, so a concurrent
+        # reload() cannot match one generation's document addresses with another's fields.
         self._pinned: tuple[Any, dict[tuple[int, int], tuple[str, str | None]]] = (index.searcher(), {})
         self._stamp = self._read_stamp()
 

@@ -27,7 +27,7 @@ from ..index.reader import fetch_record
 from ..index.vectors import VectorStore, make_row
 from .ingest import SegmentSink, empty_segment, rows_for
 from .lazy_metadata import PENDING_KEY
-from .replay import box_of, replay
+from .replay import box_of, group_spans, replay
 from .transaction import WriteTransaction
 
 
@@ -242,8 +242,9 @@ def rebuild_store(
     m = tx.m
 
     def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[Record, int, int]]]:
+        spans = group_spans(seg)  # once per segment: a list lookup per group was quadratic in its groups
         for first, records in segments.iter_groups(seg):
-            span = _group_span(seg, first)
+            span = spans[first]
             yield from ((rec.id, rec.deleted, (rec, first, span)) for rec in records)
 
     replayed, live = replay(m, chunks_of)
@@ -297,14 +298,6 @@ def forget_replaced(layout: Layout, old: Manifest, new: Manifest, client: Any) -
             client.delete_collection(old.store["collection"])
         except Exception:
             pass  # already gone
-
-
-def _group_span(seg: Segment, first: int) -> int:
-    k = seg.group_starts.index(first)
-    end = seg.group_starts[k + 1] if k + 1 < len(seg.group_starts) else seg.frames
-    return end - first
-
-
 
 
 def info(layout: Layout, m: Manifest, settings: VideoSettings) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def rows_from_metas(
             raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
         if seg.uid not in vectors_of:
             vectors_of[seg.uid] = meta.decode_vectors()
-        spans = _group_spans(seg)
+        spans = group_spans(seg)
         row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
         for entry in meta.chunks:
             if not entry.deleted and spans.get(entry.frame) != entry.frames:
@@ -151,11 +151,12 @@ def rows_from_boxes(
     return (rows, vectors) if len(rows) <= max_rows else None
 
 
-def _group_spans(seg: Segment) -> dict[int, int]:
+def group_spans(seg: Segment) -> dict[int, int]:
     """Each group's first frame and the frames it spans."""
     starts = seg.group_starts
     ends = (*starts[1:], seg.frames)
     return {first: end - first for first, end in zip(starts, ends)}
 
 
-__all__ = ["SNAPSHOT_OPS", "BoxCache", "box_of", "is_snapshot", "replay", "rows_from_boxes", "rows_from_metas"]
+__all__ = ["SNAPSHOT_OPS", "BoxCache", "box_of", "group_spans", "is_snapshot", "replay", "rows_from_boxes",
+           "rows_from_metas"]
