@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config import VideoSettings
 from .errors import (
@@ -27,13 +27,10 @@ from .files.manifest import Manifest, Segment, read_manifest
 from .files.segments import SegmentCache
 from .index.chroma_io import hold_readers_lock, open_client, release_readers_lock
 from .index.reader import materialize
-from .index.vectors import FLAT_MAX_ROWS, VectorStore
-from .storage.replay import BoxCache, rows_from_boxes
+from .index.vectors import ExactIndex, VectorStore
+from .storage.replay import BoxCache, exact_index_from_boxes
 from .storage.transaction import collect_old_stores, committed_here, new_uid, rolled_back_message
-from .types import Chunk, Hit, Row
-
-if TYPE_CHECKING:
-    import numpy as np
+from .types import Chunk, Hit
 
 
 class MemoryView:
@@ -228,11 +225,11 @@ class MemoryView:
             self.consistent = True
         return store
 
-    def _flat_source(self) -> Callable[[int], tuple[list[Row], np.ndarray] | None]:
-        """Where a small store's exact index comes from: the segments' boxes, as the manifest at ``head`` names them."""
+    def _flat_source(self) -> Callable[[int], ExactIndex | None]:
+        """Where the store's exact index comes from: the segments' boxes, as the manifest at ``head`` names them."""
         view = weakref.ref(self)  # the store must not keep the view (and its locks) alive
 
-        def rows(head: int) -> tuple[list[Row], np.ndarray] | None:
+        def index(head: int) -> ExactIndex | None:
             me = view()
             if me is None or me.layout.remote:
                 return None  # over HTTP the boxes were read once, into the store (lazy_metadata.store_from_boxes)
@@ -243,11 +240,11 @@ class MemoryView:
                 if me.as_of is None and not me.consistent and not me.layout.writer_pending() and me.layout.segments_newer_than(head):
                     return None  # an older manifest restored over a newer memory: the store's check says so (checked_store)
                 with me._boxes_lock:  # the box cache is shared by this view's threads
-                    return rows_from_boxes(me.layout, m, FLAT_MAX_ROWS, me._boxes)
+                    return exact_index_from_boxes(me.layout, m, me._boxes)
             except (MemvidError, OSError):
                 return None  # a box or folder that cannot be read: the store answers instead
 
-        return rows
+        return index
 
     def _client_for(self, store: VectorStore) -> Any:
         client = self.client  # opening our own client forgets the store handle: keep the one being opened

@@ -1,4 +1,4 @@
-"""The exact in-memory index small stores answer unfiltered vector queries from (vectors.FlatIndex)."""
+"""The exact in-memory index small stores answer unfiltered vector queries from (index.flat.FlatIndex)."""
 
 from __future__ import annotations
 
@@ -92,6 +92,7 @@ def test_large_stores_and_filters_keep_using_chroma(memory: Memory, corpus: list
     store = memory.open_store()
     with monkeypatch.context() as m:
         m.setattr(vectors, "FLAT_MAX_ROWS", 10)
+        m.setattr(vectors, "SCAN_MAX_ROWS", 10)  # above both in-memory tiers
         store._forget_flat()
         assert memory.search_by_vector(q, top_k=1)[0].id == "c5"
         assert store._flat is None

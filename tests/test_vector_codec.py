@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from memvid_base.errors import CorruptMemoryError, InvalidInputError
-from memvid_base.format.vector_codec import VECTOR_KINDS, bytes_per_vector, decode_vectors, encode_vectors
+from memvid_base.format.vector_codec import (
+    VECTOR_KINDS,
+    bytes_per_vector,
+    decode_int8_parts,
+    decode_vectors,
+    encode_vectors,
+    int8_parts,
+)
 
 
 def _unit_vectors(n: int = 200, dim: int = 384, seed: int = 0) -> np.ndarray:
@@ -113,3 +120,25 @@ def test_decode_rejects_unknown_kind_and_non_finite_values() -> None:
     huge = np.array([3e38], "<f4").tobytes() + np.array([127, 0, 0, 0], np.int8).tobytes()
     with pytest.raises(CorruptMemoryError, match="infinity"):  # finite scale, but value overflows float32
         decode_vectors(huge, "int8", 1, 4)
+
+
+def test_int8_parts_are_the_codes_and_scales_that_decode_to_the_stored_vectors() -> None:
+    vecs = np.random.default_rng(2).standard_normal((50, 24)).astype(np.float32)
+    codes, scales = int8_parts(vecs)
+    assert codes.dtype == np.int8 and scales.dtype == np.float32 and codes.shape == (50, 24)
+    data = encode_vectors(vecs, "int8")
+    assert np.array_equal(np.multiply(codes, scales[:, None], dtype=np.float32), decode_vectors(data, "int8", 50, 24))
+
+
+def test_int8_parts_of_a_strangers_block_are_checked_like_a_decode() -> None:
+    good = encode_vectors(np.ones((2, 4), dtype=np.float32), "int8")
+    with pytest.raises(CorruptMemoryError, match="bytes"):
+        decode_int8_parts(good[:-1], 2, 4)
+    for bad_scale in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(CorruptMemoryError, match="scale"):
+            decode_int8_parts(np.float32(bad_scale).tobytes() + good[4:], 2, 4)
+    huge = np.float32(3e38).tobytes() + good[4:]  # 127 * 3e38 overflows float32
+    with pytest.raises(CorruptMemoryError):
+        decode_int8_parts(huge, 2, 4)
+    with pytest.raises(CorruptMemoryError, match="shape"):
+        decode_int8_parts(good, 2, 0)

@@ -49,7 +49,15 @@ import numpy as np
 from ..config import VideoSettings, resolve_codec
 from ..errors import CorruptMemoryError, InvalidInputError, MemvidError
 from . import zstd
-from .vector_codec import MAX_DIM, VECTOR_KINDS, bytes_per_vector, decode_vectors, encode_vectors
+from .vector_codec import (
+    MAX_DIM,
+    VECTOR_KINDS,
+    bytes_per_vector,
+    decode_int8_parts,
+    decode_vectors,
+    encode_vectors,
+    int8_parts,
+)
 
 MAGIC = b"MVSEGMT\0"
 FORMAT_VERSION = 1
@@ -126,6 +134,14 @@ class SegmentMeta:
     def decode_vectors(self) -> np.ndarray:
         """The vectors as a float32 ``(live_count, embedding_dim)`` array."""
         return decode_vectors(self.vectors, self.vector_encoding, self.live_count, self.embedding_dim)
+
+    def int8_vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The vectors as int8 codes and scales (views of the box when it holds int8), and the float32
+        vectors themselves when it holds another encoding (the codes then only approximate them)."""
+        if self.vector_encoding == "int8":
+            return (*decode_int8_parts(self.vectors, self.live_count, self.embedding_dim), None)
+        exact = self.decode_vectors()
+        return (*int8_parts(exact), exact)
 
     def validate(self) -> None:
         """Check every field; raises CorruptMemoryError (also used to validate decoded input)."""

@@ -99,6 +99,34 @@ def decode_vectors(data: bytes, kind: str, n: int, dim: int) -> np.ndarray:
     return out
 
 
+def int8_parts(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``arr`` as int8 codes and one float32 scale per row, exactly as :func:`encode_vectors` stores ``int8``."""
+    vecs = np.asarray(arr, dtype=np.float32)
+    data = encode_vectors(vecs, "int8")
+    return decode_int8_parts(data, vecs.shape[0], vecs.shape[1])
+
+
+def decode_int8_parts(data: bytes, n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """An ``int8`` block's ``(n, dim)`` codes and ``(n,)`` scales, without widening them (views of ``data``).
+
+    Row ``i`` decodes to ``codes[i] * scales[i]``, the values :func:`decode_vectors` gives.
+
+    Raises:
+        CorruptMemoryError: As :func:`decode_vectors` for the same block.
+    """
+    if not (_is_int(n) and _is_int(dim) and n >= 0 and 1 <= dim <= MAX_DIM):
+        raise CorruptMemoryError(f"Invalid vector block shape ({n!r}, {dim!r}).")
+    if len(data) != n * bytes_per_vector("int8", dim):
+        decode_vectors(data, "int8", n, dim)  # raises with the lengths in its message
+    scales = np.frombuffer(data, dtype="<f4", count=n).astype(np.float32)
+    codes = np.frombuffer(data, dtype=np.int8, offset=4 * n).reshape(n, dim)
+    if not (np.isfinite(scales).all() and (scales >= 0).all()):
+        raise CorruptMemoryError("Vector block has a negative or non-finite int8 scale; the file is damaged.")
+    if n and scales.max() > _INT8_SAFE_SCALE:
+        decode_vectors(data, "int8", n, dim)  # a hostile scale: raises if a value overflows
+    return codes, scales
+
+
 def _check_kind(kind: str) -> None:
     if kind not in VECTOR_KINDS:
         raise InvalidInputError(f"Unknown vector encoding {kind!r}; use one of {', '.join(VECTOR_KINDS)}.")

@@ -28,7 +28,7 @@ from . import doc_filter
 from .fusion import alpha_weights, fuse_checked
 from .keywords import KeywordIndex
 from .query import VectorQuery, as_vector, check_count, check_ids, nearest, require_dimension
-from .vectors import FlatIndex, VectorStore, row_from_payload, validate_where
+from .vectors import ExactIndex, VectorStore, row_from_payload, validate_where
 
 MODES = ("vector", "keyword", "hybrid")
 DEFAULT_ALPHA = 0.3  # keyword-leaning: met both retrieval goals in benchmarks/bench_retrieval.py
@@ -80,7 +80,7 @@ class Ranker:
     materialize: Callable[[Sequence[Hit]], list[Chunk]]
     _hits: dict[str, Hit] = dataclasses.field(default_factory=dict, init=False, repr=False)  # from a full vector query
     _index: KeywordIndex | None = dataclasses.field(default=None, init=False, repr=False)
-    _flat_memo: tuple[FlatIndex | None] | None = dataclasses.field(default=None, init=False, repr=False)
+    _flat_memo: tuple[ExactIndex | None] | None = dataclasses.field(default=None, init=False, repr=False)
 
     def search(self, req: SearchRequest) -> list[Chunk]:
         """Up to ``top_k`` chunks, best first, text decoded from the video."""
@@ -134,7 +134,7 @@ class Ranker:
         """
         return self.latest and self.manifest.dead_rows == 0 and req.where is None and req.ids is None
 
-    def _flat(self, req: SearchRequest) -> FlatIndex | None:
+    def _flat(self, req: SearchRequest) -> ExactIndex | None:
         """The store's exact in-memory index when it can answer this request's vector side."""
         if req.where is not None or req.vector is None:
             return None

@@ -21,6 +21,8 @@ import numpy as np
 from ..errors import CorruptMemoryError, InvalidInputError, StoreError
 from ..types import Hit, Row
 from .chroma_io import guarded
+from .flat import FlatIndex
+from .int8_scan import ScanIndex
 
 LIVE = 2**62  # v1 of a row that has not been deleted or replaced
 RESERVED_PREFIX = "_mv_"
@@ -217,66 +219,11 @@ WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
 # from the segments' boxes (about 0.1 s at 10,000 rows, without importing Chroma) or, where a segment has
 # no box, from the store from the second query on (0.6 s at 10,000 rows).
 FLAT_MAX_ROWS = 10_000
-_FLAT_BLOCK = 1024
-
-
-class FlatIndex:
-    """Every row of a store with its vector, for exact cosine search in numpy (a snapshot, never written).
-
-    It is valid for every version up to ``head``, the committed version when it was read: a row's
-    ``[v0, v1)`` range only changes for versions after the committed one (a later writer's rows and
-    removals), so the visibility test stays right for those versions.
-    """
-
-    def __init__(self, head: int, rows: list[Row], vectors: np.ndarray) -> None:
-        self.head = head
-        self.rows = rows
-        self.matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-        norms = np.sqrt(np.einsum("ij,ij->i", self.matrix, self.matrix))
-        self.inv_norm = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0).astype(np.float32)
-        self.v0 = np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows))
-        self.v1 = np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows))
-        self._by_chunk: dict[str, list[int]] | None = None
-        self._visible: tuple[int, np.ndarray | None] | None = None
-
-    def _mask(self, version: int) -> np.ndarray | None:
-        """Rows visible at ``version`` (None: all of them)."""
-        if self._visible is None or self._visible[0] != version:
-            mask = (self.v0 <= version) & (self.v1 > version)
-            self._visible = (version, None if bool(mask.all()) else mask)
-        return self._visible[1]
-
-    def nearest(self, vector: np.ndarray, top_k: int, version: int, chunk_ids: Sequence[str] | None,
-                include_embeddings: bool) -> list[Hit]:
-        q = np.asarray(vector, dtype=np.float32)
-        qn = float(np.sqrt(np.dot(q, q)))
-        # In blocks of 1,024 rows: one BLAS call over 5,000 rows went multi-threaded and took 28 ms instead of
-        # 0.1 ms on a busy 2-core machine; blocks stay single-threaded and were 2x faster than einsum.
-        sims = np.empty(len(self.rows), dtype=np.float32)
-        for start in range(0, len(self.rows), _FLAT_BLOCK):
-            np.matmul(self.matrix[start : start + _FLAT_BLOCK], q, out=sims[start : start + _FLAT_BLOCK])
-        sims *= self.inv_norm * np.float32(1.0 / qn if qn > 0 else 0.0)
-        mask = self._mask(version)
-        if chunk_ids is not None:
-            allowed = np.zeros(len(self.rows), dtype=bool)
-            allowed[[k for cid in dict.fromkeys(chunk_ids) for k in self._chunk_rows().get(str(cid), ())]] = True
-            mask = allowed if mask is None else mask & allowed
-        if mask is not None:
-            sims = np.where(mask, sims, -np.inf)
-        n = min(top_k, len(self.rows) if mask is None else int(mask.sum()))
-        if n <= 0:
-            return []
-        cand = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        cand = cand[np.lexsort((cand, -sims[cand]))]  # best first; ties by insertion order
-        return [Hit(self.rows[k], float(1.0 - sims[k]), self.matrix[k].copy() if include_embeddings else None)
-                for k in cand.tolist()]
-
-    def _chunk_rows(self) -> dict[str, list[int]]:
-        if self._by_chunk is None:
-            self._by_chunk = {}
-            for k, row in enumerate(self.rows):
-                self._by_chunk.setdefault(row.chunk_id, []).append(k)
-        return self._by_chunk
+# Above FLAT_MAX_ROWS and up to this many rows, the exact index is the boxes' int8 rows scanned by onnxruntime
+# (index/int8_scan.py): exact like the flat one, so copies agree without HNSW's ef_search 400.  It reads
+# only boxes (a store without them keeps HNSW).  Above it, HNSW is faster: a scan grows with the rows.
+SCAN_MAX_ROWS = 200_000
+ExactIndex = FlatIndex | ScanIndex
 
 
 class VectorStore:
@@ -298,7 +245,7 @@ class VectorStore:
         *,
         opener: Callable[[], Any] | None = None,
         on_open: Callable[[VectorStore], None] | None = None,
-        flat_source: Callable[[int], tuple[list[Row], np.ndarray] | None] | None = None,
+        flat_source: Callable[[int], ExactIndex | None] | None = None,
     ) -> None:
         self.name = collection
         self._dimension, self._create = dimension, create
@@ -308,7 +255,7 @@ class VectorStore:
         self._collection: Any = None
         self._batch = 5000
         self._open_lock = threading.RLock()
-        self._flat: FlatIndex | None = None
+        self._flat: ExactIndex | None = None
         self._flat_failed: int | None = None  # the head at which reading the vectors failed
         self._flat_asked: int | None = None  # the head a first query was answered at (by HNSW)
         self._flat_source = flat_source
@@ -420,15 +367,15 @@ class VectorStore:
 
     # ---------------------------------------------------------------- reading
 
-    def flat(self, head: int | None, total_rows: int) -> FlatIndex | None:
+    def flat(self, head: int | None, total_rows: int) -> ExactIndex | None:
         """The exact in-memory index for queries at versions up to ``head``, or None to use HNSW.
 
         Read by the first query at a new head (every row's vector and bookkeeping), so that every query
-        of a small store ranks the same way; None for stores of more than :data:`FLAT_MAX_ROWS` rows
-        (``total_rows``: the manifest's count).  From ``flat_source`` when it answers, else from the store
-        itself, from the second query at a head on.
+        of a small or medium store ranks the same way; None for stores of more than :data:`SCAN_MAX_ROWS`
+        rows (``total_rows``: the manifest's count).  From ``flat_source`` when it answers; a small store
+        (:data:`FLAT_MAX_ROWS`) without boxes reads it from the store itself, from the second query at a head on.
         """
-        if head is None or total_rows > FLAT_MAX_ROWS:
+        if head is None or total_rows > SCAN_MAX_ROWS:
             return None
         if self._flat is not None and self._flat.head == head:
             return self._flat
@@ -437,10 +384,12 @@ class VectorStore:
         if self._flat_source is not None and self._source_failed != head:
             writes = self._writes
             found = self._flat_source(head)  # the segments' boxes: about 0.1 s at 10,000 rows, Chroma not imported
-            if found is not None and self._writes == writes and len(found[0]) <= FLAT_MAX_ROWS:
-                self._flat = FlatIndex(head, *found)
+            if found is not None and self._writes == writes:
+                self._flat = found
                 return self._flat
             self._source_failed = head
+        if total_rows > FLAT_MAX_ROWS:
+            return None
         if self._flat_asked != head:
             # A process that asks once (`memvid search`, a first MCP call) would pay more to read every vector
             # (0.6 s at 10,000 rows) than HNSW costs: the index is read when a second query comes.

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-FLOAT = 1  # TensorProto.DataType
-INT64 = 7
-_DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
+FLOAT, UINT8, INT8, INT32, INT64 = 1, 2, 3, 6, 7  # TensorProto.DataType
+_DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.uint8): UINT8, np.dtype(np.int8): INT8,
+           np.dtype(np.int32): INT32, np.dtype(np.int64): INT64}
 # AttributeProto.AttributeType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_INTS = 1, 2, 3, 7
 
@@ -49,7 +49,7 @@ def _str(field: int, text: str) -> bytes:
 
 
 def tensor(name: str, array: np.ndarray) -> bytes:
-    """A ``TensorProto`` holding ``array`` (float32 or int64) as little-endian raw data."""
+    """A ``TensorProto`` holding ``array`` (float32, uint8, int8, int32 or int64) as little-endian raw data."""
     array = np.ascontiguousarray(array)
     head = b"".join(_int(1, d) for d in array.shape) + _int(2, _DTYPES[array.dtype]) + _str(8, name)
     return head + _bytes(9, array.astype(array.dtype.newbyteorder("<")).tobytes())

@@ -1,8 +1,8 @@
 """The vector rows a memory's segments make, replayed in version order.
 
 Two readers need the same answer: rebuilding the vector store from the video, and the exact in-memory index
-a small memory's first vector query reads straight from the segments' boxes (so that it never imports or
-opens Chroma). Both replay the segments the same way: a snapshot (build, compact, clear) ends every row live
+a small or medium memory's first vector query reads straight from the segments' boxes (so that it never
+imports or opens Chroma). Both replay the segments the same way: a snapshot (build, compact, clear) ends every row live
 before it, a later row of a chunk ends the earlier one, and rows that ended at or before the history floor
 are gone.
 """
@@ -19,7 +19,10 @@ from ..files.layout import Layout
 from ..files.manifest import Manifest, Segment
 from ..files.self_describe import read_segment_meta
 from ..format.segment_meta import ChunkEntry, SegmentMeta
-from ..index.vectors import LIVE, make_row
+from ..index import vectors
+from ..index.flat import FlatIndex
+from ..index.int8_scan import MAX_SCAN_DIM, ScanIndex
+from ..index.vectors import LIVE, ExactIndex, make_row
 from ..types import Row
 
 SNAPSHOT_OPS = ("compact", "build", "clear")
@@ -54,27 +57,19 @@ def is_snapshot(m: Manifest, seg: Segment) -> bool:
     return any(v.version == seg.version and v.op in SNAPSHOT_OPS for v in m.versions)
 
 
-def rows_from_metas(
-    m: Manifest, metas: Mapping[str, SegmentMeta], decoded: dict[str, np.ndarray] | None = None
-) -> tuple[list[Row], np.ndarray, int]:
-    """The store's rows at ``m``'s version from the segments' boxes (by segment uid): ``(rows, vectors, live)``.
-
-    The rows and their order are those the store holds, and the vectors those it was given: the int8 values of
-    the boxes, decoded the same way (Chroma normalizes them again, which moves some by one float32 step).
-    ``decoded`` keeps each segment's decoded vectors between calls (segments never change).
+def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row], list[tuple[str, int]], int]:
+    """The store's rows at ``m``'s version from the segments' boxes: ``(rows, places, live)``, where
+    ``places[i]`` is row ``i``'s ``(segment uid, vector number in that segment's box)``.
 
     Raises:
         CorruptMemoryError: A box is missing, names another segment, or places a chunk where no group starts.
     """
     dim = int(m.embedding.get("dimension") or 0)
-    vectors_of: dict[str, np.ndarray] = {} if decoded is None else decoded
 
     def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[ChunkEntry, int]]]:
         meta = metas.get(seg.uid)
         if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
             raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
-        if seg.uid not in vectors_of:
-            vectors_of[seg.uid] = meta.decode_vectors()
         spans = group_spans(seg)
         row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
         for entry in meta.chunks:
@@ -89,18 +84,80 @@ def rows_from_metas(
     entries, live = replay(m, chunks_of)
     rows = [make_row(entry.id, seg.uid, entry.frame, entry.frames, entry.checksum, seg.version, entry.text_bytes, v1)
             for (entry, _), seg, v1 in entries]
-    vectors = np.empty((len(entries), dim), dtype=np.float32) if entries else np.zeros((0, 1), np.float32)
-    for k, ((_, row), seg, _) in enumerate(entries):
-        vectors[k] = vectors_of[seg.uid][row]
-    return rows, vectors, live
+    return rows, [(seg.uid, row) for (_, row), seg, _ in entries], live
+
+
+def _gather(places: list[tuple[str, int]], parts: Mapping[str, np.ndarray], out: np.ndarray) -> np.ndarray:
+    """``out[i] = parts[uid][row]`` for each ``places[i] = (uid, row)``, one fancy index per segment."""
+    by_segment: dict[str, tuple[list[int], list[int]]] = {}
+    for k, (uid, row) in enumerate(places):
+        ks, rows = by_segment.setdefault(uid, ([], []))
+        ks.append(k)
+        rows.append(row)
+    for uid, (ks, rows) in by_segment.items():
+        out[ks] = parts[uid][rows]
+    return out
+
+
+def rows_from_metas(
+    m: Manifest, metas: Mapping[str, SegmentMeta], decoded: dict[str, np.ndarray] | None = None
+) -> tuple[list[Row], np.ndarray, int]:
+    """The store's rows at ``m``'s version from the segments' boxes (by segment uid): ``(rows, vectors, live)``.
+
+    The rows and their order are those the store holds, and the vectors those it was given: the int8 values of
+    the boxes, decoded the same way (Chroma normalizes them again, which moves some by one float32 step).
+    ``decoded`` keeps each segment's decoded vectors between calls (segments never change).
+
+    Raises:
+        CorruptMemoryError: A box is missing, names another segment, or places a chunk where no group starts.
+    """
+    dim = int(m.embedding.get("dimension") or 0)
+    rows, places, live = _replayed(m, metas)
+    vectors_of: dict[str, np.ndarray] = {} if decoded is None else decoded
+    for uid in {uid for uid, _ in places} - vectors_of.keys():
+        vectors_of[uid] = metas[uid].decode_vectors()
+    if not rows:
+        return rows, np.zeros((0, 1), np.float32), live
+    return rows, _gather(places, vectors_of, np.empty((len(rows), dim), dtype=np.float32)), live
+
+
+def int8_rows_from_metas(
+    m: Manifest, metas: Mapping[str, SegmentMeta], cache: BoxCache | None = None
+) -> tuple[list[Row], np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`rows_from_metas` as the int8 codes and scales the boxes hold: ``(rows, codes, scales, exact)``.
+
+    ``exact`` holds the float32 vectors when some box stored another encoding (None when the codes are the
+    vectors); ``cache`` keeps each segment's parts between calls.
+
+    Raises:
+        CorruptMemoryError: As :func:`rows_from_metas`.
+    """
+    dim = int(m.embedding.get("dimension") or 0)
+    rows, places, _ = _replayed(m, metas)
+    parts = (cache if cache is not None else BoxCache()).int8
+    for uid in {uid for uid, _ in places} - parts.keys():
+        parts[uid] = metas[uid].int8_vectors()
+    used = {uid for uid, _ in places}
+    n = len(rows)
+    codes = _gather(places, {u: parts[u][0] for u in used}, np.empty((n, max(dim, 1)), dtype=np.int8))
+    scales = _gather(places, {u: parts[u][1] for u in used}, np.empty(n, dtype=np.float32))
+    exact = None
+    if any(parts[u][2] is not None for u in used):
+        floats: dict[str, np.ndarray] = {}
+        for u in used:
+            codes_u, scales_u, exact_u = parts[u]
+            floats[u] = exact_u if exact_u is not None else np.multiply(codes_u, scales_u[:, None], dtype=np.float32)
+        exact = _gather(places, floats, np.empty((n, max(dim, 1)), dtype=np.float32))
+    return rows, codes, scales, exact
 
 
 class BoxCache:
-    """Segments' boxes and decoded vectors already read, by segment uid and file (a segment never changes)."""
+    """Segments' boxes and the vectors already decoded from them, by segment uid and file (a segment never changes)."""
 
     def __init__(self) -> None:
         self.metas: dict[tuple[str, str], SegmentMeta] = {}
-        self.vectors: dict[str, np.ndarray] = {}
+        self.vectors: dict[str, np.ndarray] = {}  # float32, for the flat index
+        self.int8: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # for the int8 scan
 
     def keep_only(self, m: Manifest) -> None:
         """Forget segments ``m`` no longer lists (compacted or promoted away)."""
@@ -108,6 +165,7 @@ class BoxCache:
         self.metas = {k: v for k, v in self.metas.items() if k in current}
         uids = {uid for uid, _ in current}
         self.vectors = {k: v for k, v in self.vectors.items() if k in uids}
+        self.int8 = {k: v for k, v in self.int8.items() if k in uids}
 
 
 def box_of(layout: Layout, seg: Segment) -> SegmentMeta | None:
@@ -116,18 +174,13 @@ def box_of(layout: Layout, seg: Segment) -> SegmentMeta | None:
     return meta if meta is not None and meta.segment_uid == seg.uid else None
 
 
-def rows_from_boxes(
-    layout: Layout, m: Manifest, max_rows: int, cache: BoxCache | None = None
-) -> tuple[list[Row], np.ndarray] | None:
-    """:func:`rows_from_metas` read from the segment files, or None where the boxes cannot answer.
+def _box_metas(layout: Layout, m: Manifest, max_rows: int, cache: BoxCache) -> dict[str, SegmentMeta] | None:
+    """Every segment's box by uid, or None when one has no box or the memory holds more than ``max_rows`` rows.
 
-    None when a segment has no box (written before boxes existed), a box disagrees with the manifest, or
-    the memory holds more than ``max_rows`` rows. With ``cache``, only segments not seen before are read,
-    so the first query after an append reads one box, not all of them.
+    Only segments not in ``cache`` are read, so the first query after an append reads one box, not all of them.
     """
     if m.live_chunks + m.dead_rows > max_rows:
         return None
-    cache = cache if cache is not None else BoxCache()
     cache.keep_only(m)
     metas: dict[str, SegmentMeta] = {}
     entries = 0
@@ -144,11 +197,47 @@ def rows_from_boxes(
         if entries > 2 * max_rows:  # rows plus tombstones: bounded however many segments the manifest lists
             return None
         metas[seg.uid] = meta
+    return metas
+
+
+def rows_from_boxes(
+    layout: Layout, m: Manifest, max_rows: int, cache: BoxCache | None = None
+) -> tuple[list[Row], np.ndarray] | None:
+    """:func:`rows_from_metas` read from the segment files, or None where the boxes cannot answer.
+
+    None when a segment has no box (written before boxes existed), a box disagrees with the manifest, or
+    the memory holds more than ``max_rows`` rows. With ``cache``, only segments not seen before are read.
+    """
+    cache = cache if cache is not None else BoxCache()
+    metas = _box_metas(layout, m, max_rows, cache)
+    if metas is None:
+        return None
     try:
         rows, vectors, _ = rows_from_metas(m, metas, cache.vectors)
     except CorruptMemoryError:
         return None
     return (rows, vectors) if len(rows) <= max_rows else None
+
+
+def exact_index_from_boxes(layout: Layout, m: Manifest, cache: BoxCache | None = None) -> ExactIndex | None:
+    """The exact in-memory index of the store at ``m``'s version, read from the segments' boxes.
+
+    A :class:`FlatIndex` up to :data:`~memvid_base.index.vectors.FLAT_MAX_ROWS` rows, a :class:`ScanIndex`
+    up to :data:`~memvid_base.index.vectors.SCAN_MAX_ROWS`; None above, or where the boxes cannot answer.
+    """
+    cache = cache if cache is not None else BoxCache()
+    if m.live_chunks + m.dead_rows <= vectors.FLAT_MAX_ROWS:
+        found = rows_from_boxes(layout, m, vectors.FLAT_MAX_ROWS, cache)
+        return None if found is None else FlatIndex(m.version, *found)
+    limit = vectors.SCAN_MAX_ROWS
+    metas = _box_metas(layout, m, limit, cache)
+    if metas is None or int(m.embedding.get("dimension") or 0) > MAX_SCAN_DIM:
+        return None
+    try:
+        rows, codes, scales, exact = int8_rows_from_metas(m, metas, cache)
+    except CorruptMemoryError:
+        return None
+    return ScanIndex(m.version, rows, codes, scales, exact) if len(rows) <= limit else None
 
 
 def group_spans(seg: Segment) -> dict[int, int]:
@@ -158,5 +247,5 @@ def group_spans(seg: Segment) -> dict[int, int]:
     return {first: end - first for first, end in zip(starts, ends)}
 
 
-__all__ = ["SNAPSHOT_OPS", "BoxCache", "box_of", "group_spans", "is_snapshot", "replay", "rows_from_boxes",
-           "rows_from_metas"]
+__all__ = ["SNAPSHOT_OPS", "BoxCache", "box_of", "exact_index_from_boxes", "group_spans", "int8_rows_from_metas",
+           "is_snapshot", "replay", "rows_from_boxes", "rows_from_metas"]

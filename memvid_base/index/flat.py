@@ -1,0 +1,109 @@
+"""Exact in-memory vector search over a snapshot of a store's rows, for stores small enough to hold in memory.
+
+Two indexes answer an unfiltered vector query without HNSW.  Both are pure functions of the rows and
+vectors in the segments' boxes, so every copy of an MP4 returns the same lists:
+
+* :class:`FlatIndex` (this module): float32 rows, one matrix product per query (small stores).
+* :class:`~memvid_base.index.int8_scan.ScanIndex`: the boxes' int8 rows scanned by onnxruntime, then the
+  best candidates ranked exactly (medium stores).
+
+They share :class:`RowSnapshot`: which rows a version sees, the ``ids`` restriction, and the final ranking
+rule (best first, ties by insertion order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..types import Hit, Row
+
+_FLAT_BLOCK = 1024
+
+
+class RowSnapshot:
+    """Every row of a store at committed version ``head``, in the store's order (a snapshot, never written).
+
+    It is valid for every version up to ``head``: a row's ``[v0, v1)`` range only changes for versions
+    after the committed one (a later writer's rows and removals), so the visibility test stays right for
+    those versions.
+    """
+
+    def __init__(self, head: int, rows: list[Row]) -> None:
+        self.head = head
+        self.rows = rows
+        self.v0 = np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows))
+        self.v1 = np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows))
+        self._by_chunk: dict[str, list[int]] | None = None
+        self._visible: tuple[int, np.ndarray | None] | None = None
+
+    def _mask(self, version: int) -> np.ndarray | None:
+        """Rows visible at ``version`` (None: all of them)."""
+        if self._visible is None or self._visible[0] != version:
+            mask = (self.v0 <= version) & (self.v1 > version)
+            self._visible = (version, None if bool(mask.all()) else mask)
+        return self._visible[1]
+
+    def allowed(self, version: int, chunk_ids: Sequence[str] | None) -> np.ndarray | None:
+        """Rows a query at ``version`` restricted to ``chunk_ids`` may return (None: every row)."""
+        mask = self._mask(version)
+        if chunk_ids is None:
+            return mask
+        allowed = np.zeros(len(self.rows), dtype=bool)
+        allowed[[k for cid in dict.fromkeys(chunk_ids) for k in self._chunk_rows().get(str(cid), ())]] = True
+        return allowed if mask is None else mask & allowed
+
+    def _chunk_rows(self) -> dict[str, list[int]]:
+        if self._by_chunk is None:
+            self._by_chunk = {}
+            for k, row in enumerate(self.rows):
+                self._by_chunk.setdefault(row.chunk_id, []).append(k)
+        return self._by_chunk
+
+
+def rank(cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` best of the row numbers ``cand`` by similarity ``sims`` (one per candidate), ties by row number."""
+    order = np.lexsort((cand, -sims))[:n]
+    return cand[order]
+
+
+def inverse_norms(matrix: np.ndarray) -> np.ndarray:
+    """``1 / |row|`` for each row of ``matrix`` as float32, 0 for an all-zero row (it then scores 0 against any query)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+    return np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0).astype(np.float32)
+
+
+class FlatIndex(RowSnapshot):
+    """Every row of a store with its float32 vector, for exact cosine search in numpy."""
+
+    def __init__(self, head: int, rows: list[Row], vectors: np.ndarray) -> None:
+        super().__init__(head, rows)
+        self.matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.inv_norm = inverse_norms(self.matrix)
+
+    def nearest(self, vector: np.ndarray, top_k: int, version: int, chunk_ids: Sequence[str] | None,
+                include_embeddings: bool) -> list[Hit]:
+        q = np.asarray(vector, dtype=np.float32)
+        qn = float(np.sqrt(np.dot(q, q)))
+        # In blocks of 1,024 rows: one BLAS call over 5,000 rows went multi-threaded and took 28 ms instead of
+        # 0.1 ms on a busy 2-core machine; blocks stay single-threaded and were 2x faster than einsum.
+        sims = np.empty(len(self.rows), dtype=np.float32)
+        for start in range(0, len(self.rows), _FLAT_BLOCK):
+            np.matmul(self.matrix[start : start + _FLAT_BLOCK], q, out=sims[start : start + _FLAT_BLOCK])
+        sims *= self.inv_norm * np.float32(1.0 / qn if qn > 0 else 0.0)
+        mask = self.allowed(version, chunk_ids)
+        if mask is not None:
+            sims = np.where(mask, sims, -np.inf)
+        n = min(top_k, len(self.rows) if mask is None else int(mask.sum()))
+        if n <= 0:
+            return []
+        if n < len(sims):
+            # Every row tied with the n-th best competes, so a tie goes to the earlier row (argpartition picks any).
+            floor = sims[np.argpartition(-sims, n - 1)[n - 1]]
+            cand = np.flatnonzero(sims >= floor)
+        else:
+            cand = np.arange(len(sims))
+        best = rank(cand, sims[cand], n)  # best first; ties by insertion order
+        return [Hit(self.rows[k], float(1.0 - sims[k]), self.matrix[k].copy() if include_embeddings else None)
+                for k in best.tolist()]

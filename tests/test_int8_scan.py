@@ -1,0 +1,190 @@
+"""The int8 scan medium stores answer unfiltered vector queries from (index.int8_scan.ScanIndex).
+
+Its promise: exactly the list an exact float32 search of the stored vectors returns (ties to the earlier
+row), whatever the data, so a bare copy of an MP4 returns the same lists as the original without HNSW.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memvid_base import Memory, vectors
+from memvid_base.format.vector_codec import int8_parts, round_trip
+from memvid_base.index import int8_scan
+from memvid_base.index.flat import FlatIndex
+from memvid_base.index.int8_scan import ScanIndex
+from memvid_base.index.vectors import LIVE, VectorStore
+from memvid_base.types import Row
+from tests.core_fixtures import hash_embed, pydoc_chunks
+
+
+def _rows(n: int, v1: dict[int, int] | None = None, chunk: dict[int, str] | None = None) -> list[Row]:
+    v1, chunk = v1 or {}, chunk or {}
+    return [Row(f"r{i}", chunk.get(i, f"c{i}"), "seg", i, 1, "x", 1, v1.get(i, LIVE), 1) for i in range(n)]
+
+
+def _exact(vecs: np.ndarray, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[int]:
+    """The reference: float64 cosine over every allowed row, ties to the earlier row."""
+    a = vecs.astype(np.float64)
+    norms = np.linalg.norm(a, axis=1)
+    sims = (a @ q.astype(np.float64)) / np.where(norms > 0, norms, 1) / np.linalg.norm(q)
+    order = [int(i) for i in np.lexsort((np.arange(len(a)), -sims))]
+    return [i for i in order if allowed is None or allowed[i]][:k]
+
+
+def _scan(vecs: np.ndarray, rows: list[Row] | None = None) -> ScanIndex:
+    return ScanIndex(1, rows or _rows(len(vecs)), *int8_parts(vecs))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_scan_returns_the_exact_list(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((20, 48)).astype(np.float32)
+    raw = centers[rng.integers(0, 20, 3000)] + 0.3 * rng.standard_normal((3000, 48)).astype(np.float32)
+    _, stored = round_trip(raw, "int8")  # what a box holds
+    index = _scan(raw)
+    for q in rng.standard_normal((25, 48)).astype(np.float32):
+        for k in (1, 5, 40):
+            got = index.nearest(q, k, 1, None, False)
+            assert [int(h.row.row_id[1:]) for h in got] == _exact(stored, q, k)
+            assert [h.distance for h in got] == sorted(h.distance for h in got)  # type: ignore[type-var]
+
+
+def test_near_ties_outside_the_first_candidates_widen_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows closer together than the int8 query's rounding (but not than float32's) need a wider scan."""
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(64).astype(np.float32)
+    raw = np.vstack([base + 0.05 * rng.standard_normal((500, 64)).astype(np.float32),
+                     rng.standard_normal((1500, 64)).astype(np.float32)])
+    _, stored = round_trip(raw, "int8")
+    index = _scan(raw)
+    runs: list[int] = []
+    real = int8_scan._scan_session
+
+    class Counting:
+        def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
+            runs.append(int(feed["k"][0]))
+            return real().run(names, feed)
+
+    monkeypatch.setattr(int8_scan, "_scan_session", Counting)
+    q = base + 0.05 * rng.standard_normal(64).astype(np.float32)
+    got = index.nearest(q, 5, 1, None, False)
+    assert [int(h.row.row_id[1:]) for h in got] == _exact(stored, q, 5)
+    assert len(runs) >= 2 and runs[0] == int8_scan.CANDIDATES and runs[1] == runs[0] * 8
+    runs.clear()
+    far = index.nearest(rng.standard_normal(64).astype(np.float32), 5, 1, None, False)  # a clear winner: one pass
+    assert len(far) == 5 and runs == [int8_scan.CANDIDATES]
+
+
+def test_visibility_ids_and_embeddings() -> None:
+    rng = np.random.default_rng(3)
+    raw = rng.standard_normal((400, 32)).astype(np.float32)
+    _, stored = round_trip(raw, "int8")
+    rows = _rows(400, v1={i: 2 for i in range(0, 400, 3)}, chunk={5: "shared", 6: "shared"})
+    index = _scan(raw, rows)
+    q = rng.standard_normal(32).astype(np.float32)
+    at2 = np.asarray([r.visible_at(2) for r in rows])
+    assert [int(h.row.row_id[1:]) for h in index.nearest(q, 10, 2, None, False)] == _exact(stored, q, 10, at2)
+    assert [int(h.row.row_id[1:]) for h in index.nearest(q, 10, 1, None, False)] == _exact(stored, q, 10)
+    some = np.zeros(400, dtype=bool)
+    some[[5, 6, 7, 8]] = True
+    got = index.nearest(q, 3, 1, ["shared", "c7", "c8", "nope"], True)
+    assert [int(h.row.row_id[1:]) for h in got] == _exact(stored, q, 3, some)
+    for h in got:
+        assert h.embedding is not None and np.array_equal(h.embedding, stored[int(h.row.row_id[1:])])
+    assert index.nearest(q, 3, 1, [], False) == []
+    assert index.nearest(q, 3, 0, None, False) == []  # nothing is visible before the first version
+
+
+def test_degenerate_queries_and_rows() -> None:
+    raw = np.zeros((200, 16), dtype=np.float32)
+    raw[50:] = np.random.default_rng(1).standard_normal((150, 16))
+    index = _scan(raw)
+    zero = index.nearest(np.zeros(16, dtype=np.float32), 4, 1, None, False)
+    assert [h.row.row_id for h in zero] == ["r0", "r1", "r2", "r3"]  # every row scores 0: the earliest win
+    q = raw[120] * 3
+    assert index.nearest(q, 1, 1, None, False)[0].row.row_id == "r120"
+    _, stored = round_trip(raw, "int8")
+    every = index.nearest(q, 200, 1, None, False)  # all-zero rows score 0: after the positive rows, before the negative
+    assert [int(h.row.row_id[1:]) for h in every] == _exact(stored, q, 200)
+    assert {h.distance for h in every if int(h.row.row_id[1:]) < 50} == {1.0}
+
+
+def test_vectors_stored_as_floats_are_ranked_on_the_floats() -> None:
+    """A box may hold float32 or float16: the scan then bounds the codes' own rounding too."""
+    rng = np.random.default_rng(5)
+    raw = rng.standard_normal((2000, 24)).astype(np.float32)
+    codes, scales = int8_parts(raw)
+    index = ScanIndex(1, _rows(2000), codes, scales, raw)
+    assert index.drift > 0
+    flat = FlatIndex(1, _rows(2000), raw)
+    for q in rng.standard_normal((20, 24)).astype(np.float32):
+        assert [h.row.row_id for h in index.nearest(q, 5, 1, None, False)] == [
+            h.row.row_id for h in flat.nearest(q, 5, 1, None, False)]
+        assert [int(h.row.row_id[1:]) for h in index.nearest(q, 5, 1, None, False)] == _exact(raw, q, 5)
+
+
+# ------------------------------------------------------------------------------------------- through Memory
+
+
+def _store(mem: Memory) -> VectorStore:
+    store = mem._view._vectors
+    assert store is not None
+    return store
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[str]:
+    return pydoc_chunks(120)
+
+
+@pytest.fixture()
+def medium(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a 120-chunk memory 'medium': above the flat tier, within the scan's."""
+    monkeypatch.setattr(vectors, "FLAT_MAX_ROWS", 20)
+
+
+def test_a_medium_memory_answers_from_the_scan_without_chroma(
+    tmp_path: Path, corpus: list[str], medium: None
+) -> None:
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus, ids=[f"c{i}" for i in range(len(corpus))], embeddings=hash_embed(corpus))
+    mem.close()
+    reader = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    _, stored = round_trip(hash_embed(corpus), "int8")
+    for q in hash_embed(["exception handling in a try statement", "for loop over a sequence", corpus[17]]):
+        got = reader.search_by_vector(q, top_k=6)
+        assert [c.id for c in got] == [f"c{i}" for i in _exact(stored, q, 6)]
+        assert all(c.text == corpus[int(c.id[1:])] for c in got)  # text from the video
+    store = _store(reader)
+    assert isinstance(store._flat, ScanIndex) and not store.opened  # Chroma never opened
+
+
+def test_writes_time_travel_and_a_bare_copy_of_a_medium_memory(tmp_path: Path, corpus: list[str], medium: None) -> None:
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus[:80], ids=[f"c{i}" for i in range(80)], embeddings=hash_embed(corpus[:80]))
+    first = mem.version
+    mem.delete(ids=["c3", "c4"])
+    mem.add(corpus[80:], ids=[f"c{i}" for i in range(80, 120)], embeddings=hash_embed(corpus[80:]))
+    _, stored = round_trip(hash_embed(corpus), "int8")
+    live = np.asarray([i not in (3, 4) for i in range(120)])
+    queries = hash_embed(corpus[::9])
+    for q in queries:
+        assert [c.id for c in mem.search_by_vector(q, top_k=10)] == [f"c{i}" for i in _exact(stored, q, 10, live)]
+    old = Memory(mem.video_path, embedding_model=hash_embed, as_of=first)
+    early = np.asarray([i < 80 for i in range(120)])
+    assert [c.id for c in old.search_by_vector(queries[0], top_k=20)] == [f"c{i}" for i in _exact(stored, queries[0], 20, early)]
+    mem.compact()  # appended segments travel in the MP4 once compacted
+    (tmp_path / "copy").mkdir()
+    shutil.copy(mem.video_path, tmp_path / "copy" / "kb.mp4")
+    other = Memory(tmp_path / "copy" / "kb.mp4", embedding_model=hash_embed)
+    for q in queries:
+        assert [c.id for c in mem.search_by_vector(q, top_k=10)] == [c.id for c in other.search_by_vector(q, top_k=10)]
+    assert isinstance(_store(other)._flat, ScanIndex)
+    hybrid = other.search("try statement exception", top_k=5, mode="hybrid")
+    assert [c.id for c in hybrid] == [c.id for c in mem.search("try statement exception", top_k=5, mode="hybrid")]
+    assert len(hybrid) == 5
