@@ -89,7 +89,10 @@ def main() -> None:
     out["open_s"] = round(time.perf_counter() - t0, 3)
     out["rss_mb_after_open"] = round(rss_mb(), 1)
 
-    for v in queries[: args.warmup]:  # loads the HNSW index, opens the video, first decoder setup
+    t = time.perf_counter()
+    search(queries[0])  # memvid: reads the exact index from the boxes (up to 200,000 rows), else loads HNSW
+    out["first_query_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    for v in queries[1 : args.warmup]:  # opens the video, first decoder setup
         search(v)
 
     # Cold: the decoded-frame cache is emptied before every query, so every result is decoded from video.
@@ -137,6 +140,8 @@ def main() -> None:
             groups.append(len({(h.row.segment, h.row.frame) for h in rows}))
         out["breakdown_cold"] = {"vector_query": latency_summary(vq), "frame_decode": latency_summary(dec)}
         out["groups_per_query"] = round(sum(groups) / len(groups), 2)  # distinct frame groups a top-k decodes
+        exact = mem._view._vectors._flat if mem._view._vectors is not None else None
+        out["vector_index"] = type(exact).__name__ if exact is not None else "HNSW"  # what answered unfiltered queries
 
     out["cold"] = latency_summary(cold)
     out["cold_evicts_page_cache"] = args.evict is not None

@@ -225,11 +225,11 @@ class MemoryView:
             self.consistent = True
         return store
 
-    def _flat_source(self) -> Callable[[int], ExactIndex | None]:
+    def _flat_source(self) -> Callable[[int, ExactIndex | None], ExactIndex | None]:
         """Where the store's exact index comes from: the segments' boxes, as the manifest at ``head`` names them."""
         view = weakref.ref(self)  # the store must not keep the view (and its locks) alive
 
-        def index(head: int) -> ExactIndex | None:
+        def index(head: int, base: ExactIndex | None) -> ExactIndex | None:
             me = view()
             if me is None or me.layout.remote:
                 return None  # over HTTP the boxes were read once, into the store (lazy_metadata.store_from_boxes)
@@ -240,7 +240,7 @@ class MemoryView:
                 if me.as_of is None and not me.consistent and not me.layout.writer_pending() and me.layout.segments_newer_than(head):
                     return None  # an older manifest restored over a newer memory: the store's check says so (checked_store)
                 with me._boxes_lock:  # the box cache is shared by this view's threads
-                    return exact_index_from_boxes(me.layout, m, me._boxes)
+                    return exact_index_from_boxes(me.layout, m, me._boxes, base)
             except (MemvidError, OSError):
                 return None  # a box or folder that cannot be read: the store answers instead
 

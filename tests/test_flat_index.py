@@ -209,9 +209,9 @@ def test_a_manifest_naming_one_file_many_times_reads_it_at_most_twice(
 def test_a_stale_head_or_an_unlistable_segments_folder_falls_back_to_the_store(
     memory: Memory, corpus: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = memory._view._flat_source()
-    assert rows(memory.version) is not None
-    assert rows(memory.version - 1) is None  # the view moved on: never rows of one version under another's head
+    index = memory._view._flat_source()
+    assert index(memory.version, None) is not None
+    assert index(memory.version - 1, None) is None  # the view moved on: never rows of one version under another's head
 
     def unlistable(self: object, version: int) -> bool:
         raise PermissionError(13, "Permission denied")

@@ -24,7 +24,8 @@ from tests.core_fixtures import hash_embed, pydoc_chunks
 
 def _rows(n: int, v1: dict[int, int] | None = None, chunk: dict[int, str] | None = None) -> list[Row]:
     v1, chunk = v1 or {}, chunk or {}
-    return [Row(f"r{i}", chunk.get(i, f"c{i}"), "seg", i, 1, "x", 1, v1.get(i, LIVE), 1) for i in range(n)]
+    # Zero-padded row ids: ties go to the smaller row id, which is then the earlier row, as in _exact.
+    return [Row(f"r{i:05d}", chunk.get(i, f"c{i}"), "seg", i, 1, "x", 1, v1.get(i, LIVE), 1) for i in range(n)]
 
 
 def _exact(vecs: np.ndarray, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[int]:
@@ -105,9 +106,9 @@ def test_degenerate_queries_and_rows() -> None:
     raw[50:] = np.random.default_rng(1).standard_normal((150, 16))
     index = _scan(raw)
     zero = index.nearest(np.zeros(16, dtype=np.float32), 4, 1, None, False)
-    assert [h.row.row_id for h in zero] == ["r0", "r1", "r2", "r3"]  # every row scores 0: the earliest win
+    assert [h.row.row_id for h in zero] == ["r00000", "r00001", "r00002", "r00003"]  # all score 0: smallest ids win
     q = raw[120] * 3
-    assert index.nearest(q, 1, 1, None, False)[0].row.row_id == "r120"
+    assert index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00120"
     _, stored = round_trip(raw, "int8")
     every = index.nearest(q, 200, 1, None, False)  # all-zero rows score 0: after the positive rows, before the negative
     assert [int(h.row.row_id[1:]) for h in every] == _exact(stored, q, 200)
@@ -188,3 +189,50 @@ def test_writes_time_travel_and_a_bare_copy_of_a_medium_memory(tmp_path: Path, c
     hybrid = other.search("try statement exception", top_k=5, mode="hybrid")
     assert [c.id for c in hybrid] == [c.id for c in mem.search("try statement exception", top_k=5, mode="hybrid")]
     assert len(hybrid) == 5
+
+
+def test_after_writes_the_extended_scan_equals_one_read_afresh(
+    tmp_path: Path, corpus: list[str], medium: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adds, upserts and deletes extend the last snapshot; a snapshot or compaction reads every box again."""
+    from memvid_base.storage import replay
+
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus[:60], ids=[f"c{i}" for i in range(60)], embeddings=hash_embed(corpus[:60]))
+    q = hash_embed(["the with statement and context managers"])[0]
+    mem.search_by_vector(q, top_k=3)
+    fresh_reads: list[int] = []
+    real = replay.int8_rows_from_metas
+
+    def counting(*args: object, **kwargs: object) -> object:
+        fresh_reads.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(replay, "int8_rows_from_metas", counting)
+    steps = [
+        lambda: mem.add(corpus[60:90], ids=[f"c{i}" for i in range(60, 90)], embeddings=hash_embed(corpus[60:90])),
+        lambda: mem.delete(ids=["c1", "c61"]),
+        lambda: mem.add([corpus[5], "c62 replaced"], ids=["c2", "c62"], embeddings=hash_embed([corpus[5], "c62 replaced"])),
+        lambda: mem.add(["c62 again"], ids=["c62"], embeddings=hash_embed(["c62 again"])),
+        lambda: mem.add(corpus[90:], embeddings=hash_embed(corpus[90:])),
+    ]
+    for step in steps:
+        step()
+        got = [c.id for c in mem.search_by_vector(q, top_k=8)]
+        extended = _store(mem)._flat
+        assert isinstance(extended, ScanIndex) and extended.head == mem.version
+        reader = Memory(mem.video_path, embedding_model=hash_embed)
+        assert [c.id for c in reader.search_by_vector(q, top_k=8)] == got
+        afresh = _store(reader)._flat
+        assert isinstance(afresh, ScanIndex)
+        assert {r.row_id: r for r in extended.rows} == {r.row_id: r for r in afresh.rows}
+        by_id = {r.row_id: k for k, r in enumerate(afresh.rows)}
+        order = [by_id[r.row_id] for r in extended.rows]
+        assert np.array_equal(extended.codes, afresh.codes[order]) and np.array_equal(extended.scales, afresh.scales[order])
+        for version in range(1, mem.version + 1):  # time travel through the extended snapshot
+            assert [h.row.row_id for h in extended.nearest(q, 10, version, None, False)] == [
+                h.row.row_id for h in afresh.nearest(q, 10, version, None, False)]
+    assert len(fresh_reads) == 5  # the readers' first reads; the writer only extended
+    mem.compact(keep_history=True)  # a snapshot: read afresh
+    mem.search_by_vector(q, top_k=3)
+    assert len(fresh_reads) == 6

@@ -8,7 +8,7 @@ vectors in the segments' boxes, so every copy of an MP4 returns the same lists:
   best candidates ranked exactly (medium stores).
 
 They share :class:`RowSnapshot`: which rows a version sees, the ``ids`` restriction, and the final ranking
-rule (best first, ties by insertion order).
+rule (best first, ties to the smaller row id).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ class RowSnapshot:
     those versions.
     """
 
-    def __init__(self, head: int, rows: list[Row]) -> None:
+    def __init__(self, head: int, rows: list[Row], v0: np.ndarray | None = None, v1: np.ndarray | None = None) -> None:
         self.head = head
         self.rows = rows
-        self.v0 = np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows))
-        self.v1 = np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows))
+        self.v0 = np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows)) if v0 is None else v0
+        self.v1 = np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows)) if v1 is None else v1
         self._by_chunk: dict[str, list[int]] | None = None
         self._visible: tuple[int, np.ndarray | None] | None = None
 
@@ -62,10 +62,14 @@ class RowSnapshot:
         return self._by_chunk
 
 
-def rank(cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
-    """The ``n`` best of the row numbers ``cand`` by similarity ``sims`` (one per candidate), ties by row number."""
-    order = np.lexsort((cand, -sims))[:n]
-    return cand[order]
+def rank(rows: list[Row], cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
+    """Positions in ``cand`` of its ``n`` best row numbers by similarity ``sims`` (one per candidate), best first.
+
+    Ties go to the smaller row id, not to the earlier row: every reader then breaks them the same way,
+    whatever order its snapshot holds the rows in (a snapshot extended after a write keeps its old order).
+    """
+    ids = np.asarray([rows[k].row_id for k in cand.tolist()], dtype=object)
+    return np.lexsort((ids, -sims))[:n]
 
 
 def inverse_norms(matrix: np.ndarray) -> np.ndarray:
@@ -99,11 +103,11 @@ class FlatIndex(RowSnapshot):
         if n <= 0:
             return []
         if n < len(sims):
-            # Every row tied with the n-th best competes, so a tie goes to the earlier row (argpartition picks any).
+            # Every row tied with the n-th best competes, so the tie rule decides (argpartition picks any).
             floor = sims[np.argpartition(-sims, n - 1)[n - 1]]
             cand = np.flatnonzero(sims >= floor)
         else:
             cand = np.arange(len(sims))
-        best = rank(cand, sims[cand], n)  # best first; ties by insertion order
+        best = cand[rank(self.rows, cand, sims[cand], n)]
         return [Hit(self.rows[k], float(1.0 - sims[k]), self.matrix[k].copy() if include_embeddings else None)
                 for k in best.tolist()]

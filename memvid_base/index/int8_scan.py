@@ -9,11 +9,14 @@ are then scored exactly in float32, and the answer is accepted only when no row 
 could beat it by that bound.  Otherwise the candidate list is widened, up to every row.
 
 So a query returns exactly what an exact float32 search of the stored vectors returns, whatever the data,
-and being a pure function of the rows, every copy of the MP4 returns the same list.
+and being a pure function of the rows (ties go to the smaller row id), every copy of the MP4 returns the
+same list.  After a write, a reader extends its snapshot with the new segments' rows
+(:meth:`ScanIndex.extended`) instead of reading every box again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -23,7 +26,7 @@ import numpy as np
 
 from ..models import onnx_proto as op
 from ..types import Hit, Row
-from .flat import RowSnapshot, inverse_norms
+from .flat import RowSnapshot, inverse_norms, rank
 
 MAX_SCAN_DIM = 4096  # int32 sums of dim * 127 * 255 stay exact far beyond this; wider vectors keep HNSW
 CANDIDATES = 64  # scored exactly per query at first; widened 8x while the bound cannot rule the rest out
@@ -98,27 +101,58 @@ class ScanIndex(RowSnapshot):
     """
 
     def __init__(self, head: int, rows: list[Row], codes: np.ndarray, scales: np.ndarray,
-                 exact: np.ndarray | None = None) -> None:
+                 exact: np.ndarray | None = None, *, segments: frozenset[tuple[str, str]] = frozenset(),
+                 floor: int = 0) -> None:
         super().__init__(head, rows)
         n = len(rows)
         if codes.shape[0] != n or scales.shape != (n,) or (exact is not None and exact.shape != codes.shape):
             raise ValueError(f"{n} rows need {n} codes and scales, got {codes.shape} and {scales.shape}")
         self.dim = codes.shape[1]
-        self.rows_t = np.empty((self.dim, n), dtype=np.int8)  # the scan reads rows as the matrix product's right side
-        self.bias = np.empty(n, dtype=np.int32)
-        self.inv_norm = np.empty(n, dtype=np.float32)
-        for start in range(0, n, _BLOCK):
-            block = codes[start : start + _BLOCK]
-            self.rows_t[:, start : start + len(block)] = block.T
-            wide = block.astype(np.int32)
-            self.bias[start : start + len(block)] = 128 * wide.sum(axis=1)
-            squares = np.einsum("ij,ij->i", wide, wide).astype(np.float64)
-            self.inv_norm[start : start + len(block)] = np.where(squares > 0, 1.0 / np.sqrt(np.maximum(squares, 1.0)), 0.0)
+        self.rows_t, self.bias, self.inv_norm = _scan_parts(codes)
         self.codes = codes
         self.scales = np.asarray(scales, dtype=np.float32)
         self.exact = exact
         self.drift = 0.0 if exact is None else _direction_drift(codes, exact)
-        self._open_mask = np.zeros(n, dtype=np.float32)
+        self.segments = segments  # (uid, file) of the segments read, and the history floor: what extended() checks
+        self.floor = floor
+        self._live: dict[str, int] | None = None
+        self._open_mask = np.zeros(n, dtype=np.float32)  # the scan's mask input when every row may be returned
+
+    def live_positions(self, live: int) -> dict[str, int]:
+        """Each chunk's current row (``v1 == live``) by chunk id; computed once per snapshot."""
+        if self._live is None:
+            self._live = {self.rows[k].chunk_id: k for k in np.flatnonzero(self.v1 == live).tolist()}
+        return self._live
+
+    def extended(self, head: int, segments: frozenset[tuple[str, str]], ended: dict[int, int], rows: list[Row],
+                 codes: np.ndarray, scales: np.ndarray, live: dict[str, int]) -> ScanIndex:
+        """This snapshot at a later ``head``: the rows at positions ``ended`` end at the version given, and
+        ``rows`` (with their int8 ``codes`` and ``scales``) follow the old ones; ``live`` maps chunk ids to
+        current rows.  Copies the arrays once (about 20 ms at 100,000 rows) instead of reading every box again."""
+        if self.exact is not None:
+            raise ValueError("a snapshot of float vectors is read again, not extended")
+        old = len(self.rows)
+        all_rows = list(self.rows)
+        all_rows.extend(rows)
+        v1 = np.concatenate((self.v1, np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows))))
+        for pos, end in ended.items():
+            all_rows[pos] = dataclasses.replace(all_rows[pos], v1=end)
+            v1[pos] = end
+        v0 = np.concatenate((self.v0, np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows))))
+        out = ScanIndex.__new__(ScanIndex)
+        RowSnapshot.__init__(out, head, all_rows, v0, v1)
+        rows_t, bias, inv_norm = _scan_parts(codes)
+        out.dim = self.dim
+        out.rows_t = np.concatenate((self.rows_t, rows_t), axis=1)
+        out.bias = np.concatenate((self.bias, bias))
+        out.inv_norm = np.concatenate((self.inv_norm, inv_norm))
+        out.codes = np.concatenate((self.codes, codes))
+        out.scales = np.concatenate((self.scales, np.asarray(scales, dtype=np.float32)))
+        out.exact, out.drift, out.segments, out.floor = None, 0.0, segments, self.floor
+        out._live = live
+        out._open_mask = np.zeros(len(all_rows), dtype=np.float32)
+        assert len(out.rows) == out.rows_t.shape[1] == old + len(rows)
+        return out
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored float32 vectors of row numbers ``rows``, as the store holds them."""
@@ -170,8 +204,24 @@ class ScanIndex(RowSnapshot):
         """The ``n`` best candidates by exact float32 cosine, and their cosines."""
         vecs = self.vectors(cand)
         sims = (vecs @ q) * inverse_norms(vecs) * np.float32(1.0 / qn if qn > 0 else 0.0)
-        order = np.lexsort((cand, -sims))[:n]
+        order = rank(self.rows, cand, sims, n)
         return cand[order], sims[order]
+
+
+def _scan_parts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the scan reads for int8 ``codes``: the rows transposed, ``128 * sum(row)``, and ``1 / |row|``."""
+    n, dim = codes.shape
+    rows_t = np.empty((dim, n), dtype=np.int8)  # the right side of the matrix product
+    bias = np.empty(n, dtype=np.int32)
+    inv_norm = np.empty(n, dtype=np.float32)
+    for start in range(0, n, _BLOCK):
+        block = codes[start : start + _BLOCK]
+        rows_t[:, start : start + len(block)] = block.T
+        wide = block.astype(np.int32)
+        bias[start : start + len(block)] = 128 * wide.sum(axis=1)
+        squares = np.einsum("ij,ij->i", wide, wide).astype(np.float64)
+        inv_norm[start : start + len(block)] = np.where(squares > 0, 1.0 / np.sqrt(np.maximum(squares, 1.0)), 0.0)
+    return rows_t, bias, inv_norm
 
 
 def _direction_drift(codes: np.ndarray, exact: np.ndarray) -> float:

@@ -231,9 +231,10 @@ class VectorStore:
 
     With ``opener`` (a function returning the client, and ``client`` None) nothing is opened until the
     store is first used, so a search that needs no vector row (keyword mode on its quick path) never
-    imports or opens Chroma; ``on_open`` then runs once on the opened store.  ``flat_source(head)`` gives
-    the rows and vectors the store holds at committed version ``head`` without opening it (None when it
-    cannot): a small store's unfiltered queries then never open Chroma either (see :meth:`flat`).
+    imports or opens Chroma; ``on_open`` then runs once on the opened store.  ``flat_source(head, base)`` gives
+    the exact index of the rows and vectors the store holds at committed version ``head`` without opening it
+    (None when it cannot), extending ``base`` (the last one it gave) where it can: a small or medium store's
+    unfiltered queries then never open Chroma either (see :meth:`flat`).
     """
 
     def __init__(
@@ -245,7 +246,7 @@ class VectorStore:
         *,
         opener: Callable[[], Any] | None = None,
         on_open: Callable[[VectorStore], None] | None = None,
-        flat_source: Callable[[int], ExactIndex | None] | None = None,
+        flat_source: Callable[[int, ExactIndex | None], ExactIndex | None] | None = None,
     ) -> None:
         self.name = collection
         self._dimension, self._create = dimension, create
@@ -259,6 +260,7 @@ class VectorStore:
         self._flat_failed: int | None = None  # the head at which reading the vectors failed
         self._flat_asked: int | None = None  # the head a first query was answered at (by HNSW)
         self._flat_source = flat_source
+        self._exact_base: ExactIndex | None = None  # the last index read: a later head may extend it (kept across writes)
         self._source_failed: int | None = None  # the head at which flat_source could not answer
         self._writes = 0  # a flat index read while this store was being written is dropped
         if opener is None:
@@ -383,9 +385,11 @@ class VectorStore:
             return None
         if self._flat_source is not None and self._source_failed != head:
             writes = self._writes
-            found = self._flat_source(head)  # the segments' boxes: about 0.1 s at 10,000 rows, Chroma not imported
+            # The segments' boxes: about 0.1 s at 10,000 rows and 1-2 s at 100,000 (once; after a write only the new
+            # segments are read into the last index), Chroma not imported.
+            found = self._flat_source(head, self._exact_base)
             if found is not None and self._writes == writes:
-                self._flat = found
+                self._flat = self._exact_base = found
                 return self._flat
             self._source_failed = head
         if total_rows > FLAT_MAX_ROWS:

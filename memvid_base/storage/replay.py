@@ -9,6 +9,7 @@ are gone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
@@ -57,29 +58,41 @@ def is_snapshot(m: Manifest, seg: Segment) -> bool:
     return any(v.version == seg.version and v.op in SNAPSHOT_OPS for v in m.versions)
 
 
+def _box_entries(seg: Segment, meta: SegmentMeta | None, dim: int) -> Iterator[tuple[ChunkEntry, int]]:
+    """A segment's chunk entries in table order, each with its vector's number in the box (-1 for a tombstone).
+
+    Raises:
+        CorruptMemoryError: The box is missing, names another segment, or places a chunk where no group starts.
+    """
+    if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
+        raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
+    spans = group_spans(seg)
+    row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
+    for entry in meta.chunks:
+        if entry.deleted:
+            yield entry, -1
+            continue
+        if spans.get(entry.frame) != entry.frames:
+            raise CorruptMemoryError(
+                f"{seg.file}'s box places chunk {entry.id!r} in a group of {entry.frames} frames at frame "
+                f"{entry.frame}, which the segment does not list."
+            )
+        yield entry, row
+        row += 1
+
+
 def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row], list[tuple[str, int]], int]:
     """The store's rows at ``m``'s version from the segments' boxes: ``(rows, places, live)``, where
     ``places[i]`` is row ``i``'s ``(segment uid, vector number in that segment's box)``.
 
     Raises:
-        CorruptMemoryError: A box is missing, names another segment, or places a chunk where no group starts.
+        CorruptMemoryError: As :func:`_box_entries`.
     """
     dim = int(m.embedding.get("dimension") or 0)
 
     def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[ChunkEntry, int]]]:
-        meta = metas.get(seg.uid)
-        if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
-            raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
-        spans = group_spans(seg)
-        row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
-        for entry in meta.chunks:
-            if not entry.deleted and spans.get(entry.frame) != entry.frames:
-                raise CorruptMemoryError(
-                    f"{seg.file}'s box places chunk {entry.id!r} in a group of {entry.frames} frames at frame "
-                    f"{entry.frame}, which the segment does not list."
-                )
+        for entry, row in _box_entries(seg, metas.get(seg.uid), dim):
             yield entry.id, entry.deleted, (entry, row)
-            row += not entry.deleted
 
     entries, live = replay(m, chunks_of)
     rows = [make_row(entry.id, seg.uid, entry.frame, entry.frames, entry.checksum, seg.version, entry.text_bytes, v1)
@@ -219,11 +232,15 @@ def rows_from_boxes(
     return (rows, vectors) if len(rows) <= max_rows else None
 
 
-def exact_index_from_boxes(layout: Layout, m: Manifest, cache: BoxCache | None = None) -> ExactIndex | None:
+def exact_index_from_boxes(
+    layout: Layout, m: Manifest, cache: BoxCache | None = None, base: ExactIndex | None = None
+) -> ExactIndex | None:
     """The exact in-memory index of the store at ``m``'s version, read from the segments' boxes.
 
     A :class:`FlatIndex` up to :data:`~memvid_base.index.vectors.FLAT_MAX_ROWS` rows, a :class:`ScanIndex`
     up to :data:`~memvid_base.index.vectors.SCAN_MAX_ROWS`; None above, or where the boxes cannot answer.
+    ``base``, a scan index of an earlier version, is extended with the rows of the segments written since
+    when that is all that changed (adds, upserts, deletes), instead of replaying every box.
     """
     cache = cache if cache is not None else BoxCache()
     if m.live_chunks + m.dead_rows <= vectors.FLAT_MAX_ROWS:
@@ -233,11 +250,55 @@ def exact_index_from_boxes(layout: Layout, m: Manifest, cache: BoxCache | None =
     metas = _box_metas(layout, m, limit, cache)
     if metas is None or int(m.embedding.get("dimension") or 0) > MAX_SCAN_DIM:
         return None
+    segments = frozenset((s.uid, s.file) for s in m.segments if s.file)
     try:
+        if isinstance(base, ScanIndex) and base.head < m.version:
+            grown = _extended(base, m, metas, cache, segments)
+            if grown is not None:
+                return grown if len(grown.rows) <= limit else None
         rows, codes, scales, exact = int8_rows_from_metas(m, metas, cache)
     except CorruptMemoryError:
         return None
-    return ScanIndex(m.version, rows, codes, scales, exact) if len(rows) <= limit else None
+    if len(rows) > limit:
+        return None
+    return ScanIndex(m.version, rows, codes, scales, exact, segments=segments, floor=m.history_floor)
+
+
+def _extended(
+    base: ScanIndex, m: Manifest, metas: Mapping[str, SegmentMeta], cache: BoxCache, segments: frozenset[tuple[str, str]]
+) -> ScanIndex | None:
+    """``base`` with the rows of the segments ``m`` added after it, replayed as :func:`replay` would; None when
+    more changed (a snapshot, a segment gone, a new history floor, a box of floats): then every box is read."""
+    added = sorted((s for s in m.segments if (s.uid, s.file) not in base.segments), key=lambda s: s.version)
+    if (base.exact is not None or m.history_floor != base.floor or not base.segments <= segments
+            or any(not s.file or s.version <= base.head or is_snapshot(m, s) for s in added)):
+        return None
+    dim = int(m.embedding.get("dimension") or 0)
+    live = dict(base.live_positions(LIVE))
+    ended: dict[int, int] = {}
+    rows: list[Row] = []
+    places: list[tuple[str, int]] = []
+    for seg in added:
+        for entry, row in _box_entries(seg, metas.get(seg.uid), dim):
+            previous = live.pop(entry.id, None)
+            if previous is not None:
+                if previous >= len(base.rows):  # a row this same update added, replaced again
+                    k = previous - len(base.rows)
+                    rows[k] = dataclasses.replace(rows[k], v1=seg.version)
+                else:
+                    ended[previous] = seg.version
+            if row >= 0:
+                live[entry.id] = len(base.rows) + len(rows)
+                rows.append(make_row(entry.id, seg.uid, entry.frame, entry.frames, entry.checksum, seg.version,
+                                     entry.text_bytes))
+                places.append((seg.uid, row))
+    for uid in {uid for uid, _ in places} - cache.int8.keys():
+        cache.int8[uid] = metas[uid].int8_vectors()
+    if any(cache.int8[uid][2] is not None for uid, _ in places):
+        return None
+    codes = _gather(places, {u: cache.int8[u][0] for u, _ in places}, np.empty((len(rows), base.dim), dtype=np.int8))
+    scales = _gather(places, {u: cache.int8[u][1] for u, _ in places}, np.empty(len(rows), dtype=np.float32))
+    return base.extended(m.version, segments, ended, rows, codes, scales, live)
 
 
 def group_spans(seg: Segment) -> dict[int, int]:
