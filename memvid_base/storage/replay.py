@@ -152,6 +152,9 @@ def int8_rows_from_metas(
         parts[uid] = metas[uid].int8_vectors()
     used = {uid for uid, _ in places}
     n = len(rows)
+    if len(used) == 1 and parts[next(iter(used))][0].shape[0] == n and all(r == k for k, (_, r) in enumerate(places)):
+        only = parts[next(iter(used))]  # one segment, every row in box order (a compacted memory): no copy
+        return rows, only[0], only[1], only[2]
     codes = _gather(places, {u: parts[u][0] for u in used}, np.empty((n, max(dim, 1)), dtype=np.int8))
     scales = _gather(places, {u: parts[u][1] for u in used}, np.empty(n, dtype=np.float32))
     exact = None
