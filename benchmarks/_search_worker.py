@@ -111,6 +111,9 @@ def main() -> None:
         search(v)
         hot.append((time.perf_counter() - t) * 1000)
 
+    # memvid's own peak before the ids-only HNSW queries below load its (otherwise unused) HNSW index.
+    out["peak_rss_mb_before_hnsw_only"] = round(peak_rss_mb(), 1)
+
     # The HNSW search alone, ids and distances only, on each side's own collection: two builds of the same
     # vectors make different graphs, and this is how much of a gap that alone makes.
     ids_only: list[float] = []

@@ -210,6 +210,11 @@ def run_in_child(surface: str, target: str, index: str | None, query: str, note:
                  stdout: str, stderr: str) -> None:
     """One case as a ``multiprocessing`` target: the case's environment, its output to files, the JSON last."""
     os.environ.update(env)
+    from memvid_base.index import vectors
+
+    for name in ("FLAT_MAX_ROWS", "SCAN_MAX_ROWS"):  # read at import, and the fork server imported before this env
+        if f"MEMVID_{name}" in env:
+            setattr(vectors, name, int(env[f"MEMVID_{name}"]))
     for fd, path in ((1, stdout), (2, stderr)):
         out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(out, fd)

@@ -6,7 +6,10 @@ row), whatever the data, so a bare copy of an MP4 returns the same lists as the 
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +239,24 @@ def test_after_writes_the_extended_scan_equals_one_read_afresh(
     mem.compact(keep_history=True)  # a snapshot: read afresh
     mem.search_by_vector(q, top_k=3)
     assert len(fresh_reads) == 6
+
+
+def test_the_tiers_are_set_per_process_by_environment_variables() -> None:
+    code = "from memvid_base.index import vectors as v; print(v.FLAT_MAX_ROWS, v.SCAN_MAX_ROWS)"
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "MEMVID_FLAT_MAX_ROWS": "10", "MEMVID_SCAN_MAX_ROWS": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, timeout=120)
+    assert out.stdout.split() == ["10", "0"], out.stderr
+    env["MEMVID_SCAN_MAX_ROWS"] = "lots"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, timeout=120)
+    assert bad.returncode != 0 and "MEMVID_SCAN_MAX_ROWS='lots' is not a row count" in bad.stderr
+
+
+def test_with_the_scan_tier_off_a_medium_memory_uses_hnsw(
+    tmp_path: Path, corpus: list[str], medium: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors, "SCAN_MAX_ROWS", 0)
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus, ids=[f"c{i}" for i in range(len(corpus))], embeddings=hash_embed(corpus))
+    assert mem.search_by_vector(hash_embed([corpus[9]])[0], top_k=1)[0].id == "c9"
+    assert _store(mem)._flat is None

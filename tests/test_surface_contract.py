@@ -2,8 +2,9 @@
 
 Like zarr's ``StoreTests`` run against every store, one contract runs against every surface (the seed
 API, LangChain, LlamaIndex, the CLI, the MCP server, the web UI, chat) on every way a memory reaches a
-user (a fresh build; a copy of the MP4 alone; that copy in a read-only folder; served by nginx over
-HTTP; the earlier ``kb_index.json`` layout; an explicit index path that does not exist yet). Each case
+user (a fresh build; a copy of the MP4 alone, searched by the small-memory or the medium-memory exact index;
+that copy in a read-only folder; served by nginx over HTTP; the earlier ``kb_index.json`` layout; an explicit
+index path that does not exist yet). Each case
 runs in its own process (``tests/surface_driver.py``), forked from a server that has only imported the
 libraries, and must:
 
@@ -34,8 +35,11 @@ from tests.surface_driver import PRELOAD, run_in_child
 ROOT = Path(__file__).resolve().parent.parent
 SURFACES = ("seed", "langchain", "llamaindex", "cli", "mcp", "web", "chat")
 WRITERS = {"langchain", "llamaindex", "cli", "mcp", "web"}  # the seed retriever and chat only read
-RUNGS = ("fresh", "bare_copy", "read_only_folder", "http", "legacy_layout", "new_explicit_index")
-WRITABLE = {"fresh", "bare_copy", "legacy_layout", "new_explicit_index"}
+RUNGS = ("fresh", "bare_copy", "bare_copy_scan", "read_only_folder", "http", "legacy_layout", "new_explicit_index")
+WRITABLE = {"fresh", "bare_copy", "bare_copy_scan", "legacy_layout", "new_explicit_index"}
+# bare_copy_scan: the bare copy with the medium-memory tier on (this 50-chunk memory searched by the int8 scan,
+# as one of 10,000-200,000 chunks is): its top 5 must still be the original's.
+RUNG_ENV = {"bare_copy_scan": {"MEMVID_FLAT_MAX_ROWS": "10"}}
 N_CHUNKS = 50
 QUERY = "How does the garbage collector handle reference cycles?"
 CASE_TIMEOUT_S = 180
@@ -118,7 +122,7 @@ def prepare(surface: str, rung: str, original: Original, base: Path, ro: Path, w
     if rung == "fresh":
         shutil.copytree(original.folder, work / "m")
         target, index, source = work / "m" / "kb.mp4", None, work / "m" / "kb.mp4"
-    elif rung in ("bare_copy", "new_explicit_index"):
+    elif rung in ("bare_copy", "bare_copy_scan", "new_explicit_index"):
         (work / "m").mkdir()
         shutil.copy(original.folder / "kb.mp4", work / "m" / "kb.mp4")
         target, source = work / "m" / "kb.mp4", work / "m" / "kb.mp4"
@@ -138,6 +142,7 @@ def run_case(case: Case, note: Path, fault: str | None = None) -> Outcome:
     before = digest(case.source)
     env = {"MEMVID_CACHE_DIR": str(case.cache_dir), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
            "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
+    env |= RUNG_ENV.get(case.rung, {})
     if fault is not None:
         env["MEMVID_FAULT"] = fault
     out, err = case.cache_dir.with_name("stdout.txt"), case.cache_dir.with_name("stderr.txt")

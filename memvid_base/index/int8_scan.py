@@ -32,7 +32,7 @@ MAX_SCAN_DIM = 4096  # int32 sums of dim * 127 * 255 stay exact far beyond this;
 CANDIDATES = 64  # scored exactly per query at first; widened 8x while the bound cannot rule the rest out
 _WIDEN = 8
 _SLACK = 1e-4  # float32 rounding of both passes, in cosine units, far above what they can reach
-_BLOCK = 8192  # rows converted at a time while building, so no full-size wide copy is ever made
+_BLOCK = 1024  # rows converted at a time while building: no full-size wide copy, and the transpose stays in cache
 
 _session_lock = threading.Lock()
 _session: Any = None
@@ -217,9 +217,9 @@ def _scan_parts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for start in range(0, n, _BLOCK):
         block = codes[start : start + _BLOCK]
         rows_t[:, start : start + len(block)] = block.T
-        wide = block.astype(np.int32)
-        bias[start : start + len(block)] = 128 * wide.sum(axis=1)
-        squares = np.einsum("ij,ij->i", wide, wide).astype(np.float64)
+        wide = block.astype(np.int16)  # |code| <= 128: squares fit int16, their sums int32
+        bias[start : start + len(block)] = 128 * wide.sum(axis=1, dtype=np.int32)
+        squares = np.einsum("ij,ij->i", wide, wide, dtype=np.int32).astype(np.float64)
         inv_norm[start : start + len(block)] = np.where(squares > 0, 1.0 / np.sqrt(np.maximum(squares, 1.0)), 0.0)
     return rows_t, bias, inv_norm
 

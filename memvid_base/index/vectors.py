@@ -12,6 +12,7 @@ work without rewriting anything.
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -218,11 +219,24 @@ WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
 # being exact, every copy of the MP4 returns the same list.  The copy is read once per committed version,
 # from the segments' boxes (about 0.1 s at 10,000 rows, without importing Chroma) or, where a segment has
 # no box, from the store from the second query on (0.6 s at 10,000 rows).
-FLAT_MAX_ROWS = 10_000
-# Above FLAT_MAX_ROWS and up to this many rows, the exact index is the boxes' int8 rows scanned by onnxruntime
+# Above FLAT_MAX_ROWS and up to SCAN_MAX_ROWS rows, the exact index is the boxes' int8 rows scanned by onnxruntime
 # (index/int8_scan.py): exact like the flat one, so copies agree without HNSW's ef_search 400.  It reads
 # only boxes (a store without them keeps HNSW).  Above it, HNSW is faster: a scan grows with the rows.
-SCAN_MAX_ROWS = 200_000
+# Both can be set per process: MEMVID_FLAT_MAX_ROWS, MEMVID_SCAN_MAX_ROWS (0 turns that tier off).
+
+
+def _rows_setting(name: str, default: int) -> int:
+    """A row count from the environment variable ``name``, else ``default`` (a bad value is refused loudly)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or len(raw) > 12:
+        raise InvalidInputError(f"{name}={raw!r} is not a row count; set a whole number such as {default}, or unset it.")
+    return int(raw)
+
+
+FLAT_MAX_ROWS = _rows_setting("MEMVID_FLAT_MAX_ROWS", 10_000)
+SCAN_MAX_ROWS = _rows_setting("MEMVID_SCAN_MAX_ROWS", 200_000)
 ExactIndex = FlatIndex | ScanIndex
 
 
@@ -377,7 +391,7 @@ class VectorStore:
         rows (``total_rows``: the manifest's count).  From ``flat_source`` when it answers; a small store
         (:data:`FLAT_MAX_ROWS`) without boxes reads it from the store itself, from the second query at a head on.
         """
-        if head is None or total_rows > SCAN_MAX_ROWS:
+        if head is None or total_rows > max(FLAT_MAX_ROWS, SCAN_MAX_ROWS):
             return None
         if self._flat is not None and self._flat.head == head:
             return self._flat
