@@ -136,6 +136,7 @@ def main() -> None:
                     "plain Chroma runs); memvid keeps its own")
     ap.add_argument("--no-agreement", action="store_true",
                     help="skip comparing a bare copy's top-5 lists with the original's and with exact search")
+    ap.add_argument("--out", default=None, help="result file name under benchmarks/results/ (default from the options)")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
     n = args.chunks or (2_000 if args.quick else 100_000)
@@ -183,7 +184,7 @@ def main() -> None:
     res["clean"] = res["machine"]["loadavg_at_start"][0] <= 0.5
     name = "search_quick" if args.quick else "search" + (f"_ef{args.ef_search}" if args.ef_search else "") + (
         f"_chroma_ef{args.chroma_ef}" if args.chroma_ef else "")
-    path = write_json(f"{name}.json", res)
+    path = write_json(args.out or f"{name}.json", res)
     log(f"median ratios: cold p50 {res['median_cold_p50_ratio']}x, p95 {res['median_cold_p95_ratio']}x, "
         f"hot {res['median_hot_p50_ratio']}x, HNSW alone {res['median_hnsw_ids_only_p50_ratio']}x (load at start {res['machine']['loadavg_at_start']}; "
         f"{'clean' if res['clean'] else 'NOT clean: loaded machine'}) -> {path}")

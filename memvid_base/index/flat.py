@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..types import Hit, Row
+from .row_table import RowTable
 
 _FLAT_BLOCK = 1024
 
@@ -30,11 +31,10 @@ class RowSnapshot:
     those versions.
     """
 
-    def __init__(self, head: int, rows: list[Row], v0: np.ndarray | None = None, v1: np.ndarray | None = None) -> None:
+    def __init__(self, head: int, rows: Sequence[Row]) -> None:
         self.head = head
-        self.rows = rows
-        self.v0 = np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows)) if v0 is None else v0
-        self.v1 = np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows)) if v1 is None else v1
+        self.rows = RowTable.of(rows)
+        self.v0, self.v1 = self.rows.v0, self.rows.v1
         self._by_chunk: dict[str, list[int]] | None = None
         self._visible: tuple[int, np.ndarray | None] | None = None
 
@@ -57,18 +57,18 @@ class RowSnapshot:
     def _chunk_rows(self) -> dict[str, list[int]]:
         if self._by_chunk is None:
             self._by_chunk = {}
-            for k, row in enumerate(self.rows):
-                self._by_chunk.setdefault(row.chunk_id, []).append(k)
+            for k, chunk_id in enumerate(self.rows.chunk_ids):
+                self._by_chunk.setdefault(chunk_id, []).append(k)
         return self._by_chunk
 
 
-def rank(rows: list[Row], cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
+def rank(rows: RowTable, cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
     """Positions in ``cand`` of its ``n`` best row numbers by similarity ``sims`` (one per candidate), best first.
 
     Ties go to the smaller row id, not to the earlier row: every reader then breaks them the same way,
     whatever order its snapshot holds the rows in (a snapshot extended after a write keeps its old order).
     """
-    ids = np.asarray([rows[k].row_id for k in cand.tolist()], dtype=object)
+    ids = np.asarray([rows.row_ids[k] for k in cand.tolist()], dtype=object)
     return np.lexsort((ids, -sims))[:n]
 
 
@@ -81,7 +81,7 @@ def inverse_norms(matrix: np.ndarray) -> np.ndarray:
 class FlatIndex(RowSnapshot):
     """Every row of a store with its float32 vector, for exact cosine search in numpy."""
 
-    def __init__(self, head: int, rows: list[Row], vectors: np.ndarray) -> None:
+    def __init__(self, head: int, rows: Sequence[Row], vectors: np.ndarray) -> None:
         super().__init__(head, rows)
         self.matrix = np.ascontiguousarray(vectors, dtype=np.float32)
         self.inv_norm = inverse_norms(self.matrix)

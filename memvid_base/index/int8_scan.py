@@ -16,7 +16,6 @@ same list.  After a write, a reader extends its snapshot with the new segments' 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -100,7 +99,7 @@ class ScanIndex(RowSnapshot):
         ['c1', 'c2']
     """
 
-    def __init__(self, head: int, rows: list[Row], codes: np.ndarray, scales: np.ndarray,
+    def __init__(self, head: int, rows: Sequence[Row], codes: np.ndarray, scales: np.ndarray,
                  exact: np.ndarray | None = None, *, segments: frozenset[tuple[str, str]] = frozenset(),
                  floor: int = 0) -> None:
         super().__init__(head, rows)
@@ -121,10 +120,11 @@ class ScanIndex(RowSnapshot):
     def live_positions(self, live: int) -> dict[str, int]:
         """Each chunk's current row (``v1 == live``) by chunk id; computed once per snapshot."""
         if self._live is None:
-            self._live = {self.rows[k].chunk_id: k for k in np.flatnonzero(self.v1 == live).tolist()}
+            ids = self.rows.chunk_ids
+            self._live = {ids[k]: k for k in np.flatnonzero(self.v1 == live).tolist()}
         return self._live
 
-    def extended(self, head: int, segments: frozenset[tuple[str, str]], ended: dict[int, int], rows: list[Row],
+    def extended(self, head: int, segments: frozenset[tuple[str, str]], ended: dict[int, int], rows: Sequence[Row],
                  codes: np.ndarray, scales: np.ndarray, live: dict[str, int]) -> ScanIndex:
         """This snapshot at a later ``head``: the rows at positions ``ended`` end at the version given, and
         ``rows`` (with their int8 ``codes`` and ``scales``) follow the old ones; ``live`` maps chunk ids to
@@ -132,15 +132,9 @@ class ScanIndex(RowSnapshot):
         if self.exact is not None:
             raise ValueError("a snapshot of float vectors is read again, not extended")
         old = len(self.rows)
-        all_rows = list(self.rows)
-        all_rows.extend(rows)
-        v1 = np.concatenate((self.v1, np.fromiter((r.v1 for r in rows), dtype=np.int64, count=len(rows))))
-        for pos, end in ended.items():
-            all_rows[pos] = dataclasses.replace(all_rows[pos], v1=end)
-            v1[pos] = end
-        v0 = np.concatenate((self.v0, np.fromiter((r.v0 for r in rows), dtype=np.int64, count=len(rows))))
+        all_rows = self.rows.ended(ended) + rows
         out = ScanIndex.__new__(ScanIndex)
-        RowSnapshot.__init__(out, head, all_rows, v0, v1)
+        RowSnapshot.__init__(out, head, all_rows)
         rows_t, bias, inv_norm = _scan_parts(codes)
         out.dim = self.dim
         out.rows_t = np.concatenate((self.rows_t, rows_t), axis=1)

@@ -23,6 +23,7 @@ from ..format.segment_meta import ChunkEntry, SegmentMeta
 from ..index import vectors
 from ..index.flat import FlatIndex
 from ..index.int8_scan import MAX_SCAN_DIM, ScanIndex
+from ..index.row_table import RowTable
 from ..index.vectors import LIVE, ExactIndex, make_row
 from ..types import Row
 
@@ -81,7 +82,7 @@ def _box_entries(seg: Segment, meta: SegmentMeta | None, dim: int) -> Iterator[t
         row += 1
 
 
-def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row], list[tuple[str, int]], int]:
+def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[RowTable, list[tuple[str, int]], int]:
     """The store's rows at ``m``'s version from the segments' boxes: ``(rows, places, live)``, where
     ``places[i]`` is row ``i``'s ``(segment uid, vector number in that segment's box)``.
 
@@ -95,8 +96,17 @@ def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[list[Row],
             yield entry.id, entry.deleted, (entry, row)
 
     entries, live = replay(m, chunks_of)
-    rows = [make_row(entry.id, seg.uid, entry.frame, entry.frames, entry.checksum, seg.version, entry.text_bytes, v1)
-            for (entry, _), seg, v1 in entries]
+    # As columns (index/row_table.py): the same rows make_row makes, without one object each.
+    ids = [e.id for (e, _), _, _ in entries]
+    v0 = np.fromiter((seg.version for _, seg, _ in entries), dtype=np.int64, count=len(entries))
+    rows = RowTable(
+        [f"{cid}@{v}" for cid, v in zip(ids, v0.tolist())], ids, [seg.uid for _, seg, _ in entries],
+        np.fromiter((e.frame for (e, _), _, _ in entries), dtype=np.int64, count=len(entries)),
+        np.fromiter((e.frames for (e, _), _, _ in entries), dtype=np.int64, count=len(entries)),
+        [e.checksum for (e, _), _, _ in entries], v0,
+        np.fromiter((v1 for _, _, v1 in entries), dtype=np.int64, count=len(entries)),
+        np.fromiter((e.text_bytes for (e, _), _, _ in entries), dtype=np.int64, count=len(entries)),
+    )
     return rows, [(seg.uid, row) for (_, row), seg, _ in entries], live
 
 
@@ -114,7 +124,7 @@ def _gather(places: list[tuple[str, int]], parts: Mapping[str, np.ndarray], out:
 
 def rows_from_metas(
     m: Manifest, metas: Mapping[str, SegmentMeta], decoded: dict[str, np.ndarray] | None = None
-) -> tuple[list[Row], np.ndarray, int]:
+) -> tuple[RowTable, np.ndarray, int]:
     """The store's rows at ``m``'s version from the segments' boxes (by segment uid): ``(rows, vectors, live)``.
 
     The rows and their order are those the store holds, and the vectors those it was given: the int8 values of
@@ -136,7 +146,7 @@ def rows_from_metas(
 
 def int8_rows_from_metas(
     m: Manifest, metas: Mapping[str, SegmentMeta], cache: BoxCache | None = None
-) -> tuple[list[Row], np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[RowTable, np.ndarray, np.ndarray, np.ndarray | None]:
     """:func:`rows_from_metas` as the int8 codes and scales the boxes hold: ``(rows, codes, scales, exact)``.
 
     ``exact`` holds the float32 vectors when some box stored another encoding (None when the codes are the
@@ -218,7 +228,7 @@ def _box_metas(layout: Layout, m: Manifest, max_rows: int, cache: BoxCache) -> d
 
 def rows_from_boxes(
     layout: Layout, m: Manifest, max_rows: int, cache: BoxCache | None = None
-) -> tuple[list[Row], np.ndarray] | None:
+) -> tuple[RowTable, np.ndarray] | None:
     """:func:`rows_from_metas` read from the segment files, or None where the boxes cannot answer.
 
     None when a segment has no box (written before boxes existed), a box disagrees with the manifest, or
