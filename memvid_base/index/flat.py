@@ -68,6 +68,10 @@ def rank(rows: RowTable, cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarr
     Ties go to the smaller row id, not to the earlier row: every reader then breaks them the same way,
     whatever order its snapshot holds the rows in (a snapshot extended after a write keeps its old order).
     """
+    order = np.argsort(-sims, kind="stable")
+    ranked = sims[order]
+    if not (ranked[1:] == ranked[:-1]).any():
+        return order[:n]  # no two equal: nothing for the tie rule to decide (the usual case, and cheaper)
     ids = np.asarray([rows.row_ids[k] for k in cand.tolist()], dtype=object)
     return np.lexsort((ids, -sims))[:n]
 
