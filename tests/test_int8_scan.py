@@ -260,3 +260,23 @@ def test_with_the_scan_tier_off_a_medium_memory_uses_hnsw(
     mem.add(corpus, ids=[f"c{i}" for i in range(len(corpus))], embeddings=hash_embed(corpus))
     assert mem.search_by_vector(hash_embed([corpus[9]])[0], top_k=1)[0].id == "c9"
     assert _store(mem)._flat is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_child_scans_with_its_own_session() -> None:
+    raw = np.random.default_rng(4).standard_normal((300, 16)).astype(np.float32)
+    index = _scan(raw)
+    q = raw[7]
+    assert index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00007"  # the parent's session exists now
+    parent = int8_scan._session
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh session, and the same answer
+        ok = int8_scan._session is None and index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00007"
+        ok = ok and int8_scan._session is not parent
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(pid, 0)
+    assert answer == b"1"

@@ -77,6 +77,15 @@ def _scan_session() -> Any:
         return _session
 
 
+def _forget_session() -> None:
+    global _session, _session_lock
+    _session, _session_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # a forked child must not use the parent's onnxruntime thread pool
+    os.register_at_fork(after_in_child=_forget_session)
+
+
 class ScanIndex(RowSnapshot):
     """Every row of a store as int8 codes with one scale each, for exact cosine search by an int8 scan.
 
