@@ -35,7 +35,8 @@ def _exact(vecs: np.ndarray, q: np.ndarray, k: int, allowed: np.ndarray | None =
     """The reference: float64 cosine over every allowed row, ties to the earlier row."""
     a = vecs.astype(np.float64)
     norms = np.linalg.norm(a, axis=1)
-    sims = (a @ q.astype(np.float64)) / np.where(norms > 0, norms, 1) / np.linalg.norm(q)
+    q64 = q.astype(np.float64)
+    sims = (a @ q64) / np.where(norms > 0, norms, 1) / np.linalg.norm(q64)
     order = [int(i) for i in np.lexsort((np.arange(len(a)), -sims))]
     return [i for i in order if allowed is None or allowed[i]][:k]
 
@@ -58,30 +59,66 @@ def test_the_scan_returns_the_exact_list(seed: int) -> None:
             assert [h.distance for h in got] == sorted(h.distance for h in got)  # type: ignore[type-var]
 
 
-def test_near_ties_outside_the_first_candidates_widen_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows closer together than the int8 query's rounding (but not than float32's) need a wider scan."""
+def _counting_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int | None]]:
+    """Record each scan the index runs: ("top", k) for a top-k pass, ("all", None) for every row's score."""
+    runs: list[tuple[str, int | None]] = []
+    real = int8_scan._scan_session
+
+    class Counting:
+        def __init__(self, top_k: bool = True) -> None:
+            self.top_k = top_k
+
+        def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
+            runs.append(("top", int(feed["k"][0])) if self.top_k else ("all", None))
+            return real(self.top_k).run(names, feed)
+
+    monkeypatch.setattr(int8_scan, "_scan_session", Counting)
+    return runs
+
+
+def test_near_ties_outside_the_first_candidates_are_scored_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows closer together than the int8 query's rounding (but not than float32's) need a second look."""
     rng = np.random.default_rng(7)
     base = rng.standard_normal(64).astype(np.float32)
     raw = np.vstack([base + 0.05 * rng.standard_normal((500, 64)).astype(np.float32),
                      rng.standard_normal((1500, 64)).astype(np.float32)])
     _, stored = round_trip(raw, "int8")
     index = _scan(raw)
-    runs: list[int] = []
-    real = int8_scan._scan_session
-
-    class Counting:
-        def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
-            runs.append(int(feed["k"][0]))
-            return real().run(names, feed)
-
-    monkeypatch.setattr(int8_scan, "_scan_session", Counting)
+    runs = _counting_runs(monkeypatch)
     q = base + 0.05 * rng.standard_normal(64).astype(np.float32)
     got = index.nearest(q, 5, 1, None, False)
     assert [int(h.row.row_id[1:]) for h in got] == _exact(stored, q, 5)
-    assert len(runs) >= 2 and runs[0] == int8_scan.CANDIDATES and runs[1] == runs[0] * 8
+    assert runs == [("top", int8_scan.CANDIDATES), ("all", None)]
     runs.clear()
     far = index.nearest(rng.standard_normal(64).astype(np.float32), 5, 1, None, False)  # a clear winner: one pass
-    assert len(far) == 5 and runs == [int8_scan.CANDIDATES]
+    assert len(far) == 5 and runs == [("top", int8_scan.CANDIDATES)]
+
+
+def test_thousands_of_identical_rows_are_scored_in_blocks_and_exactly() -> None:
+    rng = np.random.default_rng(8)
+    raw = rng.standard_normal((12000, 32)).astype(np.float32)
+    raw[:9000] = raw[0]  # boilerplate: one vector, many chunks
+    _, stored = round_trip(raw, "int8")
+    index = _scan(raw)
+    for q in (raw[0], raw[9500], rng.standard_normal(32).astype(np.float32)):
+        got = index.nearest(q, 7, 1, None, False)
+        assert [int(h.row.row_id[1:]) for h in got] == _exact(stored, q, 7)  # ties: the smallest row ids
+
+
+def test_extreme_magnitudes_neither_overflow_nor_underflow() -> None:
+    rng = np.random.default_rng(9)
+    raw = rng.standard_normal((3000, 24)).astype(np.float32)
+    raw[::3] *= np.float32(1e30)
+    raw[1::3] *= np.float32(1e-30)
+    _, stored = round_trip(raw, "int8")
+    scan, flat = _scan(raw), FlatIndex(1, _rows(3000), stored)
+    for q in rng.standard_normal((10, 24)).astype(np.float32):
+        for scale in (np.float32(1e37), np.float32(1.0), np.float32(1e-37)):
+            want = _exact(stored, q * scale, 5)
+            for index in (scan, flat):
+                got = index.nearest(q * scale, 5, 1, None, False)
+                assert [int(h.row.row_id[1:]) for h in got] == want
+                assert all(np.isfinite(h.distance) for h in got)  # type: ignore[arg-type]
 
 
 def test_visibility_ids_and_embeddings() -> None:
@@ -247,9 +284,10 @@ def test_the_tiers_are_set_per_process_by_environment_variables() -> None:
     env = {**os.environ, "PYTHONPATH": str(root), "MEMVID_FLAT_MAX_ROWS": "10", "MEMVID_SCAN_MAX_ROWS": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, timeout=120)
     assert out.stdout.split() == ["10", "0"], out.stderr
-    env["MEMVID_SCAN_MAX_ROWS"] = "lots"
-    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, timeout=120)
-    assert bad.returncode != 0 and "MEMVID_SCAN_MAX_ROWS='lots' is not a row count" in bad.stderr
+    for value in ("lots", "\u00b2"):  # a word, and a digit that is not an ASCII one
+        env["MEMVID_SCAN_MAX_ROWS"] = value
+        bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, timeout=120)
+        assert bad.returncode != 0 and "InvalidInputError" in bad.stderr and "is not a row count" in bad.stderr
 
 
 def test_with_the_scan_tier_off_a_medium_memory_uses_hnsw(
@@ -268,12 +306,12 @@ def test_a_forked_child_scans_with_its_own_session() -> None:
     index = _scan(raw)
     q = raw[7]
     assert index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00007"  # the parent's session exists now
-    parent = int8_scan._session
+    parent = int8_scan._sessions[True]
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: a fresh session, and the same answer
-        ok = int8_scan._session is None and index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00007"
-        ok = ok and int8_scan._session is not parent
+    if pid == 0:  # the child: the parent's session kept aside (never torn down), a fresh one, the same answer
+        ok = int8_scan._sessions == {} and index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00007"
+        ok = ok and int8_scan._sessions[True] is not parent and int8_scan._orphans[-1][True] is parent
         os.write(write, b"1" if ok else b"0")
         os._exit(0)
     os.close(write)

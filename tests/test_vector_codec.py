@@ -142,3 +142,13 @@ def test_int8_parts_of_a_strangers_block_are_checked_like_a_decode() -> None:
         decode_int8_parts(huge, 2, 4)
     with pytest.raises(CorruptMemoryError, match="shape"):
         decode_int8_parts(good, 2, 0)
+
+
+def test_a_zero_scale_makes_a_zero_row_whatever_its_codes() -> None:
+    good = encode_vectors(np.ones((2, 4), dtype=np.float32), "int8")
+    for zero in (0.0, -0.0):  # a stranger's block: scale 0 with codes that are not
+        data = np.float32(zero).tobytes() + good[4:]
+        codes, scales = decode_int8_parts(data, 2, 4)
+        assert scales[0] == 0
+        assert not codes[0].any() and codes[1].any()
+        assert not decode_vectors(data, "int8", 2, 4)[0].any()

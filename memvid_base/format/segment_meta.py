@@ -141,7 +141,9 @@ class SegmentMeta:
         if self.vector_encoding == "int8":
             return (*decode_int8_parts(self.vectors, self.live_count, self.embedding_dim), None)
         exact = self.decode_vectors()
-        return (*int8_parts(exact), exact)
+        wide = exact.astype(np.float64)  # the codes of each row's direction: a tiny row must not round to zeros
+        peaks = np.abs(wide).max(axis=1, keepdims=True) if len(wide) else np.zeros((0, 1))
+        return (*int8_parts((wide / np.where(peaks > 0, peaks, 1.0)).astype(np.float32)), exact)
 
     def validate(self) -> None:
         """Check every field; raises CorruptMemoryError (also used to validate decoded input)."""

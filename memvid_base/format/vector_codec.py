@@ -124,6 +124,10 @@ def decode_int8_parts(data: bytes, n: int, dim: int) -> tuple[np.ndarray, np.nda
         raise CorruptMemoryError("Vector block has a negative or non-finite int8 scale; the file is damaged.")
     if n and scales.max() > _INT8_SAFE_SCALE:
         decode_vectors(data, "int8", n, dim)  # a hostile scale: raises if a value overflows
+    zero = scales == 0  # -0.0 too: such a row decodes to zeros, so its codes must say zero as well
+    if zero.any() and codes[zero].any():
+        codes = codes.copy()
+        codes[zero] = 0
     return codes, scales
 
 

@@ -5,10 +5,10 @@ A segment's box keeps each vector as int8 values and one scale (``format/vector_
 kernel) scores all of them in about 2 ms on one core, against 4-5 ms for an HNSW query at the
 ``ef_search`` that keeps copies in agreement (``benchmarks/bench_search.py``).  The query is rounded to int8
 for that pass, so its scores can be off by at most ``|q - q8| / |q|`` (Cauchy-Schwarz); the best candidates
-are then scored exactly in float32, and the answer is accepted only when no row outside the candidates
-could beat it by that bound.  Otherwise the candidate list is widened, up to every row.
+are then scored exactly, and the answer is accepted only when no row outside the candidates could beat it by
+that bound.  Otherwise every row whose scan score comes within the bound of the best so far is scored exactly.
 
-So a query returns exactly what an exact float32 search of the stored vectors returns, whatever the data,
+So a query returns exactly what an exact cosine search of the stored vectors returns, whatever the data,
 and being a pure function of the rows (ties go to the smaller row id), every copy of the MP4 returns the
 same list.  After a write, a reader extends its snapshot with the new segments' rows
 (:meth:`ScanIndex.extended`) instead of reading every box again.
@@ -25,27 +25,28 @@ import numpy as np
 
 from ..models import onnx_proto as op
 from ..types import Hit, Row
-from .flat import RowSnapshot, inverse_norms, rank
+from .flat import RowSnapshot, rank
 
 MAX_SCAN_DIM = 4096  # int32 sums of dim * 127 * 255 stay exact far beyond this; wider vectors keep HNSW
-CANDIDATES = 64  # scored exactly per query at first; widened 8x while the bound cannot rule the rest out
-_WIDEN = 8
+CANDIDATES = 64  # scored exactly per query; when the bound cannot rule the rest out, the near ones are scored too
 _SLACK = 1e-4  # float32 rounding of both passes, in cosine units, far above what they can reach
 _BLOCK = 1024  # rows converted at a time while building: no full-size wide copy, and the transpose stays in cache
+_RERANK_BLOCK = 4096  # rows scored exactly at a time
 
 _session_lock = threading.Lock()
-_session: Any = None
+_sessions: dict[bool, Any] = {}  # by whether the graph ends in TopK
+_orphans: list[Any] = []  # a forked child's copies of the parent's sessions: never destroyed (see _forget_session)
 
 
-def _graph() -> bytes:
-    """``TopK((q8 · rows - bias) * inv_norm + mask, k)`` as an ONNX model; every size is an input."""
+def _graph(top_k: bool) -> bytes:
+    """``TopK((q8 · rows - bias) * inv_norm + mask, k)`` as an ONNX model (every score when ``top_k`` is False);
+    every size is an input."""
     nodes = [
         op.node("MatMulInteger", ["q", "rows"], ["dot_u"]),  # the query shifted to uint8: u8 x s8 is the fast kernel
         op.node("Sub", ["dot_u", "bias"], ["dot"]),  # bias = 128 * sum(row): undoes the shift exactly
         op.node("Cast", ["dot"], ["dot_f"], to=op.FLOAT),
         op.node("Mul", ["dot_f", "inv_norm"], ["cos"]),
         op.node("Add", ["cos", "mask"], ["scores"]),  # 0, or -inf for rows the query may not return
-        op.node("TopK", ["scores", "k"], ["values", "indices"], axis=1, largest=1, sorted=1),
     ]
     inputs = [
         op.value_info("q", op.UINT8, [1, "d"]),
@@ -53,17 +54,19 @@ def _graph() -> bytes:
         op.value_info("bias", op.INT32, ["n"]),
         op.value_info("inv_norm", op.FLOAT, ["n"]),
         op.value_info("mask", op.FLOAT, ["n"]),
-        op.value_info("k", op.INT64, [1]),
     ]
+    if not top_k:
+        return op.model(nodes, inputs, [op.value_info("scores", op.FLOAT, [1, "n"])], [], opset=17, name="memvid_int8_scores")
+    nodes.append(op.node("TopK", ["scores", "k"], ["values", "indices"], axis=1, largest=1, sorted=1))
+    inputs.append(op.value_info("k", op.INT64, [1]))
     outputs = [op.value_info("values", op.FLOAT, [1, "k"]), op.value_info("indices", op.INT64, [1, "k"])]
     return op.model(nodes, inputs, outputs, [], opset=17, name="memvid_int8_scan")
 
 
-def _scan_session() -> Any:
-    """One onnxruntime session per process, shared by every index (it holds no rows: they are inputs)."""
-    global _session
+def _scan_session(top_k: bool = True) -> Any:
+    """The process's onnxruntime sessions, shared by every index (they hold no rows: the rows are inputs)."""
     with _session_lock:
-        if _session is None:
+        if top_k not in _sessions:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
@@ -73,16 +76,19 @@ def _scan_session() -> Any:
             options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
-            _session = ort.InferenceSession(_graph(), options, providers=["CPUExecutionProvider"])
-        return _session
+            _sessions[top_k] = ort.InferenceSession(_graph(top_k), options, providers=["CPUExecutionProvider"])
+        return _sessions[top_k]
 
 
 def _forget_session() -> None:
-    global _session, _session_lock
-    _session, _session_lock = None, threading.Lock()
+    global _sessions, _session_lock
+    # A forked child must not use the parent's onnxruntime thread pool, nor destroy it: another parent thread may
+    # have been inside a scan at the fork, and tearing its copy down hangs the child.  Kept, and never used.
+    _orphans.append(_sessions)
+    _sessions, _session_lock = {}, threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):  # a forked child must not use the parent's onnxruntime thread pool
+if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_session)
 
 
@@ -116,6 +122,10 @@ class ScanIndex(RowSnapshot):
         if codes.shape[0] != n or scales.shape != (n,) or (exact is not None and exact.shape != codes.shape):
             raise ValueError(f"{n} rows need {n} codes and scales, got {codes.shape} and {scales.shape}")
         self.dim = codes.shape[1]
+        zero = (np.asarray(scales) == 0) & (exact is None)  # such a row is stored as zeros: its codes must say so
+        if zero.any() and codes[zero].any():
+            codes = codes.copy()
+            codes[zero] = 0
         self.rows_t, self.bias, self.inv_norm = _scan_parts(codes)
         self.codes = codes
         self.scales = np.asarray(scales, dtype=np.float32)
@@ -176,14 +186,15 @@ class ScanIndex(RowSnapshot):
                 for k, s, v in zip(best.tolist(), sims.tolist(), self.vectors(best))]
 
     def _best(self, q: np.ndarray, n: int, visible: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        qn = float(np.sqrt(np.dot(q.astype(np.float64), q)))
-        peak = float(np.abs(q).max()) if q.size else 0.0
-        if not qn > 0 or not np.isfinite(qn):
-            cand = np.flatnonzero(mask) if mask is not None else np.arange(len(self.rows))
-            return self._ranked(cand, q, qn, n)
-        alpha = 127.0 / peak
-        q8 = np.clip(np.rint(q * alpha), -127, 127)
-        bound = float(np.linalg.norm(q.astype(np.float64) - q8 / alpha)) / qn + self.drift + _SLACK
+        q64 = q.astype(np.float64)
+        qn = float(np.sqrt(q64 @ q64))
+        if not (qn > 0 and np.isfinite(qn)):  # a zero query: every row scores 0, and the tie rule decides
+            return self._exact_among(np.flatnonzero(mask) if mask is not None else np.arange(len(self.rows)),
+                                     np.zeros_like(q64), n)
+        unit = q64 / qn
+        alpha = 127.0 / float(np.abs(unit).max())
+        q8 = np.clip(np.rint(unit * alpha), -127, 127)
+        bound = float(np.linalg.norm(unit - q8 / alpha)) + self.drift + _SLACK
         feed = {
             "q": (q8 + 128).astype(np.uint8)[None, :],
             "rows": self.rows_t,
@@ -192,23 +203,35 @@ class ScanIndex(RowSnapshot):
             "mask": self._open_mask if mask is None else np.where(mask, np.float32(0), np.float32(-np.inf)),
         }
         k = min(visible, max(CANDIDATES, 2 * n))
-        while True:
-            values, indices = _scan_session().run(None, feed | {"k": np.array([k], dtype=np.int64)})
-            cand = indices[0][: k]
-            best, sims = self._ranked(cand, q, qn, n)
-            if k >= visible:
-                return best, sims
-            floor = float(values[0][k - 1]) / (alpha * qn)  # no row outside the candidates scored above this
-            if sims[-1] > floor + bound:
-                return best, sims
-            k = min(visible, k * _WIDEN)
+        values, indices = _scan_session().run(None, feed | {"k": np.array([k], dtype=np.int64)})
+        best, sims = self._exact_among(indices[0][:k], unit, n)
+        if k >= visible or sims[-1] > float(values[0][k - 1]) / alpha + bound:
+            return best, sims  # no row outside the candidates scored near enough to win
+        # Not certain: score exactly every row whose scan score is within the bound of the n-th best so far
+        # (rows packed closer than the query's rounding, or many near-duplicates), in blocks.
+        scores = _scan_session(top_k=False).run(None, feed)[0][0]
+        return self._exact_among(np.flatnonzero(scores >= (sims[-1] - bound) * alpha), unit, n)
 
-    def _ranked(self, cand: np.ndarray, q: np.ndarray, qn: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` best candidates by exact float32 cosine, and their cosines."""
-        vecs = self.vectors(cand)
-        sims = (vecs @ q) * inverse_norms(vecs) * np.float32(1.0 / qn if qn > 0 else 0.0)
-        order = rank(self.rows, cand, sims, n)
-        return cand[order], sims[order]
+    def _exact_among(self, cand: np.ndarray, unit: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best of rows ``cand`` by exact cosine with the unit query, and their cosines, best first.
+
+        In float64 on the rows' directions, so no stored magnitude can overflow or underflow the scores; in
+        blocks, so even every row of a large index never needs more than a block's worth of memory.
+        """
+        best, best_sims = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        for start in range(0, len(cand), _RERANK_BLOCK):
+            block = np.asarray(cand[start : start + _RERANK_BLOCK], dtype=np.int64)
+            vecs = self.vectors(block).astype(np.float64)
+            norms = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
+            sims = (vecs @ unit) / np.where(norms > 0, norms, 1.0)  # an all-zero row scores 0
+            rows, scored = np.concatenate((best, block)), np.concatenate((best_sims, sims))
+            if len(rows) > n:
+                floor = np.partition(scored, len(scored) - n)[len(scored) - n]
+                keep = scored >= floor  # rows tied with the n-th best stay for the tie rule
+                rows, scored = rows[keep], scored[keep]
+            order = rank(self.rows, rows, scored, n)
+            best, best_sims = rows[order], scored[order]
+        return best, best_sims
 
 
 def _scan_parts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,8 +256,9 @@ def _direction_drift(codes: np.ndarray, exact: np.ndarray) -> float:
     for start in range(0, len(codes), _BLOCK):
         a = exact[start : start + _BLOCK].astype(np.float64)
         b = codes[start : start + _BLOCK].astype(np.float64)
-        a *= inverse_norms(a)[:, None]
-        b *= inverse_norms(b)[:, None]
+        for m in (a, b):
+            norms = np.sqrt(np.einsum("ij,ij->i", m, m))
+            m /= np.where(norms > 0, norms, 1.0)[:, None]
         worst = max(worst, float(np.sqrt(((a - b) ** 2).sum(axis=1)).max(initial=0.0)))
     return worst
 

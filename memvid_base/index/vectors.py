@@ -230,7 +230,7 @@ def _rows_setting(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise InvalidInputError(f"{name}={raw!r} is not a row count; set a whole number such as {default}, or unset it.")
     return int(raw)
 

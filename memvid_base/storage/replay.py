@@ -282,11 +282,12 @@ def _extended(
 ) -> ScanIndex | None:
     """``base`` with the rows of the segments ``m`` added after it, replayed as :func:`replay` would; None when
     more changed (a snapshot, a segment gone, a new history floor, a box of floats): then every box is read."""
-    added = sorted((s for s in m.segments if (s.uid, s.file) not in base.segments), key=lambda s: s.version)
-    if (base.exact is not None or m.history_floor != base.floor or not base.segments <= segments
-            or any(not s.file or s.version <= base.head or is_snapshot(m, s) for s in added)):
-        return None
+    added = sorted((s for s in m.segments if s.file and (s.uid, s.file) not in base.segments), key=lambda s: s.version)
     dim = int(m.embedding.get("dimension") or 0)
+    if (base.exact is not None or m.history_floor != base.floor or not base.segments <= segments or dim != base.dim
+            or any(s.version <= base.head or is_snapshot(m, s) for s in added)
+            or any(not s.file and s.version > base.head for s in m.segments)):  # a clear since: a snapshot
+        return None
     live = dict(base.live_positions(LIVE))
     ended: dict[int, int] = {}
     rows: list[Row] = []
