@@ -79,13 +79,18 @@ def rank(rows: RowTable, cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarr
     return np.lexsort((ids, -sims))[:n]
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row of ``matrix`` scaled to length 1 (computed in float64, so no magnitude overflows), as float32;
+def directions(matrix: np.ndarray) -> np.ndarray:
+    """Each row of ``matrix`` scaled to length 1, in float64 (so no stored magnitude overflows or underflows);
     an all-zero row stays zero and scores 0 against any query."""
-    wide = matrix.astype(np.float64)
+    wide = np.array(matrix, dtype=np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
     wide /= np.where(norms > 0, norms, 1.0)[:, None]
-    return wide.astype(np.float32)
+    return wide
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """:func:`directions` as float32."""
+    return directions(matrix).astype(np.float32)
 
 
 class FlatIndex(RowSnapshot):

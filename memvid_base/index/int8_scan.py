@@ -25,7 +25,7 @@ import numpy as np
 
 from ..models import onnx_proto as op
 from ..types import Hit, Row
-from .flat import RowSnapshot, rank
+from .flat import RowSnapshot, directions, rank
 
 MAX_SCAN_DIM = 4096  # int32 sums of dim * 127 * 255 stay exact far beyond this; wider vectors keep HNSW
 CANDIDATES = 64  # scored exactly per query; when the bound cannot rule the rest out, the near ones are scored too
@@ -98,7 +98,8 @@ class ScanIndex(RowSnapshot):
     Args:
         head: The committed version the rows were read at.
         rows: The store's rows, in its order.
-        codes: ``(n, dim)`` int8 values; row ``i``'s vector is ``codes[i] * scales[i]``.
+        codes: ``(n, dim)`` int8 values; row ``i``'s vector is ``codes[i] * scales[i]`` (all zero where the
+            scale is 0, as :func:`~memvid_base.format.vector_codec.decode_int8_parts` gives them).
         scales: ``(n,)`` float32 scales.
         exact: The float32 vectors when the box did not hold int8 (then ``codes`` approximates them and
             the bound widens by the largest difference in direction); None when ``codes * scales`` are the vectors.
@@ -121,20 +122,18 @@ class ScanIndex(RowSnapshot):
         n = len(rows)
         if codes.shape[0] != n or scales.shape != (n,) or (exact is not None and exact.shape != codes.shape):
             raise ValueError(f"{n} rows need {n} codes and scales, got {codes.shape} and {scales.shape}")
+        self._hold(codes, np.asarray(scales, dtype=np.float32), *_scan_parts(codes), exact, segments, floor, None)
+
+    def _hold(self, codes: np.ndarray, scales: np.ndarray, rows_t: np.ndarray, bias: np.ndarray, inv_norm: np.ndarray,
+              exact: np.ndarray | None, segments: frozenset[tuple[str, str]], floor: int, live: dict[str, int] | None) -> None:
         self.dim = codes.shape[1]
-        zero = (np.asarray(scales) == 0) & (exact is None)  # such a row is stored as zeros: its codes must say so
-        if zero.any() and codes[zero].any():
-            codes = codes.copy()
-            codes[zero] = 0
-        self.rows_t, self.bias, self.inv_norm = _scan_parts(codes)
-        self.codes = codes
-        self.scales = np.asarray(scales, dtype=np.float32)
-        self.exact = exact
+        self.codes, self.scales, self.exact = codes, scales, exact
+        self.rows_t, self.bias, self.inv_norm = rows_t, bias, inv_norm  # what the scan reads (_scan_parts)
         self.drift = 0.0 if exact is None else _direction_drift(codes, exact)
         self.segments = segments  # (uid, file) of the segments read, and the history floor: what extended() checks
         self.floor = floor
-        self._live: dict[str, int] | None = None
-        self._open_mask = np.zeros(n, dtype=np.float32)  # the scan's mask input when every row may be returned
+        self._live = live
+        self._open_mask = np.zeros(len(codes), dtype=np.float32)  # the scan's mask input when every row may be returned
 
     def live_positions(self, live: int) -> dict[str, int]:
         """Each chunk's current row (``v1 == live``) by chunk id; computed once per snapshot."""
@@ -151,21 +150,13 @@ class ScanIndex(RowSnapshot):
         append to 100,000 rows took 73 ms median, text decoding included (benchmarks/bench_append.py)."""
         if self.exact is not None:
             raise ValueError("a snapshot of float vectors is read again, not extended")
-        old = len(self.rows)
-        all_rows = self.rows.ended(ended) + rows
         out = ScanIndex.__new__(ScanIndex)
-        RowSnapshot.__init__(out, head, all_rows)
+        RowSnapshot.__init__(out, head, self.rows.ended(ended) + rows)
         rows_t, bias, inv_norm = _scan_parts(codes)
-        out.dim = self.dim
-        out.rows_t = np.concatenate((self.rows_t, rows_t), axis=1)
-        out.bias = np.concatenate((self.bias, bias))
-        out.inv_norm = np.concatenate((self.inv_norm, inv_norm))
-        out.codes = np.concatenate((self.codes, codes))
-        out.scales = np.concatenate((self.scales, np.asarray(scales, dtype=np.float32)))
-        out.exact, out.drift, out.segments, out.floor = None, 0.0, segments, self.floor
-        out._live = live
-        out._open_mask = np.zeros(len(all_rows), dtype=np.float32)
-        assert len(out.rows) == out.rows_t.shape[1] == old + len(rows)
+        out._hold(np.concatenate((self.codes, codes)), np.concatenate((self.scales, np.asarray(scales, dtype=np.float32))),
+                  np.concatenate((self.rows_t, rows_t), axis=1), np.concatenate((self.bias, bias)),
+                  np.concatenate((self.inv_norm, inv_norm)), None, segments, self.floor, live)
+        assert len(out.rows) == out.rows_t.shape[1] == len(self.rows) + len(rows)
         return out
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
@@ -183,8 +174,8 @@ class ScanIndex(RowSnapshot):
         if n <= 0:
             return []
         best, sims = self._best(q, n, visible, mask)
-        return [Hit(self.rows[k], float(1.0 - s), v.copy() if include_embeddings else None)
-                for k, s, v in zip(best.tolist(), sims.tolist(), self.vectors(best))]
+        vecs = self.vectors(best) if include_embeddings else [None] * len(best)
+        return [Hit(self.rows[k], float(1.0 - s), v) for k, s, v in zip(best.tolist(), sims.tolist(), vecs)]
 
     def _best(self, q: np.ndarray, n: int, visible: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         q64 = q.astype(np.float64)
@@ -222,9 +213,7 @@ class ScanIndex(RowSnapshot):
         best, best_sims = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         for start in range(0, len(cand), _RERANK_BLOCK):
             block = np.asarray(cand[start : start + _RERANK_BLOCK], dtype=np.int64)
-            vecs = self.vectors(block).astype(np.float64)
-            norms = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
-            sims = (vecs @ unit) / np.where(norms > 0, norms, 1.0)  # an all-zero row scores 0
+            sims = directions(self.vectors(block)) @ unit
             rows, scored = np.concatenate((best, block)), np.concatenate((best_sims, sims))
             if len(rows) > n:
                 floor = np.partition(scored, len(scored) - n)[len(scored) - n]
@@ -255,12 +244,8 @@ def _direction_drift(codes: np.ndarray, exact: np.ndarray) -> float:
     """The largest distance between a row's direction and its int8 codes' (bounds the scan's extra error)."""
     worst = 0.0
     for start in range(0, len(codes), _BLOCK):
-        a = exact[start : start + _BLOCK].astype(np.float64)
-        b = codes[start : start + _BLOCK].astype(np.float64)
-        for m in (a, b):
-            norms = np.sqrt(np.einsum("ij,ij->i", m, m))
-            m /= np.where(norms > 0, norms, 1.0)[:, None]
-        worst = max(worst, float(np.sqrt(((a - b) ** 2).sum(axis=1)).max(initial=0.0)))
+        gap = directions(exact[start : start + _BLOCK]) - directions(codes[start : start + _BLOCK])
+        worst = max(worst, float(np.sqrt(np.einsum("ij,ij->i", gap, gap)).max(initial=0.0)))
     return worst
 
 

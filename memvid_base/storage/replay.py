@@ -171,8 +171,8 @@ def int8_rows_from_metas(
     if any(parts[u][2] is not None for u in used):
         floats: dict[str, np.ndarray] = {}
         for u in used:
-            codes_u, scales_u, exact_u = parts[u]
-            floats[u] = exact_u if exact_u is not None else np.multiply(codes_u, scales_u[:, None], dtype=np.float32)
+            exact_u = parts[u][2]
+            floats[u] = exact_u if exact_u is not None else metas[u].decode_vectors()
         exact = _gather(places, floats, np.empty((n, max(dim, 1)), dtype=np.float32))
     return rows, codes, scales, exact
 
