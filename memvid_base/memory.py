@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,12 +25,25 @@ from .index import query
 from .index.vectors import VectorStore, validate_where
 from .reading import MemoryReader
 from .safe_files import unlink_file
-from .storage import creation, ingest, maintenance
-from .storage.maintenance import VerifyReport
 from .storage.transaction import WriteTransaction
 from .types import Chunk, Hit
 
+if TYPE_CHECKING:
+    from .storage.ingest import SegmentSink
+    from .storage.maintenance import VerifyReport
+
+# The write path (storage.creation, storage.ingest, storage.maintenance) is imported by the methods that
+# write: a process that only searches never loads it.
+
 __all__ = ["Chunk", "Memory", "VerifyReport", "default_index_path", "resolve_paths"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "VerifyReport":  # re-exported here since 0.1; defined on the write path
+        from .storage.maintenance import VerifyReport
+
+        return VerifyReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @public_errors  # bad arguments raise InvalidInputError, never a raw traceback (boundary.py)
@@ -102,6 +115,8 @@ class Memory(MemoryReader):
             MemoryExistsError: A memory is there, and neither ``exist_ok`` nor ``overwrite`` was given.
             NotAMemoryError: A file that is not a memory is at the video's path and ``overwrite`` was not given.
         """
+        from .storage import creation
+
         options = VideoOptions(codec, fps, frame_size, crf, qr_backend)
         if overwrite:
             return cls.build(video_file, index_file, [], embedding_model=embedding_model, codec=codec, fps=fps,
@@ -138,6 +153,8 @@ class Memory(MemoryReader):
         ``memvid_base`` logger says how many chunks it held; a file that is not a memory is replaced
         only with ``overwrite=True``.
         """
+        from .storage import creation, maintenance
+
         layout = Layout.of(video_file, index_file)
         found = creation.prepare_replace(cls, layout, overwrite)
         embedder, old = creation.build(cls, layout, texts, metadatas, ids, embedding_model,
@@ -194,7 +211,9 @@ class Memory(MemoryReader):
         """Take on the manifest a transaction committed."""
         self._view.adopt(tx.m, tx.mtime)
 
-    def _sink(self) -> ingest.SegmentSink:
+    def _sink(self) -> SegmentSink:
+        from .storage import ingest
+
         return ingest.SegmentSink(self.layout, self.settings, self.n_workers)
 
     def add(
@@ -210,6 +229,8 @@ class Memory(MemoryReader):
 
         Returns the chunk ids, generated where none were given.  Nothing already written is re-encoded.
         """
+        from .storage import ingest
+
         texts, metas, id_list = ingest.check_batch(texts, metadatas, ids)
         if not texts:
             return []
@@ -222,6 +243,8 @@ class Memory(MemoryReader):
 
         ``delete()`` with neither argument raises; use :meth:`clear` to empty the memory.
         """
+        from .storage import ingest
+
         if ids is None and where is None:
             raise InvalidInputError("delete() needs ids or a where filter; call clear() to delete everything.")
         if where is not None:
@@ -236,6 +259,8 @@ class Memory(MemoryReader):
 
     def clear(self) -> None:
         """Delete every chunk as one new version (earlier versions stay readable until compaction)."""
+        from .storage import ingest
+
         with self._write() as tx:
             ingest.clear(tx, self._sink())
 
@@ -246,6 +271,8 @@ class Memory(MemoryReader):
         Without ``keep_history`` the old segments and dead vector rows are deleted afterwards, and
         versions before the compaction can no longer be opened with ``as_of``.
         """
+        from .storage import maintenance
+
         with self._write() as tx:
             out = maintenance.compact(tx, self.segments, self._sink(), self._view.fresh_store, keep_history, show_progress)
         self._view.collect_old_stores(self._promote)
@@ -256,6 +283,8 @@ class Memory(MemoryReader):
 
         Returns the number of live chunks. With the same embedding model, searches return the same results.
         """
+        from .storage import ingest, maintenance
+
         with self._lock, WriterLock(self.layout.lock):
             tx = WriteTransaction(self.layout, self._store_for, promote=self._promote)
             tx.manifest = read_manifest(self.layout.index)

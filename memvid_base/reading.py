@@ -29,8 +29,10 @@ from .index import query as _query  # mmr_search has a parameter named query
 from .index.keyword_cache import KeywordCache
 from .index.mmr import maximal_marginal_relevance
 from .index.vectors import VectorStore, validate_where
-from .storage import ingest, lazy_metadata, maintenance, recovery
-from .storage.maintenance import VerifyReport
+from .storage import lazy_metadata, recovery
+
+if TYPE_CHECKING:
+    from .storage.maintenance import VerifyReport
 from .types import Chunk, Hit
 from .view import MemoryView
 
@@ -165,6 +167,8 @@ class MemoryReader:
             raise InvalidInputError(f"query must be a str, got {type(query).__name__}.")
         if self.dimension is None:
             return self.embedder.embed_query(query)
+        from .storage import ingest  # the write path's check; a keyword-only process never loads it
+
         ingest.check_dimension(self.manifest, self.embedder)
         return self.embedder.embed_query(query)
 
@@ -348,11 +352,15 @@ class MemoryReader:
         self.refresh()
         pending = self.layout.writer_pending()
         store = self._view.store()  # not open_store(): verify reports a rolled-back index instead of raising
+        from .storage import maintenance
+
         return maintenance.verify(self.manifest, self.segments, store, self.version, pending, show_progress)
 
     def info(self) -> dict[str, Any]:
         """Figures about the memory: chunks, frames, versions, codec, sizes, ratio to raw text, model."""
         self.refresh()
+        from .storage import maintenance
+
         return maintenance.info(self.layout, self.manifest, self.settings)
 
     def history(self) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ import memvid_base
 from memvid_base._aliases import MOVED
 
 PKG = Path(memvid_base.__file__).parent
-BASICS = {"errors", "types", "config", "embeddings", "chunking", "loaders", "present", "safe_files", "boundary", "_aliases"}
+BASICS = {"errors", "types", "config", "embeddings", "chunking", "loaders", "present", "safe_files", "boundary", "_aliases",
+          "decode_pool"}
 FACES = {"memory", "reading", "view", "encoder", "retriever", "chat", "__init__"}
 RANK = {"models": 0, "remote": 1, "format": 2, "files": 3, "index": 4, "storage": 5, "apps": 7}
 # The one sanctioned upward import: the package's lazy ``MemvidInteractive`` attribute (gradio is optional).

@@ -23,7 +23,10 @@ mem = Memory(sys.argv[1])
 kw = mem.search("PYTHONHASHSEED", top_k=3, mode="keyword")
 after_keyword = "chromadb" in sys.modules
 unneeded = sorted(m for m in ("http.client", "ssl", "socket", "filelock", "importlib.abc", "multiprocessing",
-                               "secrets", "tempfile", "typing_extensions") if m in sys.modules)
+                               "secrets", "tempfile", "typing_extensions", "zxingcpp", "memvid_base.format.qr_encode",
+                               "memvid_base.encoder", "memvid_base.chat", "memvid_base.chunking",
+                               "memvid_base.storage.ingest", "memvid_base.storage.maintenance",
+                               "memvid_base.storage.creation") if m in sys.modules)
 vec = mem.search_by_vector(json.loads(sys.argv[2]), top_k=2)
 after_vector = "chromadb" in sys.modules
 filtered = mem.search_by_vector([0.1] * 64, top_k=2, where={"file": "none"})
@@ -47,7 +50,9 @@ def test_keyword_search_in_a_fresh_process_imports_neither_chroma_nor_what_it_do
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert "PYTHONHASHSEED" in res["keyword"][0]  # text decoded from the video
     assert res["chroma_after_keyword"] is False
-    assert res["unneeded"] == []  # a local search needs no HTTP, TLS, sockets, writer lock or process pool
+    # A local search needs no HTTP, TLS, sockets, writer lock or process pool; nor the write path, the chat, or
+    # zxing-cpp (the fallback for damaged frames).
+    assert res["unneeded"] == []
     # A small memory's unfiltered vector query is answered from the vectors in the MP4's own box.
     assert res["vector"][0] == corpus[-1] and len(res["vector"]) == 2
     assert res["chroma_after_vector"] is False
@@ -65,3 +70,16 @@ def test_a_lazily_opened_store_still_refuses_a_rolled_back_manifest(tmp_path: Pa
     reader = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed)
     with pytest.raises(CorruptMemoryError):
         reader.search_by_vector(hash_embed([corpus[0]])[0], top_k=1)
+
+
+def test_every_public_name_imports_lazily_and_none_is_missing() -> None:
+    import memvid_base
+    from memvid_base import errors
+
+    eager = {name for name in memvid_base.__all__ if hasattr(errors, name)} | {"__version__"}
+    assert set(memvid_base.__all__) == eager | set(memvid_base._LAZY)  # __all__ and the lazy table agree
+    for name in memvid_base.__all__:
+        if name != "MemvidInteractive":  # gradio is an extra: its lazy import is tested with the web UI
+            assert getattr(memvid_base, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        memvid_base.nothing_here  # noqa: B018

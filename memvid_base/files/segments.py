@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import VideoSettings
+from ..decode_pool import share
 from ..errors import CorruptMemoryError, FrameDecodeError
 from ..format.container import append_box
 from ..format.payload import (
@@ -44,6 +45,8 @@ from ..safe_files import fsync_dir
 from .layout import resolve_inside
 from .manifest import Segment
 
+# Threads beside the caller that decode one read's frames: video decoding and numpy release the GIL.
+_HELPERS = max(1, min(3, (os.cpu_count() or 2) - 1))
 _PARALLEL_MIN_FRAMES = 96  # below this, starting worker processes costs more than it saves
 _PARALLEL_PACK_MIN = 5000  # records per packing thread, at least (about 250 frames)
 
@@ -251,6 +254,7 @@ class SegmentCache:
         self.max_groups = max_groups
         self._readers: dict[str, VideoReader] = {}
         self._dicts: dict[str, bytes | None] = {}
+        self._dict_locks: dict[str, threading.Lock] = {}
         self._groups: OrderedDict[tuple[str, int], list[Record]] = OrderedDict()
         self._verified: set[tuple[str, int, str]] = set()  # records of cached groups already checked once
         self._where: dict[tuple[str, str], Path | str] = {}
@@ -282,35 +286,52 @@ class SegmentCache:
             self._where[key] = where
         return where
 
-    def _read_blob(self, seg: Segment, first: int) -> list[bytes]:
-        k = bisect.bisect_left(seg.group_starts, first)
-        if k >= len(seg.group_starts) or seg.group_starts[k] != first:
-            raise FrameDecodeError(f"Frame {first} of {seg.file} does not start a group listed in the index.")
-        # The manifest, not the frame header, says how many frames to read, so a damaged header cannot make us loop.
-        span = (seg.group_starts[k + 1] if k + 1 < len(seg.group_starts) else seg.frames) - first
+    def _read_blobs(self, seg: Segment, firsts: Sequence[int]) -> list[list[bytes]]:
+        """The frame bodies of the groups starting at ``firsts``, each checked whole; frames decode in parallel."""
+        spans = []
+        for first in firsts:
+            k = bisect.bisect_left(seg.group_starts, first)
+            if k >= len(seg.group_starts) or seg.group_starts[k] != first:
+                raise FrameDecodeError(f"Frame {first} of {seg.file} does not start a group listed in the index.")
+            # The manifest, not the frame header, says how many frames to read, so a damaged header cannot make us loop.
+            spans.append((seg.group_starts[k + 1] if k + 1 < len(seg.group_starts) else seg.frames) - first)
         reader = self.reader(seg)
         uid = bytes.fromhex(seg.uid)
-        bodies: list[bytes] = []
-        for j in range(span):
+
+        def body(job: tuple[int, int, int]) -> bytes:
+            first, j, span = job
             frame = first + j
             data = read_frame(reader.read(frame), self.settings.qr_backend)
             if data is None:
                 raise FrameDecodeError(
                     f"Frame {frame} of {reader.path} holds no readable QR code: the video is damaged. Run `memvid verify`."
                 )
-            part, parts, body = parse_frame(data, uid, frame)
+            part, parts, payload = parse_frame(data, uid, frame)
             if part != j or parts != span:
                 raise FrameDecodeError(
                     f"Frame {frame} of {reader.path} is part {part} of {parts}, expected part {j} of {span}: "
                     "the video does not match its index."
                 )
-            bodies.append(body)
-        _check_group_crc(seg, first, b"".join(bodies), reader.path)
-        return bodies
+            return payload
+
+        jobs = [(first, j, span) for first, span in zip(firsts, spans) for j in range(span)]
+        bodies = iter(share(jobs, body, helpers=_HELPERS))
+        out = []
+        for first, span in zip(firsts, spans):
+            blob = [next(bodies) for _ in range(span)]
+            _check_group_crc(seg, first, b"".join(blob), reader.path)
+            out.append(blob)
+        return out
+
+    def _dict_lock(self, uid: str) -> threading.Lock:
+        with self._lock:
+            return self._dict_locks.setdefault(uid, threading.Lock())
 
     def dictionary(self, seg: Segment) -> bytes | None:
         if seg.uid not in self._dicts:
-            self._dicts[seg.uid] = decode_dictionary(self._read_blob(seg, 0)) if seg.dict_frames else None
+            with self._dict_lock(seg.uid):
+                if seg.uid not in self._dicts:
+                    self._dicts[seg.uid] = decode_dictionary(self._read_blobs(seg, [0])[0]) if seg.dict_frames else None
         return self._dicts[seg.uid]
 
     def has_group(self, segment_uid: str, first: int) -> bool:
@@ -328,8 +349,17 @@ class SegmentCache:
             if key in self._groups:
                 self._groups.move_to_end(key)
                 return self._groups[key]
+        bodies = None
+        if seg.dict_frames and seg.uid not in self._dicts and first != 0:
+            with self._dict_lock(seg.uid):  # one thread decodes a dictionary; the others wait for it
+                if seg.uid not in self._dicts:
+                    # A segment's first read needs its dictionary too: its frames and the group's decode together.
+                    dict_bodies, bodies = self._read_blobs(seg, [0, first])
+                    self._dicts[seg.uid] = decode_dictionary(dict_bodies)
+        if bodies is None:
+            (bodies,) = self._read_blobs(seg, [first])
         # Each record is checked against its checksum when record() hands it out, not all of them here.
-        records = decode_records(self._read_blob(seg, first), self.dictionary(seg), verify=False)
+        records = decode_records(bodies, self.dictionary(seg), verify=False)
         with self._lock:
             self._groups[key] = records
             while len(self._groups) > self.max_groups:

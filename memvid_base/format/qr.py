@@ -13,21 +13,26 @@ import binascii
 from typing import Any
 
 import numpy as np
-import zxingcpp
 
 from ..config import QUIET_MODULES, VideoSettings
 from ..errors import InvalidInputError
-from .qr_encode import qr_matrix
 from .qr_pure import read_pure
+
+# zxing-cpp and the writer are imported where used: a reader that never meets a damaged frame needs neither,
+# and a fresh process's first query should not load them.
 
 
 def _zxing_matrix(data: bytes, fast: bool) -> np.ndarray:
     if fast:
+        from .qr_encode import qr_matrix
+
         # memvid's own vectorised encoder: zxing-cpp's create_barcode took 14-19 ms per version-40 code, this
         # well under 1 ms.  Its fixed mask is safe where every module survives (AV1 screen content, 1 px).
         return qr_matrix(data)
     # Lossy codecs blur modules: zxing-cpp picks the mask by the standard's penalty rules, which avoid
     # patterns that read badly after blurring.
+    import zxingcpp
+
     code = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.QRCode, ec_level="L")
     return np.asarray(code.to_image(scale=1, add_quiet_zones=False), dtype=np.uint8)
 
@@ -72,6 +77,8 @@ def read_frame(gray: np.ndarray, backend: str) -> bytes | None:
     data = read_pure(gray)  # memvid's own symbols, read exactly in a tenth of zxing's time; None means "ask zxing"
     if data is not None:
         return data
+    import zxingcpp
+
     codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode), is_pure=True, try_rotate=False)
     if not codes:  # a lossy codec may have disturbed the pure-symbol fast path
         codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidInputError
+from .gf256 import gf_tables
 
 # Level L, versions 1..40 (ISO/IEC 18004 table 9): EC codewords per block and number of blocks.
 _ECC_PER_BLOCK = (
@@ -32,21 +33,6 @@ _BLOCKS = (
 )  # fmt: skip
 _MASK = 0
 _LEVEL_L_BITS = 1  # format-information bits of error level L
-
-
-def gf_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Exponent and logarithm tables of GF(256) with the QR polynomial (the reader uses them too)."""
-    exp = np.zeros(512, dtype=np.int32)
-    log = np.zeros(256, dtype=np.int32)
-    x = 1
-    for i in range(255):
-        exp[i] = x
-        log[x] = i
-        x <<= 1
-        if x & 0x100:
-            x ^= 0x11D
-    exp[255:510] = exp[:255]
-    return exp, log
 
 
 _EXP, _LOG = gf_tables()

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from .qr_encode import gf_tables
+from .gf256 import gf_tables
 
 # ISO/IEC 18004 Annex E: alignment pattern centres, versions 1..40.
 _ALIGN = (
@@ -68,7 +68,11 @@ _ECI_BINARY = [0, 1, 1, 1] + [int(b) for b in f"{0b10 << 14 | 899:016b}"]
 
 
 class _Layout:
-    """Everything about one version that does not depend on the symbol: where each data bit sits."""
+    """Everything about one version that does not depend on the symbol: where each data bit sits.
+
+    Built once per version, on the first frame a process reads, so every step is vectorised: the
+    first keyword query of a fresh process waits for it.
+    """
 
     def __init__(self, version: int) -> None:
         n = 17 + 4 * version
@@ -83,59 +87,65 @@ class _Layout:
                     fixed[r - 2 : r + 3, c - 2 : c + 3] = True
         if version >= 7:
             fixed[: 6, n - 11 : n - 8] = fixed[n - 11 : n - 8, : 6] = True  # version information
-        # Data bits fill two-column strips from the right, up then down, skipping the vertical timing column;
-        # in numpy, as a loop over the 31,000 modules of version 40 took 30 ms of a first query.
-        rights = [c for c in range(n - 1, 0, -2) if c > 6] + list(range(5, 0, -2))
+        # Data bits fill two-column strips from the right, up then down, skipping the vertical timing column.
+        rights = np.array([c for c in range(n - 1, 0, -2) if c > 6] + list(range(5, 0, -2)))
         down = np.arange(n)
-        rows_all = np.concatenate([np.repeat(down[::-1] if k % 2 == 0 else down, 2) for k in range(len(rights))])
-        cols_all = np.concatenate([np.tile([c, c - 1], n) for c in rights])
+        upward = (np.arange(len(rights)) % 2 == 0)[:, None]
+        rows_all = np.repeat(np.where(upward, down[::-1], down), 2, axis=1).ravel()  # (strip, row, 2 columns)
+        cols_all = (rights[:, None, None] - np.array([0, 1])[None, None, :]).repeat(n, axis=1).ravel()
         free = ~fixed[rows_all, cols_all]
         rows, cols = rows_all[free], cols_all[free]
         ec, groups = _BLOCKS_L[version - 1]
-        sizes = [d for d, count in groups for _ in range(count)]
-        total = sum(sizes) + ec * len(sizes)
+        sizes = np.array([d for d, count in groups for _ in range(count)])
+        blocks, data = len(sizes), int(sizes.sum())
+        total = data + ec * blocks
         assert len(rows) // 8 == total, "QR tables disagree"
-        mr, mc = rows[: total * 8], cols[: total * 8]
-        self.flat = mr * n + mc
-        self.masks = [
-            (mr + mc) % 2 == 0, mr % 2 == 0, mc % 3 == 0, (mr + mc) % 3 == 0, (mr // 2 + mc // 3) % 2 == 0,
-            (mr * mc) % 2 + (mr * mc) % 3 == 0, ((mr * mc) % 2 + (mr * mc) % 3) % 2 == 0, ((mr + mc) % 2 + (mr * mc) % 3) % 2 == 0,
-        ]  # fmt: skip
+        self._mr, self._mc = rows[: total * 8], cols[: total * 8]
+        self.flat = self._mr * n + self._mc
+        self._masks: dict[int, np.ndarray] = {}
         # Codeword k of the stream belongs to block b at position i: data interleaved, then EC interleaved.
-        longest = max(sizes) + ec
-        where = np.full((len(sizes), longest), total, dtype=np.int64)  # `total` points at a zero byte: front padding
-        k = 0
-        for i in range(max(sizes)):
-            for b, d in enumerate(sizes):
-                if i < d:
-                    where[b, longest - ec - d + i] = k
-                    k += 1
-        for i in range(ec):
-            for b in range(len(sizes)):
-                where[b, longest - ec + i] = k
-                k += 1
+        longest = int(sizes.max()) + ec
+        where = np.full((blocks, longest), total, dtype=np.int64)  # `total` points at a zero byte: front padding
+        pos, blk = np.meshgrid(np.arange(int(sizes.max())), np.arange(blocks), indexing="ij")  # stream order
+        held = pos < sizes[blk]
+        where[blk[held], longest - ec - sizes[blk[held]] + pos[held]] = np.arange(data)
+        where[:, longest - ec :] = data + np.arange(ec)[None, :] * blocks + np.arange(blocks)[:, None]
         self.blocks = where
-        self.data_index = np.concatenate([where[b, longest - ec - d : longest - ec] for b, d in enumerate(sizes)])
+        column = np.arange(longest)[None, :]
+        self.data_index = where[(column >= longest - ec - sizes[:, None]) & (column < longest - ec)]  # block by block
         self.syndromes = _syndrome_table(longest, ec).reshape(longest * 256, -1)
         self.rows_of = (np.arange(longest) * 256)[:, None]  # row of (position k, byte 0) in that table
         self.count_bits = 8 if version < 10 else 16
+
+    def mask(self, pattern: int) -> np.ndarray:
+        """Mask ``pattern`` over the data modules; made when a symbol first uses it (memvid's writer uses one)."""
+        found = self._masks.get(pattern)
+        if found is None:
+            r, c = self._mr, self._mc
+            found = self._masks[pattern] = (
+                (r + c) % 2 == 0, r % 2 == 0, c % 3 == 0, (r + c) % 3 == 0, (r // 2 + c // 3) % 2 == 0,
+                (r * c) % 2 + (r * c) % 3 == 0, ((r * c) % 2 + (r * c) % 3) % 2 == 0, ((r + c) % 2 + (r * c) % 3) % 2 == 0,
+            )[pattern]  # fmt: skip
+        return found
 
 
 def _syndrome_table(length: int, ec: int) -> np.ndarray:
     """``table[k, v]``: the ``ec`` syndromes c(a^j), as uint64 words, of a block whose only nonzero byte is ``v`` at ``k``.
 
     Evaluating a polynomial over GF(256) at a fixed point is linear over GF(2) in its bytes, so a
-    block's syndromes are the XOR of ``table[k, block[k]]`` over its bytes.
+    block's syndromes are the XOR of ``table[k, block[k]]`` over its bytes, and ``table[k, v]`` is the
+    XOR of the rows of ``v``'s bits: eight doublings from the single bits, not 256 products per position.
     """
     power = (length - 1 - np.arange(length))[:, None] * np.arange(ec)[None, :] % 255  # x^p at a^j
-    log_point = _LOG[_EXP[power]].astype(np.int16)  # (length, ec)
-    # Small types and a doubled exp table (no modulo): the first query builds this table, and int64
-    # intermediates of (length, 256, ec) cost it 38 ms of fresh memory instead of a few.
+    log_point = _LOG[_EXP[power]]  # (length, ec)
     words = -(-ec // 8)
-    padded = np.zeros((length, 256, words * 8), dtype=np.uint8)
-    padded[:, :, :ec] = _EXP2[_LOG[np.arange(256)].astype(np.int16)[None, :, None] + log_point[:, None, :]]
-    padded[:, 0, :] = 0  # byte 0 contributes nothing (log 0 is undefined)
-    return padded.view(np.uint64)  # (length, 256, words)
+    bits = np.zeros((length, 8, words * 8), dtype=np.uint8)
+    bits[:, :, :ec] = _EXP2[np.arange(8)[None, :, None] + log_point[:, None, :]]  # log(1 << b) is b
+    basis = bits.view(np.uint64)  # (length, 8, words)
+    table = np.zeros((length, 256, words), dtype=np.uint64)
+    for b in range(8):
+        table[:, 1 << b : 2 << b] = table[:, : 1 << b] ^ basis[:, b : b + 1]
+    return table
 
 
 _LAYOUTS: dict[int, _Layout] = {}
@@ -185,7 +195,7 @@ def read_pure(gray: np.ndarray) -> bytes | None:
     mask = _FORMAT_L.get(int(vertical @ weights))
     if mask is None or _FORMAT_L.get(int(horizontal @ weights)) != mask:
         return None  # another error level, or a misread: zxing decides
-    bits = modules.ravel()[lay.flat] ^ lay.masks[mask]
+    bits = modules.ravel()[lay.flat] ^ lay.mask(mask)
     codewords = np.append(np.packbits(bits), np.uint8(0))
     blocks = codewords[lay.blocks]
     # (position, block, word), reduced over positions: contiguous, so numpy's XOR reduce is fast.

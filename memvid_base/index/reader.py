@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import copy
-import os
-import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 
+from ..decode_pool import pool
 from ..errors import CorruptMemoryError
 from ..files.manifest import Segment
 from ..files.segments import Placement, SegmentCache
 from ..format.payload import Record
 from ..types import Chunk, Hit, Row, relevance
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One pool for every memory in the process, so a query does not start (and join) threads of its own."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(4, thread_name_prefix="memvid-decode")
-        return _POOL
-
-
-def _forget_pool() -> None:
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()  # a forked child has none of the parent's threads: it starts its own
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def fetch_record(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], row: Row) -> Record:
@@ -63,7 +41,7 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
     # Groups already decoded are read here; only the rest go to the pool (a hand-off costs more than a
     # cache hit), and the caller's thread decodes one of them itself instead of waiting idle.
     pending = [key for key in groups if not segments.has_group(*key)]
-    futures = [_pool().submit(load, key) for key in pending[1:]]
+    futures = [pool().submit(load, key) for key in pending[1:]]
     try:
         for key in pending[:1]:
             load(key)

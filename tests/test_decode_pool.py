@@ -1,0 +1,141 @@
+"""The shared decode threads: a list of jobs split between the caller and the pool, in order, never deadlocking.
+
+Also the first read of a segment, which decodes the dictionary's frames and the group's together, and
+decodes a dictionary once however many threads ask for groups at the same time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from memvid_base import decode_pool
+from memvid_base.config import VideoSettings
+from memvid_base.errors import FrameDecodeError
+from memvid_base.files.manifest import Segment
+from memvid_base.files.segments import SegmentCache, plan_segment
+from memvid_base.format.payload import Record
+from tests.core_fixtures import pydoc_chunks
+
+
+def test_results_come_back_in_job_order_and_the_pool_takes_a_share() -> None:
+    threads: set[int] = set()
+
+    def square(x: int) -> int:
+        threads.add(threading.get_ident())
+        time.sleep(0.005)  # long enough that a helper starts before the caller has taken every job
+        return x * x
+
+    assert decode_pool.share(list(range(40)), square, helpers=2) == [x * x for x in range(40)]
+    assert threading.get_ident() in threads and len(threads) >= 2
+
+
+def test_one_job_or_no_helper_runs_on_the_caller_alone() -> None:
+    threads: list[int] = []
+    assert decode_pool.share([3], lambda x: threads.append(threading.get_ident()) or x) == [3]
+    assert decode_pool.share([1, 2], lambda x: threads.append(threading.get_ident()) or x, helpers=0) == [1, 2]
+    assert set(threads) == {threading.get_ident()}
+
+
+def test_an_error_raises_once_every_job_already_taken_has_ended() -> None:
+    running = Counter[str]()
+    lock = threading.Lock()
+
+    def job(x: int) -> int:
+        with lock:
+            running["started"] += 1
+        try:
+            time.sleep(0.01)
+            if x == 3:
+                raise FrameDecodeError("frame 3 is damaged")
+            return x
+        finally:
+            with lock:
+                running["ended"] += 1
+
+    with pytest.raises(FrameDecodeError, match="frame 3"):
+        decode_pool.share(list(range(30)), job, helpers=3)
+    assert running["started"] == running["ended"]  # nothing still running after share returned
+    assert running["started"] < 30  # no new job was taken once one failed
+
+
+def test_calls_from_every_pool_thread_at_once_finish() -> None:
+    # Every pool thread is busy in share() and asks the same pool for helpers: a share that waited for
+    # queued helpers would hang here; cancelled helpers let each caller finish its jobs alone.
+    def inner(x: int) -> int:
+        time.sleep(0.002)
+        return x + 1
+
+    futures = [decode_pool.pool().submit(decode_pool.share, list(range(20)), inner, 3)
+               for _ in range(decode_pool.WORKERS)]
+    assert [f.result(timeout=60) for f in futures] == [list(range(1, 21))] * decode_pool.WORKERS
+
+
+SETTINGS = VideoSettings.create()
+
+
+class _CountingReader:
+    """Stands in for VideoReader: frame k decodes to ``payloads[k]``, and every read is counted."""
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        self.payloads = payloads
+        self.path = Path("kb.mp4")
+        self.reads = Counter[int]()
+        self._lock = threading.Lock()
+
+    def read(self, frame: int) -> bytes:
+        with self._lock:
+            self.reads[frame] += 1
+        time.sleep(0.001)  # a decode takes time: threads asking at once overlap
+        return self.payloads[frame]
+
+
+@pytest.fixture(scope="module")
+def plan() -> tuple[Segment, list[bytes], dict[str, Record]]:
+    records = [Record.make(str(k), t, {"k": k}) for k, t in enumerate(pydoc_chunks(160))]  # > 64 KiB: a dictionary
+    planned = plan_segment(records, SETTINGS)
+    seg = Segment(planned.uid.hex(), "kb.mp4", len(planned.payloads), planned.dict_frames, 1, 0, 0, len(records),
+                  planned.group_crcs, planned.group_starts)
+    assert seg.dict_frames >= 2 and len(seg.group_starts) > 8
+    return seg, planned.payloads, {r.id: r for r in records}
+
+
+def test_a_segments_dictionary_is_decoded_once_when_many_threads_read_its_groups(
+    plan: tuple[Segment, list[bytes], dict[str, Record]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import memvid_base.files.segments as segments
+
+    seg, payloads, by_id = plan
+    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
+    cache = SegmentCache(Path("."), SETTINGS)
+    reader = _CountingReader(payloads)
+    monkeypatch.setattr(cache, "reader", lambda s: reader)
+    firsts = seg.group_starts[1:9]  # eight record groups after the dictionary's
+    with ThreadPoolExecutor(8) as pool:
+        groups = list(pool.map(lambda first: cache.group(seg, first), firsts))
+    assert all(reader.reads[f] == 1 for f in range(seg.dict_frames))  # each dictionary frame decoded once
+    for records in groups:
+        assert records and all(r == by_id[r.id] for r in records)  # exact records, through the dictionary
+
+
+def test_a_damaged_dictionary_frame_fails_the_group_read_and_is_read_again_next_time(
+    plan: tuple[Segment, list[bytes], dict[str, Record]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import memvid_base.files.segments as segments
+
+    seg, payloads, by_id = plan
+    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
+    cache = SegmentCache(Path("."), SETTINGS)
+    damaged = list(payloads)
+    damaged[1] = damaged[1][:-1] + bytes([damaged[1][-1] ^ 1])
+    monkeypatch.setattr(cache, "reader", lambda s: _CountingReader(damaged))
+    with pytest.raises(FrameDecodeError, match="Frame 1"):
+        cache.group(seg, seg.group_starts[1])
+    monkeypatch.setattr(cache, "reader", lambda s: _CountingReader(payloads))  # the file restored
+    records = cache.group(seg, seg.group_starts[1])
+    assert records and all(r == by_id[r.id] for r in records)
