@@ -23,12 +23,14 @@ from .errors import (
     MemvidError,
     NotAMemoryError,
     StoreError,
+    UnexpectedArgumentError,
     UnsupportedCodecError,
     VersionNotAvailableError,
 )
 
 if TYPE_CHECKING:
     from .apps.interactive import MemvidInteractive
+    from .boundary import public_errors
     from .chat import MemvidChat, chat_with_memory, create_chat_model, quick_chat
     from .chunking import chunk_text
     from .config import VideoSettings
@@ -49,6 +51,7 @@ __version__ = "0.2.0"
 # Public name -> the module that defines it (relative to this package).
 _LAZY = {
     "MemvidInteractive": ".apps.interactive",  # imports gradio, which is slow and optional
+    "public_errors": ".boundary",  # for adapters: their bad arguments raise InvalidInputError too
     **dict.fromkeys(("MemvidChat", "chat_with_memory", "create_chat_model", "quick_chat"), ".chat"),
     "chunk_text": ".chunking",
     "VideoSettings": ".config",
@@ -65,7 +68,7 @@ _LAZY = {
     **dict.fromkeys(("Chunk", "relevance"), ".types"),
 }
 
-_aliases.install()  # memvid_base.files.layout and the other 0.2 module paths keep importing
+_aliases.install()  # memvid_base.layout and the other 0.2 module paths keep importing
 
 
 def __getattr__(name: str) -> object:
@@ -104,6 +107,7 @@ __all__ = [
     "MemvidRetriever",
     "NotAMemoryError",
     "StoreError",
+    "UnexpectedArgumentError",
     "UnsupportedCodecError",
     "VerifyReport",
     "VersionNotAvailableError",
@@ -118,6 +122,7 @@ __all__ = [
     "info_rows",
     "locate",
     "memory_exists",
+    "public_errors",
     "quick_chat",
     "relevance",
     "resolve_paths",

@@ -1,4 +1,4 @@
-"""Old module paths keep working: ``memvid_base.files.layout`` is ``memvid_base.files.layout``, and so on.
+"""Old module paths keep working: ``memvid_base.layout`` is ``memvid_base.files.layout``, and so on.
 
 memvid-rag 0.2 kept every module at the top of ``memvid_base``; 0.3 groups them by layer. Code that
 imported a module by its old path gets the same module object (so patches and ``isinstance`` checks

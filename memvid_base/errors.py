@@ -11,6 +11,10 @@ class InvalidInputError(MemvidError, ValueError):
     """The caller passed something memvid cannot store or use (empty text, bad metadata, bad settings)."""
 
 
+class UnexpectedArgumentError(InvalidInputError, TypeError):
+    """A keyword argument the call does not take: a TypeError, as Python raises for one, and an InvalidInputError."""
+
+
 class MemoryNotFoundError(MemvidError, FileNotFoundError):
     """The video or index file of a memory does not exist."""
 

@@ -13,7 +13,16 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
-from memvid_base import Chunk, Embedder, Memory, memory_exists, relevance
+from memvid_base import (
+    Chunk,
+    Embedder,
+    InvalidInputError,
+    Memory,
+    UnexpectedArgumentError,
+    memory_exists,
+    public_errors,
+    relevance,
+)
 
 from .embeddings import MemvidEmbeddings
 from .retrievers import MemvidVectorStoreRetriever
@@ -54,16 +63,16 @@ def _resolve_where(filter: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> 
     """
     where = kwargs.pop("where", None)
     if filter is not None and where is not None:
-        raise ValueError("Pass the metadata filter as filter= or where=, not both.")
+        raise InvalidInputError("Pass the metadata filter as filter= or where=, not both.")
     if kwargs:
-        raise TypeError(f"Unexpected keyword arguments: {', '.join(sorted(kwargs))}.")
+        raise UnexpectedArgumentError(f"Unexpected keyword arguments: {', '.join(sorted(kwargs))}.")
     chosen = filter if filter is not None else where
     return dict(chosen) if chosen else None
 
 
 def _no_more(kwargs: Mapping[str, Any]) -> None:
     if kwargs:
-        raise TypeError(f"Unexpected search arguments: {', '.join(sorted(kwargs))}.")
+        raise UnexpectedArgumentError(f"Unexpected search arguments: {', '.join(sorted(kwargs))}.")
 
 
 def _resolve_filters(
@@ -74,6 +83,7 @@ def _resolve_filters(
     return _resolve_where(filter, kwargs), (where_document or None)
 
 
+@public_errors  # a bad argument raises InvalidInputError, as in the core, never a raw TypeError
 class MemvidVectorStore(VectorStore):
     """A memvid memory as a LangChain vector store.
 
@@ -179,13 +189,13 @@ class MemvidVectorStore(VectorStore):
     ) -> None:
         if memory is not None:
             if embedding is not None:
-                raise ValueError("Pass embedding= or memory=, not both: a Memory already has its embedding model.")
+                raise InvalidInputError("Pass embedding= or memory=, not both: a Memory already has its embedding model.")
             inner = memory.embedder.wrapped  # the LangChain model the memory embeds with, if any
             self._embedding: Embeddings = inner if isinstance(inner, Embeddings) else MemvidEmbeddings(memory.embedder)
             self._memory = memory
             return
         if video_file is None:
-            raise ValueError("MemvidVectorStore needs a video_file (e.g. 'kb.mp4') or an open memory=.")
+            raise InvalidInputError("MemvidVectorStore needs a video_file (e.g. 'kb.mp4') or an open memory=.")
         self._embedding = embedding if embedding is not None else MemvidEmbeddings()
         model = _core_embedder(self._embedding)
         if create:
@@ -244,12 +254,12 @@ class MemvidVectorStore(VectorStore):
         """
         kwargs.pop("batch_size", None)
         if kwargs:
-            raise TypeError(f"Unexpected keyword arguments: {', '.join(sorted(kwargs))}.")
+            raise UnexpectedArgumentError(f"Unexpected keyword arguments: {', '.join(sorted(kwargs))}.")
         texts = list(texts)
         if metadatas is not None and len(metadatas) != len(texts):
-            raise ValueError(f"Got {len(texts)} texts but {len(metadatas)} metadatas.")
+            raise InvalidInputError(f"Got {len(texts)} texts but {len(metadatas)} metadatas.")
         if ids is not None and len(ids) != len(texts):
-            raise ValueError(f"Got {len(texts)} texts but {len(ids)} ids.")
+            raise InvalidInputError(f"Got {len(texts)} texts but {len(ids)} ids.")
         return self._memory.add(texts, metadatas, _fill_ids(ids, len(texts)))
 
     def delete(self, ids: list[str] | None = None, *, filter: Mapping[str, Any] | None = None, **kwargs: Any) -> bool:
@@ -271,10 +281,10 @@ class MemvidVectorStore(VectorStore):
             ValueError: If neither ids nor a filter is given. Use :meth:`clear` to delete everything.
         """
         if "where_document" in kwargs:
-            raise ValueError("delete() takes ids or a metadata filter; where_document is for searches.")
+            raise InvalidInputError("delete() takes ids or a metadata filter; where_document is for searches.")
         where = _resolve_where(filter, kwargs)
         if ids is None and where is None:
-            raise ValueError("delete() needs ids or a filter; it never empties the store. Call clear() for that.")
+            raise InvalidInputError("delete() needs ids or a filter; it never empties the store. Call clear() for that.")
         self._memory.delete(ids=None if ids is None else [str(i) for i in ids], where=where)
         return True
 
@@ -497,7 +507,7 @@ class MemvidVectorStore(VectorStore):
             The chunks, best first.
         """
         if search_type not in SEARCH_TYPES:
-            raise ValueError(f"Unknown search_type {search_type!r}: use one of {', '.join(SEARCH_TYPES)}.")
+            raise InvalidInputError(f"Unknown search_type {search_type!r}: use one of {', '.join(SEARCH_TYPES)}.")
         kwargs = dict(search_kwargs)
         k = int(kwargs.pop("k", 4))
         where_document = kwargs.pop("where_document", None)
@@ -582,15 +592,15 @@ class MemvidVectorStore(VectorStore):
             '2'
         """
         if video_file is None:
-            raise ValueError("from_texts needs video_file= (e.g. 'kb.mp4'): a memvid store lives in files.")
+            raise InvalidInputError("from_texts needs video_file= (e.g. 'kb.mp4'): a memvid store lives in files.")
         if not overwrite and memory_exists(video_file, index_file):
             store = cls(video_file, index_file, embedding, **kwargs)
             store.add_texts(texts, metadatas, ids=ids)
             return store
         if metadatas is not None and len(metadatas) != len(texts):
-            raise ValueError(f"Got {len(texts)} texts but {len(metadatas)} metadatas.")
+            raise InvalidInputError(f"Got {len(texts)} texts but {len(metadatas)} metadatas.")
         if ids is not None and len(ids) != len(texts):
-            raise ValueError(f"Got {len(texts)} texts but {len(ids)} ids.")
+            raise InvalidInputError(f"Got {len(texts)} texts but {len(ids)} ids.")
         emb = embedding if embedding is not None else MemvidEmbeddings()
         final = _fill_ids(ids, len(texts))
         memory = Memory.build(

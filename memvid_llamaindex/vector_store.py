@@ -33,6 +33,7 @@ from memvid_base import (
     Memory,
     MemoryNotFoundError,
     memory_exists,
+    public_errors,
 )
 
 from .embeddings import as_core_embedder
@@ -47,6 +48,7 @@ _TEXT_MODES = {
 _MODES = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR, *_TEXT_MODES)
 
 
+@public_errors  # a bad argument raises InvalidInputError, as in the core, never a raw TypeError
 class MemvidVectorStore(BasePydanticVectorStore):
     """A LlamaIndex vector store backed by a memvid memory (QR-code video + Chroma index).
 
@@ -141,8 +143,13 @@ class MemvidVectorStore(BasePydanticVectorStore):
 
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Store nodes (upsert by node id) as one new memory version, using the embeddings on the nodes."""
+        if isinstance(nodes, (str, bytes, dict)) or not isinstance(nodes, Sequence):
+            raise InvalidInputError(f"add() takes a list of nodes, got {type(nodes).__name__}.")
         if not nodes:
             return []
+        for node in nodes:
+            if not isinstance(node, BaseNode):
+                raise InvalidInputError(f"add() takes LlamaIndex nodes (e.g. TextNode), got a {type(node).__name__}.")
         latest: dict[str, BaseNode] = {}
         for node in nodes:  # a node id given twice in one batch: the last one wins, as in an upsert
             if node.embedding is None:
@@ -238,6 +245,8 @@ class MemvidVectorStore(BasePydanticVectorStore):
             InvalidInputError: An unsupported mode, a text mode without ``query_str``, or neither a
                 vector nor a text to search with.
         """
+        if not isinstance(query, VectorStoreQuery):
+            raise InvalidInputError(f"query() takes a VectorStoreQuery, got {type(query).__name__}.")
         if query.mode not in _MODES:
             supported = ", ".join(m.value for m in _MODES)
             raise InvalidInputError(

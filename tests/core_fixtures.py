@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import pydoc_data.topics
 import re
+from typing import Any
 
 import numpy as np
 
@@ -57,3 +58,16 @@ def unique_identifiers(corpus: list[str]) -> dict[str, int]:
         for name in IDENT.findall(text):
             where.setdefault(name, set()).add(k)
     return {name: next(iter(ks)) for name, ks in where.items() if len(ks) == 1 and len(name) > 8}
+
+
+def _deep_filter(levels: int) -> dict[str, Any]:
+    deep: dict[str, Any] = {"file": "x"}
+    for _ in range(levels):
+        deep = {"$and": [deep]}
+    return deep
+
+
+# Arguments no public call should turn into a raw traceback: wrong types, overflow, NaN, a NUL, a lone
+# surrogate, an unknown filter operator, and a filter nested 3,000 levels deep.
+HOSTILE_VALUES: list[Any] = [None, -1, 0, 2**63, "5", float("nan"), True, b"x", [1], {"$bogus": 1}, "\x00", "\ud800",
+                             object(), _deep_filter(3000)]

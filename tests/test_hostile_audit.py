@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from core_fixtures import hash_embed, pydoc_chunks
+from core_fixtures import HOSTILE_VALUES, hash_embed, pydoc_chunks
 
 from memvid_base import (
     CorruptMemoryError,
@@ -140,10 +140,6 @@ def test_every_public_method_on_every_hostile_memory_raises_only_memvid_errors(f
     assert sorted(opened) == ["sample bomb", "unknown codec"]  # bare copies open from their boxes; the frames fail later
 
 
-DEEP: dict[str, Any] = {"file": "x"}
-for _ in range(3000):
-    DEEP = {"$and": [DEEP]}
-HOSTILE_VALUES = [None, -1, 0, 2**63, "5", float("nan"), True, b"x", [1], {"$bogus": 1}, "\x00", "\ud800", object(), DEEP]
 
 CALLS: dict[str, Callable[[Memory, Any], Any]] = {
     "Memory(path)": lambda m, v: Memory(v, embedding_model=hash_embed),
