@@ -5,7 +5,8 @@ for a list, an int for a path, a string with a NUL byte or a lone surrogate, a f
 thousand levels deep.  Python then raises ``TypeError``, ``ValueError``, ``UnicodeError``,
 ``OverflowError`` or ``RecursionError`` from somewhere inside.  :func:`public_errors` wraps each
 public method of a class so that those arrive as :class:`~memvid_base.errors.InvalidInputError`
-naming the call, with the original exception as its cause.  Errors memvid raises on purpose, and
+naming the call, with the original exception as its cause (a ``TypeError`` as
+:class:`~memvid_base.errors.UnexpectedArgumentError`, which is a ``TypeError`` too).  Errors memvid raises on purpose, and
 every other exception type, pass through unchanged.
 """
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
-from .errors import InvalidInputError, MemvidError
+from .errors import InvalidInputError, MemvidError, UnexpectedArgumentError
 
 _C = TypeVar("_C", bound=type)
 # What a bad argument makes Python raise deep inside a call (a RecursionError: a value nested too deeply).
@@ -27,17 +28,33 @@ def _converted(where: str, exc: BaseException) -> InvalidInputError:
     detail = "a value nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
     if len(detail) > 300:
         detail = detail[:297] + "..."
-    return InvalidInputError(f"{where} cannot use one of its arguments ({detail}). Check their types and values.")
+    message = f"{where} cannot use one of its arguments ({detail}). Check their types and values."
+    # A TypeError stays one (code that catches a wrong call keeps working), and is a MemvidError as well.
+    return UnexpectedArgumentError(message) if isinstance(exc, TypeError) else InvalidInputError(message)
 
 
-def _wrap(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap(where: str, fn: Callable[..., Any], keep: tuple[type[BaseException], ...]) -> Callable[..., Any]:
+    passthrough: tuple[type[BaseException], ...] = (MemvidError, *keep)
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def coroutine(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except passthrough:
+                raise
+            except ARGUMENT_ERRORS as exc:
+                raise _converted(where, exc) from exc
+
+        return coroutine
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def generator(*args: Any, **kwargs: Any) -> Any:
             try:
                 yield from fn(*args, **kwargs)
-            except MemvidError:
+            except passthrough:
                 raise
             except ARGUMENT_ERRORS as exc:
                 raise _converted(where, exc) from exc
@@ -48,7 +65,7 @@ def _wrap(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except MemvidError:
+        except passthrough:
             raise
         except ARGUMENT_ERRORS as exc:
             raise _converted(where, exc) from exc
@@ -56,17 +73,34 @@ def _wrap(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def public_errors(cls: _C) -> _C:
-    """Class decorator: every public method (and ``__init__``, class and static methods) of ``cls`` raises only
-    MemvidError for bad arguments.  Methods inherited from a base class are wrapped where the base is decorated."""
-    for name, value in list(vars(cls).items()):
-        if name.startswith("_") and name != "__init__":
-            continue
-        where = f"{cls.__name__}.{name}" if name != "__init__" else cls.__name__
-        if isinstance(value, classmethod):
-            setattr(cls, name, classmethod(_wrap(where, value.__func__)))
-        elif isinstance(value, staticmethod):
-            setattr(cls, name, staticmethod(_wrap(where, value.__func__)))
-        elif inspect.isfunction(value):
-            setattr(cls, name, _wrap(where, value))
-    return cls
+@overload
+def public_errors(cls: _C, /) -> _C: ...
+@overload
+def public_errors(*, keep: tuple[type[BaseException], ...] = ()) -> Callable[[_C], _C]: ...
+
+
+def public_errors(cls: _C | None = None, /, *, keep: tuple[type[BaseException], ...] = ()) -> _C | Callable[[_C], _C]:
+    """Class decorator: every public method (and ``__init__``, class and static methods, coroutines too) of ``cls``
+    raises only MemvidError for bad arguments.  Methods inherited from a base class are wrapped where the base is
+    decorated.
+
+    Args:
+        cls: The class (``@public_errors``); or leave it out to pass ``keep`` (``@public_errors(keep=...)``).
+        keep: Exception types that pass through unchanged, e.g. a framework's own validation error that its
+            callers catch (pydantic's ``ValidationError`` in the adapters).
+    """
+
+    def decorate(target: _C) -> _C:
+        for name, value in list(vars(target).items()):
+            if name.startswith("_") and name != "__init__":
+                continue
+            where = f"{target.__name__}.{name}" if name != "__init__" else target.__name__
+            if isinstance(value, classmethod):
+                setattr(target, name, classmethod(_wrap(where, value.__func__, keep)))
+            elif isinstance(value, staticmethod):
+                setattr(target, name, staticmethod(_wrap(where, value.__func__, keep)))
+            elif inspect.isfunction(value):
+                setattr(target, name, _wrap(where, value, keep))
+        return target
+
+    return decorate if cls is None else decorate(cls)

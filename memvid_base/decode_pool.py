@@ -43,28 +43,37 @@ def share(jobs: Sequence[T], run: Callable[[T], R], helpers: int = 1) -> list[R]
 
     The caller takes jobs too, and helpers that have not started when the jobs run out are cancelled,
     so this never waits on a queued task: it cannot deadlock when called from a pool thread, however
-    busy the pool is.  The first error raises, after every job already taken has ended.
+    busy the pool is, and it still works alone once the pool refuses work (interpreter shutdown).
+    Jobs are taken in order and none is taken after one fails, so the error raised, once every job
+    already taken has ended, is that of the first failing job, whatever the threads' timing.
     """
     if len(jobs) < 2 or helpers < 1:
         return [run(job) for job in jobs]
     results: list[R | None] = [None] * len(jobs)
     taken = iter(range(len(jobs)))
     lock = threading.Lock()
-    failed: list[BaseException] = []
+    failed: list[tuple[int, BaseException]] = []
 
     def work() -> None:
-        while not failed:
-            with lock:
-                k = next(taken, None)
-            if k is None:
-                return
-            try:
+        k: int | None = -1
+        try:
+            while not failed:
+                with lock:
+                    k = next(taken, None)
+                if k is None:
+                    return
                 results[k] = run(jobs[k])
-            except BaseException as exc:
-                failed.append(exc)
-                raise
+        except BaseException as exc:  # recorded first, so that the other threads take no more jobs
+            failed.append((len(jobs) if k is None or k < 0 else k, exc))
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt, SystemExit: at once, in the caller
 
-    futures: list[Future[None]] = [pool().submit(work) for _ in range(min(helpers, len(jobs) - 1))]
+    futures: list[Future[None]] = []
+    for _ in range(min(helpers, len(jobs) - 1)):
+        try:
+            futures.append(pool().submit(work))
+        except RuntimeError:  # the interpreter is shutting down: no new threads, the caller does the rest
+            break
     try:
         work()
     finally:
@@ -72,5 +81,5 @@ def share(jobs: Sequence[T], run: Callable[[T], R], helpers: int = 1) -> list[R]
         # would still wait for a pool thread to dequeue it, so only the started ones are waited for.
         wait([future for future in futures if not future.cancel()])
     if failed:
-        raise failed[0]
+        raise min(failed, key=lambda f: f[0])[1]
     return results  # type: ignore[return-value]

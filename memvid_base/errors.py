@@ -12,7 +12,8 @@ class InvalidInputError(MemvidError, ValueError):
 
 
 class UnexpectedArgumentError(InvalidInputError, TypeError):
-    """A keyword argument the call does not take: a TypeError, as Python raises for one, and an InvalidInputError."""
+    """An argument the call does not take, or of a type it cannot use: a TypeError, as Python raises for one,
+    and an InvalidInputError."""
 
 
 class MemoryNotFoundError(MemvidError, FileNotFoundError):

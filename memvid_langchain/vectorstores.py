@@ -11,6 +11,7 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
+from pydantic import ValidationError
 from typing_extensions import Self
 
 from memvid_base import (
@@ -83,7 +84,9 @@ def _resolve_filters(
     return _resolve_where(filter, kwargs), (where_document or None)
 
 
-@public_errors  # a bad argument raises InvalidInputError, as in the core, never a raw TypeError
+# A bad argument raises InvalidInputError, as in the core; pydantic's ValidationError (a retriever's bad search_type)
+# passes through, as LangChain callers expect.
+@public_errors(keep=(ValidationError,))
 class MemvidVectorStore(VectorStore):
     """A memvid memory as a LangChain vector store.
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, ValidationError
 from llama_index.core.schema import BaseNode, MetadataMode, TextNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
@@ -48,7 +48,8 @@ _TEXT_MODES = {
 _MODES = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR, *_TEXT_MODES)
 
 
-@public_errors  # a bad argument raises InvalidInputError, as in the core, never a raw TypeError
+# A bad argument raises InvalidInputError, as in the core; pydantic's own ValidationError of a bad field passes through.
+@public_errors(keep=(ValidationError,))
 class MemvidVectorStore(BasePydanticVectorStore):
     """A LlamaIndex vector store backed by a memvid memory (QR-code video + Chroma index).
 

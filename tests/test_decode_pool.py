@@ -25,14 +25,16 @@ from tests.core_fixtures import pydoc_chunks
 
 def test_results_come_back_in_job_order_and_the_pool_takes_a_share() -> None:
     threads: set[int] = set()
+    both = threading.Barrier(2, timeout=10)  # the first two jobs meet: two threads must be working at once
 
     def square(x: int) -> int:
         threads.add(threading.get_ident())
-        time.sleep(0.005)  # long enough that a helper starts before the caller has taken every job
+        if x < 2:
+            both.wait()
         return x * x
 
     assert decode_pool.share(list(range(40)), square, helpers=2) == [x * x for x in range(40)]
-    assert threading.get_ident() in threads and len(threads) >= 2
+    assert len(threads) >= 2
 
 
 def test_one_job_or_no_helper_runs_on_the_caller_alone() -> None:
@@ -62,6 +64,26 @@ def test_an_error_raises_once_every_job_already_taken_has_ended() -> None:
         decode_pool.share(list(range(30)), job, helpers=3)
     assert running["started"] == running["ended"]  # nothing still running after share returned
     assert running["started"] < 30  # no new job was taken once one failed
+
+
+def test_the_error_raised_is_the_first_failing_jobs_whatever_the_timing() -> None:
+    def job(x: int) -> int:
+        if x in (2, 5):
+            time.sleep(0.05 if x == 2 else 0)  # job 5 fails first in time; job 2 was taken first
+            raise FrameDecodeError(f"frame {x} is damaged")
+        time.sleep(0.002)
+        return x
+
+    for _ in range(5):
+        with pytest.raises(FrameDecodeError, match="frame 2 "):
+            decode_pool.share(list(range(12)), job, helpers=3)
+
+
+def test_once_the_pool_refuses_work_the_caller_does_every_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()  # as at interpreter shutdown: submit() raises RuntimeError
+    monkeypatch.setattr(decode_pool, "pool", lambda: closed)
+    assert decode_pool.share(list(range(6)), lambda x: x + 1, helpers=3) == [1, 2, 3, 4, 5, 6]
 
 
 def test_calls_from_every_pool_thread_at_once_finish() -> None:
@@ -134,8 +156,32 @@ def test_a_damaged_dictionary_frame_fails_the_group_read_and_is_read_again_next_
     damaged = list(payloads)
     damaged[1] = damaged[1][:-1] + bytes([damaged[1][-1] ^ 1])
     monkeypatch.setattr(cache, "reader", lambda s: _CountingReader(damaged))
-    with pytest.raises(FrameDecodeError, match="Frame 1"):
+    with pytest.raises(FrameDecodeError, match="Frame 1 failed its CRC32"):
         cache.group(seg, seg.group_starts[1])
     monkeypatch.setattr(cache, "reader", lambda s: _CountingReader(payloads))  # the file restored
     records = cache.group(seg, seg.group_starts[1])
     assert records and all(r == by_id[r.id] for r in records)
+
+
+def test_a_group_the_index_says_spans_millions_of_frames_is_refused_before_any_read(
+    plan: tuple[Segment, list[bytes], dict[str, Record]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import tracemalloc
+
+    import memvid_base.files.segments as segments
+
+    seg, payloads, _ = plan
+    hostile = dataclasses.replace(seg, frames=10_000_000, dict_frames=0, group_starts=(0,), group_crcs=seg.group_crcs[:1])
+    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
+    cache = SegmentCache(Path("."), SETTINGS)
+    reader = _CountingReader(payloads)
+    monkeypatch.setattr(cache, "reader", lambda s: reader)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FrameDecodeError, match="spans 10000000 frames"):
+            cache.group(hostile, 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000 and not reader.reads  # no plan of ten million reads, and no read at all

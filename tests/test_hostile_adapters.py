@@ -6,12 +6,15 @@ The same hostile values as ``test_hostile_audit`` (None, NaN, 2**63, a lone surr
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from llama_index.core.vector_stores.types import VectorStoreQuery
+from pydantic import ValidationError
 
 from memvid_base import InvalidInputError, Memory, MemvidError, UnexpectedArgumentError
 from memvid_langchain import MemvidVectorStore as LangChainStore
@@ -72,7 +75,7 @@ def test_hostile_arguments_to_every_adapter_method_are_memvid_errors(
         for value in HOSTILE_VALUES:
             try:
                 call(lc, li, value)
-            except MemvidError as exc:
+            except (MemvidError, ValidationError) as exc:  # pydantic's own error for a retriever's bad field
                 assert len(str(exc)) < 2000, name  # a message, not a dump of the argument
                 refused[name] = refused.get(name, 0) + 1
             except Exception as exc:  # the point is to list whatever leaks
@@ -87,3 +90,26 @@ def test_an_unexpected_keyword_is_a_type_error_and_a_memvid_error(stores: tuple[
     with pytest.raises(UnexpectedArgumentError, match="filters") as caught:
         lc.similarity_search("x", filters={"file": "a.md"})
     assert isinstance(caught.value, TypeError) and isinstance(caught.value, InvalidInputError)
+
+
+def test_callers_that_catch_type_or_validation_errors_still_catch_them(
+    stores: tuple[LangChainStore, LlamaIndexStore],
+) -> None:
+    lc, li = stores
+    with pytest.raises(TypeError) as missing:
+        lc.similarity_search()  # type: ignore[call-arg]  # no query: Python's own TypeError, now also a MemvidError
+    assert isinstance(missing.value, UnexpectedArgumentError)
+    with pytest.raises(ValidationError):  # pydantic validates the retriever's fields, as for any LangChain store
+        lc.as_retriever(search_type="fuzzy")
+    with pytest.raises(ValidationError):
+        LlamaIndexStore(memory=li.memory, mmr_prefetch_factor="many")
+
+
+def test_async_methods_stay_coroutines_and_convert_their_errors(stores: tuple[LangChainStore, LlamaIndexStore]) -> None:
+    _, li = stores
+    for name in ("aquery", "async_add", "adelete", "adelete_nodes", "aclear", "aget_nodes"):
+        assert inspect.iscoroutinefunction(getattr(li, name)), name
+    found = asyncio.run(li.aget_nodes(["c3"]))
+    assert [n.node_id for n in found] == ["c3"]
+    with pytest.raises(InvalidInputError, match="VectorStoreQuery"):
+        asyncio.run(li.aquery(None))  # type: ignore[arg-type]

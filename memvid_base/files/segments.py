@@ -26,6 +26,7 @@ from ..format.container import append_box
 from ..format.payload import (
     HEADER_SIZE,
     KIND_DICT,
+    MAX_GROUP_BYTES,
     Group,
     Packer,
     Record,
@@ -47,6 +48,7 @@ from .manifest import Segment
 
 # Threads beside the caller that decode one read's frames: video decoding and numpy release the GIL.
 _HELPERS = max(1, min(3, (os.cpu_count() or 2) - 1))
+_GROUP_SLACK = 4096  # a group's header and a raw (incompressible) group's framing, beyond its records
 _PARALLEL_MIN_FRAMES = 96  # below this, starting worker processes costs more than it saves
 _PARALLEL_PACK_MIN = 5000  # records per packing thread, at least (about 250 frames)
 
@@ -288,13 +290,23 @@ class SegmentCache:
 
     def _read_blobs(self, seg: Segment, firsts: Sequence[int]) -> list[list[bytes]]:
         """The frame bodies of the groups starting at ``firsts``, each checked whole; frames decode in parallel."""
+        # The most frames one group can span: its compressed bytes never exceed MAX_GROUP_BYTES, and a frame
+        # header counts at most 65,535 parts.
+        most = min(0xFFFF, -(-(MAX_GROUP_BYTES + _GROUP_SLACK) // max(1, self.settings.frame_capacity - HEADER_SIZE)))
         spans = []
         for first in firsts:
             k = bisect.bisect_left(seg.group_starts, first)
             if k >= len(seg.group_starts) or seg.group_starts[k] != first:
                 raise FrameDecodeError(f"Frame {first} of {seg.file} does not start a group listed in the index.")
-            # The manifest, not the frame header, says how many frames to read, so a damaged header cannot make us loop.
-            spans.append((seg.group_starts[k + 1] if k + 1 < len(seg.group_starts) else seg.frames) - first)
+            # The manifest, not the frame header, says how many frames to read, so a damaged header cannot make us loop;
+            # and no more than a group can span, so a damaged manifest cannot make us plan millions of reads.
+            span = (seg.group_starts[k + 1] if k + 1 < len(seg.group_starts) else seg.frames) - first
+            if span > most:
+                raise FrameDecodeError(
+                    f"The index says the group at frame {first} of {seg.file} spans {span} frames; a group spans at most "
+                    f"{most} at this frame size. The index is damaged: run `memvid verify`."
+                )
+            spans.append(span)
         reader = self.reader(seg)
         uid = bytes.fromhex(seg.uid)
 

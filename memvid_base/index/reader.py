@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import wait
 
-from ..decode_pool import pool
+from ..decode_pool import WORKERS, share
 from ..errors import CorruptMemoryError
 from ..files.manifest import Segment
 from ..files.segments import Placement, SegmentCache
@@ -38,20 +37,13 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
         for k in groups[key]:
             records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
 
-    # Groups already decoded are read here; only the rest go to the pool (a hand-off costs more than a
-    # cache hit), and the caller's thread decodes one of them itself instead of waiting idle.
+    # Groups not decoded yet are shared with the pool (the caller decodes some itself instead of waiting idle);
+    # cached ones are read here, as a hand-off costs more than a cache hit.
     pending = [key for key in groups if not segments.has_group(*key)]
-    futures = [pool().submit(load, key) for key in pending[1:]]
-    try:
-        for key in pending[:1]:
+    share(pending, load, helpers=WORKERS - 1)
+    for key in groups:
+        if key not in pending:
             load(key)
-        for key in groups:
-            if key not in pending:
-                load(key)
-    finally:
-        wait(futures)  # every decode ends before this call returns or raises
-    for future in futures:
-        future.result()
     out = []
     for hit, rec in zip(hits, records):
         if rec is None or rec.text is None:
