@@ -33,18 +33,30 @@ def _converted(where: str, exc: BaseException) -> InvalidInputError:
     return UnexpectedArgumentError(message) if isinstance(exc, TypeError) else InvalidInputError(message)
 
 
+class _Converting:
+    """Turns what a bad argument makes Python raise into InvalidInputError; one per wrapped method (no state)."""
+
+    __slots__ = ("passthrough", "where")
+
+    def __init__(self, where: str, passthrough: tuple[type[BaseException], ...]) -> None:
+        self.where, self.passthrough = where, passthrough
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, ARGUMENT_ERRORS) and not isinstance(exc, self.passthrough):
+            raise _converted(self.where, exc) from exc
+
+
 def _wrap(where: str, fn: Callable[..., Any], keep: tuple[type[BaseException], ...]) -> Callable[..., Any]:
-    passthrough: tuple[type[BaseException], ...] = (MemvidError, *keep)
+    converting = _Converting(where, (MemvidError, *keep))
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def coroutine(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with converting:
                 return await fn(*args, **kwargs)
-            except passthrough:
-                raise
-            except ARGUMENT_ERRORS as exc:
-                raise _converted(where, exc) from exc
 
         return coroutine
 
@@ -52,23 +64,15 @@ def _wrap(where: str, fn: Callable[..., Any], keep: tuple[type[BaseException], .
 
         @functools.wraps(fn)
         def generator(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with converting:
                 yield from fn(*args, **kwargs)
-            except passthrough:
-                raise
-            except ARGUMENT_ERRORS as exc:
-                raise _converted(where, exc) from exc
 
         return generator
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with converting:
             return fn(*args, **kwargs)
-        except passthrough:
-            raise
-        except ARGUMENT_ERRORS as exc:
-            raise _converted(where, exc) from exc
 
     return call
 

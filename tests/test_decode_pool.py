@@ -117,6 +117,17 @@ class _CountingReader:
         return self.payloads[frame]
 
 
+def _cache_over(payloads: list[bytes], monkeypatch: pytest.MonkeyPatch) -> tuple[SegmentCache, _CountingReader]:
+    """A segment cache whose frames decode to ``payloads`` (the QR step is tested elsewhere), and its reader."""
+    import memvid_base.files.segments as segments
+
+    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
+    cache = SegmentCache(Path("."), SETTINGS)
+    reader = _CountingReader(payloads)
+    monkeypatch.setattr(cache, "reader", lambda s: reader)
+    return cache, reader
+
+
 @pytest.fixture(scope="module")
 def plan() -> tuple[Segment, list[bytes], dict[str, Record]]:
     records = [Record.make(str(k), t, {"k": k}) for k, t in enumerate(pydoc_chunks(160))]  # > 64 KiB: a dictionary
@@ -130,13 +141,8 @@ def plan() -> tuple[Segment, list[bytes], dict[str, Record]]:
 def test_a_segments_dictionary_is_decoded_once_when_many_threads_read_its_groups(
     plan: tuple[Segment, list[bytes], dict[str, Record]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import memvid_base.files.segments as segments
-
     seg, payloads, by_id = plan
-    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
-    cache = SegmentCache(Path("."), SETTINGS)
-    reader = _CountingReader(payloads)
-    monkeypatch.setattr(cache, "reader", lambda s: reader)
+    cache, reader = _cache_over(payloads, monkeypatch)
     firsts = seg.group_starts[1:9]  # eight record groups after the dictionary's
     with ThreadPoolExecutor(8) as pool:
         groups = list(pool.map(lambda first: cache.group(seg, first), firsts))
@@ -148,14 +154,10 @@ def test_a_segments_dictionary_is_decoded_once_when_many_threads_read_its_groups
 def test_a_damaged_dictionary_frame_fails_the_group_read_and_is_read_again_next_time(
     plan: tuple[Segment, list[bytes], dict[str, Record]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import memvid_base.files.segments as segments
-
     seg, payloads, by_id = plan
-    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
-    cache = SegmentCache(Path("."), SETTINGS)
     damaged = list(payloads)
     damaged[1] = damaged[1][:-1] + bytes([damaged[1][-1] ^ 1])
-    monkeypatch.setattr(cache, "reader", lambda s: _CountingReader(damaged))
+    cache, _ = _cache_over(damaged, monkeypatch)
     with pytest.raises(FrameDecodeError, match="Frame 1 failed its CRC32"):
         cache.group(seg, seg.group_starts[1])
     monkeypatch.setattr(cache, "reader", lambda s: _CountingReader(payloads))  # the file restored
@@ -169,14 +171,9 @@ def test_a_group_the_index_says_spans_millions_of_frames_is_refused_before_any_r
     import dataclasses
     import tracemalloc
 
-    import memvid_base.files.segments as segments
-
     seg, payloads, _ = plan
     hostile = dataclasses.replace(seg, frames=10_000_000, dict_frames=0, group_starts=(0,), group_crcs=seg.group_crcs[:1])
-    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
-    cache = SegmentCache(Path("."), SETTINGS)
-    reader = _CountingReader(payloads)
-    monkeypatch.setattr(cache, "reader", lambda s: reader)
+    cache, reader = _cache_over(payloads, monkeypatch)
     tracemalloc.start()
     try:
         with pytest.raises(FrameDecodeError, match="spans 10000000 frames"):
