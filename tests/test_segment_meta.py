@@ -62,6 +62,21 @@ def test_round_trip(encoding: str) -> None:
     assert back.settings == VideoSettings.create("av1")
 
 
+def test_a_decoded_table_is_columns_that_read_as_the_entries_written() -> None:
+    meta, _ = _meta()
+    back = SegmentMeta.decode(meta.encode())
+    table = back.chunks
+    assert isinstance(table, sm.ChunkTable)  # columns: no object per chunk until one is asked for
+    assert table == meta.chunks and meta.chunks == table and list(table) == list(meta.chunks)
+    assert len(table) == 51 and table.live_count == 50
+    assert table[0] == meta.chunks[0] and table[-1] == meta.chunks[-1] and table[-1].deleted
+    assert table[10:13] == meta.chunks[10:13]
+    with pytest.raises(IndexError):
+        table[51]
+    assert hash(table) == hash(tuple(meta.chunks))
+    assert SegmentMeta.decode(back.encode()) == meta  # a decoded meta encodes to the same table
+
+
 def test_payload_holds_no_text_fields() -> None:
     meta, _ = _meta()
     doc = _doc(meta.encode())

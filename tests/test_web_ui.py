@@ -268,7 +268,8 @@ def test_web_ui_in_chromium(chromium: str, tmp_path: Path) -> None:
             bad = tmp_path / "legacy.txt"
             bad.write_bytes("caf\xe9 au lait, cr\xe8me br\xfbl\xe9e".encode("latin-1"))  # not UTF-8: rejected
             page.locator("#upload input[type=file]").set_input_files(str(bad))
-            expect(page.locator("#upload")).to_contain_text("legacy.txt", timeout=30_000)
+            # Gradio may render the name as two spans ("legacy", ".txt"): the cell's accessible name is whole.
+            expect(page.locator("#upload").get_by_role("cell", name="legacy.txt")).to_be_visible(timeout=30_000)
             page.locator("#upload-add").click()
             expect(page.locator("#upload-status")).to_contain_text("Upload rejected", timeout=60_000)
             expect(page.locator("#upload-status")).to_contain_text("UTF-8")
@@ -279,7 +280,6 @@ def test_web_ui_in_chromium(chromium: str, tmp_path: Path) -> None:
             note = tmp_path / "volcanoes.md"
             note.write_text("# Volcanoes\n\nMount Vesuvius buried Pompeii under ash in the year 79.\n")
             page.locator("#upload input[type=file]").set_input_files(str(note))
-            # Gradio may render the name as two spans ("volcanoes", ".md"): the cell's accessible name is whole.
             expect(page.locator("#upload").get_by_role("cell", name="volcanoes.md")).to_be_visible(timeout=30_000)
             page.locator("#upload-add").click()
             expect(page.locator("#upload-status")).to_contain_text("Added", timeout=60_000)

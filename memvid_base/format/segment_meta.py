@@ -36,13 +36,14 @@ Decoding validates every field into :class:`~memvid_base.errors.CorruptMemoryErr
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -89,6 +90,56 @@ class ChunkEntry:
     deleted: bool = False  # a tombstone: the chunk was deleted at this segment's version
 
 
+class ChunkTable(Sequence[ChunkEntry]):
+    """A decoded box's chunk table, kept as its columns: a :class:`ChunkEntry` is made only when one is asked for.
+
+    The first query of a fresh process at 100,000 chunks reads a box; one object per chunk was most of its time.
+    Equal to the tuple of the same entries, so a decoded ``SegmentMeta`` equals the one that was encoded.
+    """
+
+    __slots__ = ("checksum", "deleted", "frame", "frames", "ids", "text_bytes")
+
+    def __init__(self, ids: list[str], frame: list[int], frames: list[int], checksum: list[str], text_bytes: list[int],
+                 deleted: frozenset[int]) -> None:  # fmt: skip
+        self.ids, self.frame, self.frames, self.checksum, self.text_bytes = ids, frame, frames, checksum, text_bytes
+        self.deleted = deleted  # table positions of tombstones
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, k: int) -> ChunkEntry: ...
+    @overload
+    def __getitem__(self, k: slice) -> tuple[ChunkEntry, ...]: ...
+
+    def __getitem__(self, k: int | slice) -> ChunkEntry | tuple[ChunkEntry, ...]:
+        if isinstance(k, slice):
+            return tuple(self[i] for i in range(*k.indices(len(self))))
+        k = range(len(self))[k]  # IndexError beyond the table, as a tuple raises
+        return ChunkEntry(self.ids[k], self.frame[k], self.frames[k], self.checksum[k], self.text_bytes[k],
+                          k in self.deleted)  # fmt: skip
+
+    def __iter__(self) -> Iterator[ChunkEntry]:
+        deleted = self.deleted
+        for k, row in enumerate(zip(self.ids, self.frame, self.frames, self.checksum, self.text_bytes)):
+            yield ChunkEntry(*row, k in deleted)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, ChunkTable)):
+            return len(self) == len(other) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"ChunkTable({len(self)} chunks, {len(self.deleted)} tombstones)"
+
+    @property
+    def live_count(self) -> int:
+        return len(self.ids) - len(self.deleted)
+
+
 @dataclass(frozen=True)
 class SegmentMeta:
     """Everything a segment MP4 carries beside its frames, except text and user metadata."""
@@ -99,7 +150,7 @@ class SegmentMeta:
     embedding_model: str
     embedding_dim: int
     vector_encoding: str  # one of vector_codec.VECTOR_KINDS
-    chunks: tuple[ChunkEntry, ...]
+    chunks: tuple[ChunkEntry, ...] | ChunkTable  # a ChunkTable when decoded from a box
     vectors: bytes  # encoded, one row per non-deleted chunk in table order
     frames: int  # frames in the segment, dictionary frames included
     dict_frames: int = 0
@@ -129,6 +180,8 @@ class SegmentMeta:
     @property
     def live_count(self) -> int:
         """Chunks that are not tombstones: the number of vector rows."""
+        if isinstance(self.chunks, ChunkTable):
+            return self.chunks.live_count
         return sum(1 for c in self.chunks if not c.deleted)
 
     def decode_vectors(self) -> np.ndarray:
@@ -172,7 +225,7 @@ class SegmentMeta:
             _check(_is_int(start, prev + 1, self.frames - 1), f"group start {start!r} is out of order or range")
             _check(_is_int(crc, 0, 0xFFFFFFFF), f"group CRC {crc!r} is invalid")
             prev = start
-        _check(isinstance(self.chunks, tuple) and len(self.chunks) <= MAX_CHUNKS, "too many chunks")
+        _check(isinstance(self.chunks, (tuple, ChunkTable)) and len(self.chunks) <= MAX_CHUNKS, "too many chunks")
         seen: set[str] = set()
         for c in self.chunks if chunks else ():
             _check(isinstance(c, ChunkEntry), "chunk table rows must be ChunkEntry")
@@ -313,18 +366,16 @@ def _from_doc(doc: Any, vectors: bytes) -> SegmentMeta:
     n = len(table["ids"])
     _check(n <= MAX_CHUNKS, f"{n} chunks is over the {MAX_CHUNKS} limit")
     _check(all(len(table[c]) == n for c in cols[:-1]), "chunk table columns differ in length")
-    deleted = set()
+    deleted: set[int] = set()
     for k in table["deleted"]:
         _check(_is_int(k, 0, n - 1) and k not in deleted, f"tombstone index {k!r} is invalid")
         deleted.add(k)
-    chunks = []
-    frame = 0
-    for k in range(n):
-        delta = table["frame_delta"][k]
-        _check(_is_int(delta, -MAX_FRAMES, MAX_FRAMES), f"frame delta {delta!r} is invalid")
-        frame += delta
-        chunks.append(ChunkEntry(table["ids"][k], frame, table["frames"][k], table["checksum"][k],
-                                 table["text_bytes"][k], k in deleted))  # fmt: skip
+    deltas = table["frame_delta"]
+    if not (all(type(d) is int for d in deltas) and (not n or (-MAX_FRAMES <= min(deltas) and max(deltas) <= MAX_FRAMES))):
+        for delta in deltas:  # name the first bad one
+            _check(_is_int(delta, -MAX_FRAMES, MAX_FRAMES), f"frame delta {delta!r} is invalid")
+    chunks = ChunkTable(table["ids"], list(itertools.accumulate(deltas)), table["frames"], table["checksum"],
+                        table["text_bytes"], frozenset(deleted))  # fmt: skip
     meta = SegmentMeta(
         segment_uid=doc["segment_uid"],
         version=doc["version"],
@@ -332,7 +383,7 @@ def _from_doc(doc: Any, vectors: bytes) -> SegmentMeta:
         embedding_model=emb["model"],
         embedding_dim=emb["dim"],
         vector_encoding=vec["encoding"],
-        chunks=tuple(chunks),
+        chunks=chunks,
         vectors=vectors,
         frames=doc["frames"],
         dict_frames=doc["dict_frames"],
@@ -351,7 +402,11 @@ def _chunk_columns_ok(meta: SegmentMeta) -> bool:
     """Whether every chunk passes :meth:`SegmentMeta.validate`'s per-chunk checks, tested a column at a time."""
     chunks = meta.chunks
     total = meta.frames
-    if not (isinstance(chunks, tuple) and all(type(c) is ChunkEntry for c in chunks) and _is_int(total, 0, MAX_FRAMES)):
+    if not _is_int(total, 0, MAX_FRAMES):
+        return False
+    if isinstance(chunks, ChunkTable):
+        return _table_columns_ok(chunks, total)
+    if not (isinstance(chunks, tuple) and all(type(c) is ChunkEntry for c in chunks)):
         return False
     if not chunks:
         return True
@@ -365,6 +420,23 @@ def _chunk_columns_ok(meta: SegmentMeta) -> bool:
     return all(type(c.frames) is int and type(c.frame) is int and type(c.text_bytes) is int and type(c.deleted) is bool
                and 1 <= c.frames <= total and 0 <= c.frame <= total - c.frames and 0 <= c.text_bytes <= _MAX_INT
                for c in chunks)
+
+
+def _table_columns_ok(table: ChunkTable, total: int) -> bool:
+    """:func:`_chunk_columns_ok` on a decoded table's columns, without making an entry per chunk."""
+    if not table.ids:
+        return True
+    ids, sums, frame, frames, sizes = table.ids, table.checksum, table.frame, table.frames, table.text_bytes
+    if not (all(type(i) is str for i in ids) and max(map(len, ids)) <= MAX_ID_CHARS and len(set(ids)) == len(ids)):
+        return False
+    if not (all(type(x) is str for x in sums) and 1 <= min(map(len, sums)) and max(map(len, sums)) <= 128
+            and _HEX.fullmatch("".join(sums)) is not None):  # fmt: skip
+        return False
+    if not all(type(x) is int for column in (frame, frames, sizes) for x in column):
+        return False
+    if not (1 <= min(frames) and max(frames) <= total and min(frame) >= 0 and 0 <= min(sizes) and max(sizes) <= _MAX_INT):
+        return False
+    return all(f + span <= total for f, span in zip(frame, frames))
 
 
 def _check_settings(s: Any) -> None:

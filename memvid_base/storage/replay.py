@@ -10,7 +10,7 @@ are gone.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -19,7 +19,7 @@ from ..errors import CorruptMemoryError
 from ..files.layout import Layout
 from ..files.manifest import Manifest, Segment
 from ..files.self_describe import read_segment_meta
-from ..format.segment_meta import ChunkEntry, SegmentMeta
+from ..format.segment_meta import ChunkEntry, ChunkTable, SegmentMeta
 from ..index import vectors
 from ..index.flat import FlatIndex
 from ..index.int8_scan import MAX_SCAN_DIM, ScanIndex
@@ -82,32 +82,70 @@ def _box_entries(seg: Segment, meta: SegmentMeta | None, dim: int) -> Iterator[t
         row += 1
 
 
+def _box_rows(seg: Segment, meta: SegmentMeta | None, dim: int) -> tuple[ChunkTable, list[int]]:
+    """:func:`_box_entries` as columns: the segment's chunk table, and each chunk's vector number (-1: tombstone).
+
+    Raises:
+        CorruptMemoryError: As :func:`_box_entries`.
+    """
+    if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
+        raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
+    table = _as_table(meta.chunks)
+    spans, dead = group_spans(seg), table.deleted
+    numbers: list[int] = []
+    row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
+    for k, (frame, frames) in enumerate(zip(table.frame, table.frames)):
+        if k in dead:
+            numbers.append(-1)
+        elif spans.get(frame) != frames:
+            raise CorruptMemoryError(
+                f"{seg.file}'s box places chunk {table.ids[k]!r} in a group of {frames} frames at frame "
+                f"{frame}, which the segment does not list."
+            )
+        else:
+            numbers.append(row)
+            row += 1
+    return table, numbers
+
+
+def _as_table(chunks: Sequence[ChunkEntry]) -> ChunkTable:
+    if isinstance(chunks, ChunkTable):
+        return chunks  # a decoded box: its columns as they are
+    return ChunkTable([c.id for c in chunks], [c.frame for c in chunks], [c.frames for c in chunks],
+                      [c.checksum for c in chunks], [c.text_bytes for c in chunks],
+                      frozenset(k for k, c in enumerate(chunks) if c.deleted))  # fmt: skip
+
+
 def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[RowTable, list[tuple[str, int]], int]:
     """The store's rows at ``m``'s version from the segments' boxes: ``(rows, places, live)``, where
     ``places[i]`` is row ``i``'s ``(segment uid, vector number in that segment's box)``.
+
+    Read from the boxes' columns: no object per chunk (the first query of a 100,000-chunk memory does this).
 
     Raises:
         CorruptMemoryError: As :func:`_box_entries`.
     """
     dim = int(m.embedding.get("dimension") or 0)
 
-    def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[ChunkEntry, int]]]:
-        for entry, row in _box_entries(seg, metas.get(seg.uid), dim):
-            yield entry.id, entry.deleted, (entry, row)
+    def chunks_of(seg: Segment) -> Iterator[tuple[str, bool, tuple[ChunkTable, int, int]]]:
+        table, numbers = _box_rows(seg, metas.get(seg.uid), dim)
+        for k, (chunk_id, number) in enumerate(zip(table.ids, numbers)):
+            yield chunk_id, number < 0, (table, k, number)
 
     entries, live = replay(m, chunks_of)
+    n = len(entries)
     # As columns (index/row_table.py): the same rows make_row makes, without one object each.
-    ids = [e.id for (e, _), _, _ in entries]
-    v0 = np.fromiter((seg.version for _, seg, _ in entries), dtype=np.int64, count=len(entries))
+    ids = [t.ids[k] for (t, k, _), _, _ in entries]
+    v0 = np.fromiter((seg.version for _, seg, _ in entries), dtype=np.int64, count=n)
     rows = RowTable(
         [f"{cid}@{v}" for cid, v in zip(ids, v0.tolist())], ids, [seg.uid for _, seg, _ in entries],
-        np.fromiter((e.frame for (e, _), _, _ in entries), dtype=np.int64, count=len(entries)),
-        np.fromiter((e.frames for (e, _), _, _ in entries), dtype=np.int64, count=len(entries)),
-        [e.checksum for (e, _), _, _ in entries], v0,
-        np.fromiter((v1 for _, _, v1 in entries), dtype=np.int64, count=len(entries)),
-        np.fromiter((e.text_bytes for (e, _), _, _ in entries), dtype=np.int64, count=len(entries)),
+        np.fromiter((t.frame[k] for (t, k, _), _, _ in entries), dtype=np.int64, count=n),
+        np.fromiter((t.frames[k] for (t, k, _), _, _ in entries), dtype=np.int64, count=n),
+        [t.checksum[k] for (t, k, _), _, _ in entries], v0,
+        np.fromiter((v1 for _, _, v1 in entries), dtype=np.int64, count=n),
+        np.fromiter((t.text_bytes[k] for (t, k, _), _, _ in entries), dtype=np.int64, count=n),
     )
-    return rows, [(seg.uid, row) for (_, row), seg, _ in entries], live
+    return rows, [(seg.uid, number) for (_, _, number), seg, _ in entries], live
 
 
 def _gather(places: list[tuple[str, int]], parts: Mapping[str, np.ndarray], out: np.ndarray) -> np.ndarray:
