@@ -7,8 +7,9 @@ The memory and the plain Chroma store are built once (same distinct real-text ch
 384-d vectors as ``bench_core.py``'s large tier) under ``.bench/work/search_<N>`` and reused by later
 runs with the same ``--chunks`` (``--rebuild`` forces a fresh build).  Both stores get the same
 ``ef_search`` before measuring: memvid's own (400) unless ``--ef-search`` says otherwise.  Each side is measured in its
-own fresh process (``_search_worker.py``); ``--rounds`` alternates the two workers so that load
-changes on a shared machine hit both alike, and the ratios come from the same round.  Results go to
+own fresh process (``_search_worker.py``); each round runs the workers (and ``--baseline``'s) once, in reverse
+order every other round, so that load changes on a shared machine hit them alike, and the ratios come from the
+same round.  Results go to
 ``benchmarks/results/search.json`` (``search_quick.json`` with ``--quick``, ``search_ef100.json``
 with ``--ef-search 100``, ``search_chroma_ef100.json`` with ``--chroma-ef 100``: memvid at its own 400 against
 plain Chroma at its default, what a user choosing between them gets).
@@ -26,6 +27,7 @@ import os
 import shutil
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +154,19 @@ def main() -> None:
     res["ef_search"] = args.ef_search or HNSW_CONFIGURATION["hnsw"]["ef_search"]
     res["chroma_ef_search"] = args.chroma_ef or res["ef_search"]
     set_ef_search(work, res["ef_search"], args.chroma_ef)
+    workers: dict[str, Callable[[], dict[str, Any] | None]] = {
+        "memvid": lambda: search_worker("memvid", work / "memvid" / "kb.mp4", qfile),
+        "chroma": lambda: search_worker("chroma", work / "chroma", qfile, "plain"),
+        "baseline": lambda: baseline_worker(args.baseline, work / "memvid" / "kb.mp4", qfile) if args.baseline else None,
+    }
     for r in range(rounds):
-        m = search_worker("memvid", work / "memvid" / "kb.mp4", qfile)
-        c = search_worker("chroma", work / "chroma", qfile, "plain")
-        b = baseline_worker(args.baseline, work / "memvid" / "kb.mp4", qfile) if args.baseline else None
+        # Odd rounds run the workers in reverse, so a load that rises or falls during a round favours no side.
+        order = list(workers) if r % 2 == 0 else list(reversed(workers))
+        got = {name: workers[name]() for name in order}
+        m, c, b = got["memvid"], got["chroma"], got["baseline"]
+        assert m is not None and c is not None
         row = {
+            "order": order,
             "memvid": m,
             "chroma": c,
             "baseline": b,
