@@ -329,8 +329,7 @@ class SegmentCache:
 
         jobs = [(first, j, span) for first, span in zip(firsts, spans) for j in range(span)]
         # Only a long read is split (a segment's first, with its dictionary): a query already decodes its groups in
-        # parallel (index/reader.py), and splitting every group's frames too made cold queries at 100,000 chunks
-        # 0.5-1.6 ms slower than before in one run of benchmarks/bench_search.py.
+        # parallel (index/reader.py), so splitting a group's one or two frames as well would only add hand-offs.
         bodies = iter(share(jobs, body, helpers=_HELPERS if len(jobs) >= _SPLIT_MIN_FRAMES else 0))
         out = []
         for first, span in zip(firsts, spans):
