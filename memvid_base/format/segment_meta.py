@@ -104,6 +104,15 @@ class ChunkTable(Sequence[ChunkEntry]):
         self.ids, self.frame, self.frames, self.checksum, self.text_bytes = ids, frame, frames, checksum, text_bytes
         self.deleted = deleted  # table positions of tombstones
 
+    @classmethod
+    def of(cls, chunks: Sequence[ChunkEntry]) -> ChunkTable:
+        """``chunks`` as columns (a ChunkTable as it is)."""
+        if isinstance(chunks, ChunkTable):
+            return chunks
+        return cls([c.id for c in chunks], [c.frame for c in chunks], [c.frames for c in chunks],
+                   [c.checksum for c in chunks], [c.text_bytes for c in chunks],
+                   frozenset(k for k, c in enumerate(chunks) if c.deleted))  # fmt: skip
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -400,30 +409,18 @@ def _from_doc(doc: Any, vectors: bytes) -> SegmentMeta:
 
 def _chunk_columns_ok(meta: SegmentMeta) -> bool:
     """Whether every chunk passes :meth:`SegmentMeta.validate`'s per-chunk checks, tested a column at a time."""
-    chunks = meta.chunks
-    total = meta.frames
+    chunks, total = meta.chunks, meta.frames
     if not _is_int(total, 0, MAX_FRAMES):
         return False
-    if isinstance(chunks, ChunkTable):
-        return _table_columns_ok(chunks, total)
-    if not (isinstance(chunks, tuple) and all(type(c) is ChunkEntry for c in chunks)):
-        return False
-    if not chunks:
-        return True
-    ids = [c.id for c in chunks]
-    sums = [c.checksum for c in chunks]
-    if not (all(type(i) is str for i in ids) and max(map(len, ids)) <= MAX_ID_CHARS and len(set(ids)) == len(ids)):
-        return False
-    if not (all(type(x) is str for x in sums) and 1 <= min(map(len, sums)) and max(map(len, sums)) <= 128
-            and _HEX.fullmatch("".join(sums)) is not None):
-        return False
-    return all(type(c.frames) is int and type(c.frame) is int and type(c.text_bytes) is int and type(c.deleted) is bool
-               and 1 <= c.frames <= total and 0 <= c.frame <= total - c.frames and 0 <= c.text_bytes <= _MAX_INT
-               for c in chunks)
+    if not isinstance(chunks, ChunkTable):
+        if not (isinstance(chunks, tuple) and all(type(c) is ChunkEntry and type(c.deleted) is bool for c in chunks)):
+            return False
+        chunks = ChunkTable.of(chunks)
+    return _table_columns_ok(chunks, total)
 
 
 def _table_columns_ok(table: ChunkTable, total: int) -> bool:
-    """:func:`_chunk_columns_ok` on a decoded table's columns, without making an entry per chunk."""
+    """:func:`_chunk_columns_ok` on a table's columns, without making an entry per chunk."""
     if not table.ids:
         return True
     ids, sums, frame, frames, sizes = table.ids, table.checksum, table.frame, table.frames, table.text_bytes

@@ -399,7 +399,7 @@ class VectorStore:
             return None
         if self._flat_source is not None and self._source_failed != head:
             writes = self._writes
-            # The segments' boxes: about 0.1 s at 10,000 rows and 0.9-1.3 s at 100,000 (benchmarks/bench_search.py's
+            # The segments' boxes: about 0.1 s at 10,000 rows and 0.6-1.2 s at 100,000 (benchmarks/bench_search.py's
             # first query; after a write only the new segments are read into the last index), Chroma not imported.
             found = self._flat_source(head, self._exact_base)
             if found is not None and self._writes == writes:

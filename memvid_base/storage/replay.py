@@ -10,7 +10,7 @@ are gone.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 import numpy as np
@@ -19,7 +19,7 @@ from ..errors import CorruptMemoryError
 from ..files.layout import Layout
 from ..files.manifest import Manifest, Segment
 from ..files.self_describe import read_segment_meta
-from ..format.segment_meta import ChunkEntry, ChunkTable, SegmentMeta
+from ..format.segment_meta import ChunkTable, SegmentMeta
 from ..index import vectors
 from ..index.flat import FlatIndex
 from ..index.int8_scan import MAX_SCAN_DIM, ScanIndex
@@ -59,38 +59,15 @@ def is_snapshot(m: Manifest, seg: Segment) -> bool:
     return any(v.version == seg.version and v.op in SNAPSHOT_OPS for v in m.versions)
 
 
-def _box_entries(seg: Segment, meta: SegmentMeta | None, dim: int) -> Iterator[tuple[ChunkEntry, int]]:
-    """A segment's chunk entries in table order, each with its vector's number in the box (-1 for a tombstone).
+def _box_rows(seg: Segment, meta: SegmentMeta | None, dim: int) -> tuple[ChunkTable, list[int]]:
+    """A segment's chunk table (as columns), and each chunk's vector number in the box (-1 for a tombstone).
 
     Raises:
         CorruptMemoryError: The box is missing, names another segment, or places a chunk where no group starts.
     """
     if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
         raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
-    spans = group_spans(seg)
-    row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
-    for entry in meta.chunks:
-        if entry.deleted:
-            yield entry, -1
-            continue
-        if spans.get(entry.frame) != entry.frames:
-            raise CorruptMemoryError(
-                f"{seg.file}'s box places chunk {entry.id!r} in a group of {entry.frames} frames at frame "
-                f"{entry.frame}, which the segment does not list."
-            )
-        yield entry, row
-        row += 1
-
-
-def _box_rows(seg: Segment, meta: SegmentMeta | None, dim: int) -> tuple[ChunkTable, list[int]]:
-    """:func:`_box_entries` as columns: the segment's chunk table, and each chunk's vector number (-1: tombstone).
-
-    Raises:
-        CorruptMemoryError: As :func:`_box_entries`.
-    """
-    if meta is None or meta.segment_uid != seg.uid or (meta.live_count and meta.embedding_dim != dim):
-        raise CorruptMemoryError(f"{seg.file}'s box does not match the index rebuilt from it; the file changed.")
-    table = _as_table(meta.chunks)
+    table = ChunkTable.of(meta.chunks)
     spans, dead = group_spans(seg), table.deleted
     numbers: list[int] = []
     row = 0  # the box holds one vector per chunk that is not a tombstone, in table order
@@ -108,14 +85,6 @@ def _box_rows(seg: Segment, meta: SegmentMeta | None, dim: int) -> tuple[ChunkTa
     return table, numbers
 
 
-def _as_table(chunks: Sequence[ChunkEntry]) -> ChunkTable:
-    if isinstance(chunks, ChunkTable):
-        return chunks  # a decoded box: its columns as they are
-    return ChunkTable([c.id for c in chunks], [c.frame for c in chunks], [c.frames for c in chunks],
-                      [c.checksum for c in chunks], [c.text_bytes for c in chunks],
-                      frozenset(k for k, c in enumerate(chunks) if c.deleted))  # fmt: skip
-
-
 def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[RowTable, list[tuple[str, int]], int]:
     """The store's rows at ``m``'s version from the segments' boxes: ``(rows, places, live)``, where
     ``places[i]`` is row ``i``'s ``(segment uid, vector number in that segment's box)``.
@@ -123,7 +92,7 @@ def _replayed(m: Manifest, metas: Mapping[str, SegmentMeta]) -> tuple[RowTable, 
     Read from the boxes' columns: no object per chunk (the first query of a 100,000-chunk memory does this).
 
     Raises:
-        CorruptMemoryError: As :func:`_box_entries`.
+        CorruptMemoryError: As :func:`_box_rows`.
     """
     dim = int(m.embedding.get("dimension") or 0)
 
@@ -331,18 +300,19 @@ def _extended(
     rows: list[Row] = []
     places: list[tuple[str, int]] = []
     for seg in added:
-        for entry, row in _box_entries(seg, metas.get(seg.uid), dim):
-            previous = live.pop(entry.id, None)
+        table, numbers = _box_rows(seg, metas.get(seg.uid), dim)
+        for k, (chunk_id, row) in enumerate(zip(table.ids, numbers)):
+            previous = live.pop(chunk_id, None)
             if previous is not None:
                 if previous >= len(base.rows):  # a row this same update added, replaced again
-                    k = previous - len(base.rows)
-                    rows[k] = dataclasses.replace(rows[k], v1=seg.version)
+                    j = previous - len(base.rows)
+                    rows[j] = dataclasses.replace(rows[j], v1=seg.version)
                 else:
                     ended[previous] = seg.version
             if row >= 0:
-                live[entry.id] = len(base.rows) + len(rows)
-                rows.append(make_row(entry.id, seg.uid, entry.frame, entry.frames, entry.checksum, seg.version,
-                                     entry.text_bytes))
+                live[chunk_id] = len(base.rows) + len(rows)
+                rows.append(make_row(chunk_id, seg.uid, table.frame[k], table.frames[k], table.checksum[k], seg.version,
+                                     table.text_bytes[k]))  # fmt: skip
                 places.append((seg.uid, row))
     for uid in {uid for uid, _ in places} - cache.int8.keys():
         cache.int8[uid] = metas[uid].int8_vectors()
