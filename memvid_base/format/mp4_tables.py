@@ -88,7 +88,7 @@ def _check(f: BinaryIO, name: str, frames: int | None) -> None:
     size = f.seek(0, 2)
     tracks: list[_Track] = []
     walked = 0
-    for path, box in _walk(f, moov):
+    for path, box in walk_boxes(f, moov):
         walked += 1
         if walked > MAX_BOXES:
             raise _fail(name, f"its moov box holds more than {MAX_BOXES} boxes")
@@ -105,14 +105,14 @@ def _check(f: BinaryIO, name: str, frames: int | None) -> None:
         track = tracks[-1] if tracks and b"trak" in path else None
         body = box.size - box.header
         if kind == b"hdlr" and track is not None and body >= 12:
-            track.handler = _payload(f, box, 8, 4)
+            track.handler = box_payload(f, box, 8, 4)
         elif kind in (b"stsz", b"stz2") and track is not None:
             track.samples = _sample_count(f, box, name, size)
         elif kind in _COUNTED:
             skip, per_entry = _COUNTED[kind]
             if body < skip + 4:
                 raise _fail(name, f"its {kind.decode()} box is {box.size} bytes, too short for its entry count")
-            entries = _U32.unpack(_payload(f, box, skip, 4))[0]
+            entries = _U32.unpack(box_payload(f, box, skip, 4))[0]
             if entries * per_entry > body - skip - 4:
                 raise _fail(name, f"its {kind.decode()} box declares {entries} entries of {per_entry} bytes in {body} bytes")
             if track is not None and kind in (b"stts", b"ctts", b"stsc", b"stco", b"co64", b"stss"):
@@ -142,20 +142,20 @@ def _check_track(track: _Track, k: int, name: str, frames: int | None) -> None:
         raise _fail(name, f"track {k}'s chunks hold more samples than the {samples} it declares")
 
 
-def _walk(f: BinaryIO, box: _Box, path: tuple[bytes, ...] = ()) -> Iterator[tuple[tuple[bytes, ...], _Box]]:
+def walk_boxes(f: BinaryIO, box: _Box, path: tuple[bytes, ...] = ()) -> Iterator[tuple[tuple[bytes, ...], _Box]]:
     """Every box inside ``box``, depth first, with the types of the boxes around it."""
     start = box.offset + box.header
-    if box.type == b"meta" and box.size - box.header >= 4 and _payload(f, box, 0, 4) == b"\0\0\0\0":
+    if box.type == b"meta" and box.size - box.header >= 4 and box_payload(f, box, 0, 4) == b"\0\0\0\0":
         start += 4  # the ISO meta box is a full box; QuickTime's is not
     if len(path) > 8:
         return
     for child in list(_iter_boxes(f, start, box.offset + box.size)):
         yield (*path, box.type), child
         if child.type in _CONTAINERS:
-            yield from _walk(f, child, (*path, box.type))
+            yield from walk_boxes(f, child, (*path, box.type))
 
 
-def _payload(f: BinaryIO, box: _Box, at: int, n: int) -> bytes:
+def box_payload(f: BinaryIO, box: _Box, at: int, n: int) -> bytes:
     f.seek(box.offset + box.header + at)
     return _read_exact(f, n, f"{box.type.decode('latin-1')} box")
 
@@ -165,7 +165,7 @@ def _sample_count(f: BinaryIO, box: _Box, name: str, file_size: int) -> int:
     body = box.size - box.header
     if body < 12:
         raise _fail(name, f"its {box.type.decode()} box is {box.size} bytes, too short for its sample count")
-    head = _payload(f, box, 4, 8)
+    head = box_payload(f, box, 4, 8)
     if box.type == b"stsz":
         fixed, count = struct.unpack(">II", head)
         bits = 0 if fixed else 32
@@ -186,7 +186,7 @@ def _table(f: BinaryIO, box: _Box, kind: bytes, n: int, name: str) -> bytes:
     """The ``n`` bytes of a run table after its entry count (bounded: the box holds them, checked before)."""
     if n > MAX_TABLE_READ:
         raise _fail(name, f"its {kind.decode()} table is {n} bytes, larger than memvid reads")
-    return _payload(f, box, 8, n)
+    return box_payload(f, box, 8, n)
 
 
 def _stsc_total(runs: list[tuple[int, int]], chunks: int) -> int:

@@ -9,9 +9,7 @@ the one module to import for reading remote memories.
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, cast
-
-import av
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from ..errors import FrameDecodeError
 from ..remote.cache_dirs import cache_dir_for, cache_key, cache_root
@@ -27,6 +25,9 @@ from ..remote.range_file import (
 )
 from ..remote.range_http import RemoteFileChangedError, RemoteUnavailableError, display_url, is_remote
 from .mp4_tables import check_sample_tables
+
+if TYPE_CHECKING:
+    import av
 
 AVIO_BUFFER_SIZE = 4096  # PyAV's read size: smaller than a block, so a seek reads one frame, not 32 KiB past it
 
@@ -90,6 +91,10 @@ def open_video(
         av.error.FFmpegError: the bytes are not a readable video.
         FileNotFoundError: a local file is missing.
     """
+    import av  # here, not at import: a local AV1 memory is read without PyAV (see video.py)
+
+    from . import pyav_frames  # noqa: F401  (quiet ffmpeg's log before it opens anything)
+
     if isinstance(source, RangeFile):
         check_sample_tables(cast(BinaryIO, source), display_url(source.url), frames)
         source.seek(0)

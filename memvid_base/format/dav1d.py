@@ -1,0 +1,230 @@
+"""AV1 frames decoded by libdav1d through ctypes: a read of an AV1 memory never imports PyAV.
+
+PyAV costs a fresh process about 85 ms (70 to import its modules, 15 to tear them down at exit),
+more than a keyword query itself.  Reading a frame needs none of it: the packet's bytes come from
+the file (:mod:`memvid_base.format.packets`), and the decoder under PyAV is libdav1d.  This module
+calls the libdav1d that PyAV's wheel ships (``av.libs``), found without importing PyAV.
+
+Only the fields that are stable across libdav1d's API versions 6 and 7 are touched: the first six
+``int`` fields of ``Dav1dSettings``, the logger, and the leading ``data``/``stride``/``p`` fields of
+``Dav1dPicture``.  :func:`available` checks the library's API version and that its default
+settings sit where this module expects them; if anything differs, readers decode with PyAV as
+before.  ``MEMVID_DAV1D=0`` turns this path off.
+
+Each decoder is single-threaded and used by one thread at a time; ctypes releases the GIL during
+each call, so a query's frames still decode in parallel, one decoder per thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FrameDecodeError
+
+_SUPPORTED_API_MAJORS = (6, 7)  # libdav1d 1.0 to 1.5; the fields used here did not move across them
+_EAGAIN = -11  # DAV1D_ERR(EAGAIN) on Linux
+_SETTINGS_BYTES = 1024  # larger than Dav1dSettings (96 bytes in API 7): the library fills what it has
+_PICTURE_BYTES = 1024  # larger than Dav1dPicture (about 280 bytes)
+_DATA_BYTES = 256  # larger than Dav1dData (72 bytes)
+_LAYOUT_I420 = 1
+_MAX_PIXELS = 1 << 26  # more than AV1's largest level allows (8192 x 4352)
+# Byte offsets in Dav1dSettings.
+_N_THREADS, _MAX_FRAME_DELAY, _APPLY_GRAIN, _ALL_LAYERS, _FRAME_SIZE_LIMIT = 0, 4, 8, 16, 20
+_LOGGER_CALLBACK, _INLOOP_FILTERS = 56, 72
+# Byte offsets in Dav1dPicture: data[3] after two pointers, stride[2], then p = {w, h, layout, bpc}.
+_DATA0, _STRIDE0, _WIDTH, _HEIGHT, _LAYOUT, _BPC = 16, 40, 56, 60, 64, 68
+_PICTURE_TIMESTAMP = 72  # Dav1dPicture.m.timestamp, copied from the Dav1dData that made it
+# Byte offsets in Dav1dData: the size left to consume, and m.timestamp (a label the picture carries back).
+_DATA_SIZE, _DATA_TIMESTAMP = 8, 24
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+_checked = False
+
+
+def _candidates() -> list[Path]:
+    """libdav1d files to try: the one PyAV's wheel bundles, found without importing PyAV."""
+    try:
+        spec = find_spec("av")
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    found: list[Path] = []
+    for package in spec.submodule_search_locations:
+        root = Path(package)
+        for libs in (root.parent / "av.libs", root / ".dylibs"):  # auditwheel (Linux), delocate (macOS)
+            if libs.is_dir():
+                found.extend(sorted(libs.glob("libdav1d*.so*")) + sorted(libs.glob("libdav1d*.dylib")))
+    return found
+
+
+def _configure(lib: ctypes.CDLL) -> bool:
+    """Declare the signatures used, and check the API version and the default settings' layout."""
+    lib.dav1d_version_api.restype = ctypes.c_uint
+    lib.dav1d_version_api.argtypes = []
+    if lib.dav1d_version_api() >> 16 not in _SUPPORTED_API_MAJORS:
+        return False
+    voidp = ctypes.c_void_p
+    lib.dav1d_default_settings.argtypes = [voidp]
+    lib.dav1d_default_settings.restype = None
+    lib.dav1d_open.argtypes = [ctypes.POINTER(voidp), voidp]
+    lib.dav1d_open.restype = ctypes.c_int
+    lib.dav1d_close.argtypes = [ctypes.POINTER(voidp)]
+    lib.dav1d_close.restype = None
+    lib.dav1d_data_create.argtypes = [voidp, ctypes.c_size_t]
+    lib.dav1d_data_create.restype = voidp
+    lib.dav1d_data_unref.argtypes = [voidp]
+    lib.dav1d_data_unref.restype = None
+    lib.dav1d_send_data.argtypes = [voidp, voidp]
+    lib.dav1d_send_data.restype = ctypes.c_int
+    lib.dav1d_get_picture.argtypes = [voidp, voidp]
+    lib.dav1d_get_picture.restype = ctypes.c_int
+    lib.dav1d_picture_unref.argtypes = [voidp]
+    lib.dav1d_picture_unref.restype = None
+    settings = (ctypes.c_ubyte * _SETTINGS_BYTES)()
+    lib.dav1d_default_settings(settings)
+    ints = np.frombuffer(memoryview(settings), dtype="<i4", count=20)
+    # The documented defaults: grain and all layers on, no size limit, every in-loop filter (7).
+    return bool(
+        ints[_APPLY_GRAIN // 4] == 1
+        and ints[_ALL_LAYERS // 4] == 1
+        and ints[_FRAME_SIZE_LIMIT // 4] == 0
+        and ints[_INLOOP_FILTERS // 4] == 7
+    )
+
+
+def library() -> ctypes.CDLL | None:
+    """The checked libdav1d, or None when there is none this module can use (readers then use PyAV)."""
+    global _lib, _checked
+    if _checked:
+        return _lib
+    with _lock:
+        if not _checked:
+            if os.environ.get("MEMVID_DAV1D", "1") != "0":
+                for path in _candidates():
+                    try:
+                        lib = ctypes.CDLL(str(path))
+                        if _configure(lib):
+                            _lib = lib
+                            break
+                    except (OSError, AttributeError):  # not loadable here, or a symbol is missing
+                        continue
+            _checked = True
+    return _lib
+
+
+def available() -> bool:
+    """Whether AV1 frames can be decoded without PyAV in this process."""
+    return library() is not None
+
+
+class Dav1dDecoder:
+    """One libdav1d decoder for the 8-bit 4:2:0 AV1 frames of one segment; returns each frame's luma plane.
+
+    The luma plane of a 4:2:0 frame is what ``VideoFrame.to_ndarray(format="gray")`` returns, pixel
+    for pixel (tests compare the two on every codec setting memvid writes).
+
+    Args:
+        config_obus: the ``configOBUs`` of the track's ``av1C`` box (its sequence header), sent
+            before the first frame; empty when every packet carries its own.
+        width: the frame width the track declares; a frame of any other size is refused.
+        height: the frame height the track declares.
+
+    Raises:
+        FrameDecodeError: libdav1d is not available, or refused to open.
+    """
+
+    def __init__(self, config_obus: bytes, width: int, height: int) -> None:
+        lib = library()
+        if lib is None:
+            raise FrameDecodeError("libdav1d is not available in this process; frames decode through PyAV instead.")
+        self._lib = lib
+        self._dims = (width, height)
+        settings = (ctypes.c_ubyte * _SETTINGS_BYTES)()
+        lib.dav1d_default_settings(settings)
+        ints = np.frombuffer(memoryview(settings), dtype="<i4", count=20)
+        ints[_N_THREADS // 4] = 1  # frames are small, and a query decodes several at once, one per thread
+        ints[_MAX_FRAME_DELAY // 4] = 1  # a picture for every packet, never held back
+        # A frame header cannot size a picture beyond the track's frames (nor AV1's largest level).
+        ints[_FRAME_SIZE_LIMIT // 4] = min(max(1, width * height), _MAX_PIXELS)
+        ctypes.c_void_p.from_buffer(settings, _LOGGER_CALLBACK).value = None  # no messages on stderr: errors are raised
+        self._ctx = ctypes.c_void_p()
+        if lib.dav1d_open(ctypes.byref(self._ctx), settings) != 0 or not self._ctx.value:
+            raise FrameDecodeError("libdav1d could not open a decoder (out of memory?).")
+        if config_obus:
+            self._send(config_obus)  # the sequence header alone: no picture comes out of it
+
+    def decode(self, packet: bytes, pts: int) -> np.ndarray:
+        """Decode one all-intra packet on its own and return its luma plane (a new array).
+
+        Args:
+            packet: the frame's compressed bytes.
+            pts: its timestamp: the picture must come back with it (it came from this packet).
+
+        Raises:
+            FrameDecodeError: the packet does not decode to exactly one 8-bit 4:2:0 frame of the
+                track's size.
+        """
+        self._send(packet, pts)
+        picture = (ctypes.c_ubyte * _PICTURE_BYTES)()
+        got = self._lib.dav1d_get_picture(self._ctx, picture)
+        if got != 0:
+            raise FrameDecodeError(f"the packet decoded to no frame (libdav1d error {got})")
+        try:
+            fields = np.frombuffer(memoryview(picture), dtype="<i4", count=18)
+            width, height, layout, bpc = (int(fields[k // 4]) for k in (_WIDTH, _HEIGHT, _LAYOUT, _BPC))
+            if ctypes.c_int64.from_buffer(picture, _PICTURE_TIMESTAMP).value != pts:
+                raise FrameDecodeError("the decoder returned a picture of another packet")
+            if (width, height) != self._dims or layout != _LAYOUT_I420 or bpc != 8:
+                raise FrameDecodeError(
+                    f"the packet decoded to a {width}x{height} frame (layout {layout}, {bpc} bits), not the track's "
+                    f"{self._dims[0]}x{self._dims[1]} 8-bit 4:2:0 frames"
+                )
+            pointer = ctypes.c_void_p.from_buffer(picture, _DATA0).value
+            stride = ctypes.c_ssize_t.from_buffer(picture, _STRIDE0).value
+            if not pointer or stride < width:
+                raise FrameDecodeError("libdav1d returned a picture without a luma plane")
+            plane = (ctypes.c_ubyte * (stride * height)).from_address(pointer)
+            luma = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, stride)[:, :width].copy()
+        finally:
+            self._lib.dav1d_picture_unref(picture)
+        extra = (ctypes.c_ubyte * _PICTURE_BYTES)()
+        if (more := self._lib.dav1d_get_picture(self._ctx, extra)) != _EAGAIN:
+            if more == 0:
+                self._lib.dav1d_picture_unref(extra)
+            self.close()  # it held another picture: its state is unknown, so it is not reused
+            raise FrameDecodeError("the packet decoded to more than one frame")
+        return luma
+
+    def _send(self, chunk: bytes, pts: int = 0) -> None:
+        data = (ctypes.c_ubyte * _DATA_BYTES)()
+        buffer = self._lib.dav1d_data_create(data, len(chunk))
+        if not buffer:
+            raise FrameDecodeError(f"libdav1d could not allocate {len(chunk)} bytes for a packet")
+        ctypes.memmove(buffer, chunk, len(chunk))
+        ctypes.c_int64.from_buffer(data, _DATA_TIMESTAMP).value = pts
+        result = self._lib.dav1d_send_data(self._ctx, data)
+        left = ctypes.c_size_t.from_buffer(data, _DATA_SIZE).value
+        if left:
+            self._lib.dav1d_data_unref(data)
+        if result != 0 or left:  # a packet is one whole temporal unit: all of it is taken at once, or it is damaged
+            raise FrameDecodeError(f"libdav1d refused the packet (error {result}, {left} bytes left)")
+
+    def close(self) -> None:
+        """Free the decoder; safe to call twice."""
+        if self._ctx.value:
+            self._lib.dav1d_close(ctypes.byref(self._ctx))
+            self._ctx.value = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown may have torn ctypes down first
+            pass
