@@ -63,6 +63,12 @@ _FIRST_OURS = {
 
 
 CORE = HERE.parent  # the folder whose memvid_base this project's workers import (--core)
+BASELINE: Path | None = None  # another checkout measured in the same fresh-process rounds (--baseline)
+
+
+def _git_head(folder: Path) -> str | None:
+    out = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or None
 
 
 def _env() -> dict[str, str]:
@@ -225,39 +231,54 @@ def exactness(top: list[list[int | None]], texts_out: list[list[str | None]], te
 
 def first_queries(py: Path, work: Path, mem_path: Path, peer_path: Path, query: str, qvec: list[float],
                   reps: int) -> dict[str, Any]:
-    """Fresh-process open + first query, whole process timed from outside, alternating the two systems."""
+    """Fresh-process open + first query, whole process timed from outside, the systems taking turns.
+
+    With ``--baseline``, another checkout's ``memvid_base`` takes its turn too; the order rotates every round, so
+    a machine that speeds up or slows down during the run favours none of them.
+    """
     out: dict[str, Any] = {}
+    cores = {"ours": CORE} | ({"baseline": BASELINE} if BASELINE is not None else {})
+    sides = [*cores, "peer"]
     for mode in ("lex", "sem"):
-        walls: dict[str, list[float]] = {"ours": [], "peer": []}
-        inner: list[dict[str, Any]] = []
-        ours_inner: list[dict[str, Any]] = []
+        walls: dict[str, list[float]] = {side: [] for side in sides}
+        inner: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         for side in ("ours", "peer"):
             job = work / f"first_{side}_{mode}.json"
             job.write_text(json.dumps({"path": str(mem_path if side == "ours" else peer_path), "mode": mode,
                                        "query": query, "qvector": qvec}))
-        for _ in range(reps):
-            # `python -c` puts the working folder first on sys.path: run it in CORE so that --core is what is imported
-            res, wall = _run([sys.executable, "-c", _FIRST_OURS[mode], str(work / f"first_ours_{mode}.json")], cwd=CORE)
-            assert res["core"] == str(CORE / "memvid_base"), res
-            assert res["hits"] > 0, res
-            walls["ours"].append(wall * 1000)
-            ours_inner.append({k: res[k] for k in ("import_ms", "open_ms", "query_ms")})
-            res, wall = _run([str(py), str(DRIVER), "first", str(work / f"first_peer_{mode}.json")])
-            walls["peer"].append(wall * 1000)
-            inner.append(res)
-        out[mode] = {"ours_ms": round(statistics.median(walls["ours"]), 1),
-                     "peer_ms": round(statistics.median(walls["peer"]), 1),
-                     "all_ours_ms": [round(x, 1) for x in walls["ours"]],
-                     "all_peer_ms": [round(x, 1) for x in walls["peer"]], "peer_inner": inner,
-                     "ours_inner": ours_inner,
-                     "ours_inner_ms": round(statistics.median(sum(r.values()) for r in ours_inner), 1),
-                     "peer_inner_ms": round(statistics.median(r["import_ms"] + r["open_ms"] + r["query_ms"]
-                                                              for r in inner), 1)}
+        for rep in range(reps):
+            for side in sides[rep % len(sides):] + sides[: rep % len(sides)]:
+                if side == "peer":
+                    res, wall = _run([str(py), str(DRIVER), "first", str(work / f"first_peer_{mode}.json")])
+                else:
+                    # `python -c` puts the working folder first on sys.path: run it in the checkout to measure
+                    res, wall = _run([sys.executable, "-c", _FIRST_OURS[mode], str(work / f"first_ours_{mode}.json")],
+                                     cwd=cores[side])
+                    assert res["core"] == str(cores[side] / "memvid_base"), res
+                    assert res["hits"] > 0, res
+                walls[side].append(wall * 1000)
+                inner[side].append({k: res[k] for k in ("import_ms", "open_ms", "query_ms")})
+        out[mode] = {"peer_inner": inner["peer"], "ours_inner": inner["ours"]}
+        for side in sides:
+            out[mode] |= {f"{side}_ms": round(statistics.median(walls[side]), 1),
+                          f"all_{side}_ms": [round(x, 1) for x in walls[side]],
+                          f"{side}_inner_ms": round(statistics.median(sum(r.values()) for r in inner[side]), 1)}
     return out
 
 
+def _rounds_merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first round's results, with each latency's p50 the median of the rounds' p50s (each round listed)."""
+    merged = dict(runs[0])
+    merged["latency"] = {name: dict(lat) for name, lat in runs[0]["latency"].items()}
+    for name, lat in merged["latency"].items():
+        p50s = [r["latency"][name]["p50_ms"] for r in runs]
+        lat["p50_by_round_ms"] = p50s
+        lat["p50_ms"] = round(statistics.median(p50s), 3)
+    return merged
+
+
 def one_size(py: Path, n: int, texts_all: list[str], vec_all: Any, n_q: int, kind: str, reps: int,
-             rebuild_peer: bool) -> dict[str, Any]:
+             rebuild_peer: bool, search_rounds: int = 1) -> dict[str, Any]:
     import numpy as np
     from _common import WORK, dir_bytes, log
 
@@ -312,12 +333,19 @@ def one_size(py: Path, n: int, texts_all: list[str], vec_all: Any, n_q: int, kin
     (work / "qvectors.json").write_text(json.dumps(qvecs.tolist()))
     truth = np.argsort(-(qvecs @ vecs.T), axis=1)[:, :5].tolist()  # exact cosine (unit vectors) over float32
 
-    log("  searches: peer, then this project")
-    ps, _ = _run([str(py), str(DRIVER), "search", _job(work, "psearch", path=str(peer_path), queries=queries,
-                                                       qvectors=str(work / "qvectors.json"))])
-    os_, _ = _run([sys.executable, __file__, "--worker", "search", _job(work, "osearch", path=str(mem_path),
-                                                                        queries=queries,
-                                                                        qvectors=str(work / "qvectors.json"))])
+    log(f"  searches: {search_rounds} round(s), peer and this project taking turns")
+    rounds: dict[str, list[dict[str, Any]]] = {"peer": [], "ours": []}
+    for k in range(search_rounds):
+        for side in ("peer", "ours") if k % 2 == 0 else ("ours", "peer"):
+            if side == "peer":
+                r, _ = _run([str(py), str(DRIVER), "search", _job(work, "psearch", path=str(peer_path), queries=queries,
+                                                                  qvectors=str(work / "qvectors.json"))])
+            else:
+                r, _ = _run([sys.executable, __file__, "--worker", "search",
+                             _job(work, "osearch", path=str(mem_path), queries=queries,
+                                  qvectors=str(work / "qvectors.json"))])
+            rounds[side].append(r)
+    ps, os_ = _rounds_merged(rounds["peer"]), _rounds_merged(rounds["ours"])
     raw = sum(len(t.encode("utf-8")) for t in texts)
     ours_bytes, mp4_bytes = dir_bytes(mem_path.parent), mem_path.stat().st_size
     peer_bytes = peer_path.stat().st_size
@@ -370,6 +398,9 @@ def table(sizes: list[dict[str, Any]]) -> str:
              f"{fq['lex']['ours_ms'] / fq['lex']['peer_ms']:.2f}x"),
             ("fresh process: open + first vector query, ms", f"{fq['sem']['ours_ms']}", f"{fq['sem']['peer_ms']}",
              f"{fq['sem']['ours_ms'] / fq['sem']['peer_ms']:.2f}x"),
+            *([("  the same, the --baseline checkout, keyword / vector", f"{fq['lex']['baseline_ms']} / {fq['sem']['baseline_ms']}",
+                "", f"ours {fq['lex']['ours_ms'] / fq['lex']['baseline_ms']:.2f}x / {fq['sem']['ours_ms'] / fq['sem']['baseline_ms']:.2f}x")]
+              if "baseline_ms" in fq["lex"] else []),
             ("  the same, inside the process (import + open + query), keyword", f"{fq['lex']['ours_inner_ms']}",
              f"{fq['lex']['peer_inner_ms']}", f"{fq['lex']['ours_inner_ms'] / fq['lex']['peer_inner_ms']:.2f}x"),
             ("  the same, inside the process, vector", f"{fq['sem']['ours_inner_ms']}",
@@ -403,12 +434,19 @@ def main() -> None:
                     help="build the peer's file again (by default a build of the same texts and vectors is reused)")
     ap.add_argument("--core", type=Path, default=None,
                     help="measure the memvid_base in this folder (e.g. `git archive REV memvid_base | tar -x -C DIR`)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout (e.g. `git worktree add DIR REV`) whose fresh-process first queries run in "
+                         "the same rounds, for a before/after on a machine whose speed drifts")
+    ap.add_argument("--search-rounds", type=int, default=1,
+                    help="hot-search runs per system, taking turns (p50 = median of the rounds' p50s; default 1)")
     ap.add_argument("--out", default=None, help="results file name (default peer_v2.json; quick peer_v2_quick.json)")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
-    global CORE
+    global CORE, BASELINE
     if args.core:
         CORE = args.core.resolve()
+    if args.baseline:
+        BASELINE = args.baseline.resolve()
     from _common import core_info, distinct_chunks, log, machine_info, write_json
 
     sizes = args.chunks or ([500] if args.quick else [2000, 5000])
@@ -416,13 +454,15 @@ def main() -> None:
     reps = args.first_reps or (1 if args.quick else 3)
     py = ensure_peer()
     core = core_info() | ({"source": f"--core {CORE}"} if args.core else {})
+    if BASELINE is not None:
+        core["baseline"] = {"folder": str(BASELINE), "git_head": _git_head(BASELINE)}
     res: dict[str, Any] = {"machine": machine_info(), "core": core, "peer": f"memvid-sdk {peer_version(py)}",
                            "vectors": args.vectors, "queries": n_q, "note": args.note, "sizes": []}
     texts = distinct_chunks(max(sizes))
     log(f"vectors ({args.vectors}) for {len(texts)} chunks (cached under .bench/peer_vectors)")
     vecs = embed(texts, args.vectors)
     for n in sizes:
-        res["sizes"].append(one_size(py, n, texts, vecs, n_q, args.vectors, reps, args.rebuild_peer))
+        res["sizes"].append(one_size(py, n, texts, vecs, n_q, args.vectors, reps, args.rebuild_peer, args.search_rounds))
     out = write_json(args.out or ("peer_v2_quick.json" if args.quick else "peer_v2.json"), res)
     print(table(res["sizes"]))
     log(f"-> {out}")

@@ -10,7 +10,7 @@ import zxingcpp
 
 from memvid_base.config import VideoSettings, qr_capacity
 from memvid_base.format.qr import read_frame, render_frame
-from memvid_base.format.qr_pure import _layout, read_pure
+from memvid_base.format.qr_pure import _BLOCKS_L, _MASKS, _layout, _syndrome_table, _syndromes, read_pure
 
 
 def _zxing(gray: np.ndarray) -> bytes | None:
@@ -22,6 +22,20 @@ def _lengths(settings: VideoSettings) -> list[int]:
     # The longest payload of every version that fits the frame, and one byte more (the next version).
     fits = [qr_capacity(v) - 2 for v in range(1, settings.qr_version + 1)]  # ECI 899 takes room too
     return sorted({1, settings.frame_capacity, *[n for f in fits for n in (f, f + 1) if 0 < n <= settings.frame_capacity]})
+
+
+def test_one_shared_syndrome_table_per_ec_count_equals_each_versions_own() -> None:
+    for version, (ec, groups) in enumerate(_BLOCKS_L, start=1):
+        longest = max(d for d, _ in groups) + ec
+        assert np.array_equal(_syndromes(longest, ec), _syndrome_table(longest, ec)), f"version {version}"
+
+
+def test_each_mask_is_the_standards_condition() -> None:
+    r, c = np.divmod(np.arange(36 * 36), 36)
+    conditions = [(r + c) % 2 == 0, r % 2 == 0, c % 3 == 0, (r + c) % 3 == 0, (r // 2 + c // 3) % 2 == 0,
+                  (r * c) % 2 + (r * c) % 3 == 0, ((r * c) % 2 + (r * c) % 3) % 2 == 0, ((r + c) % 2 + (r * c) % 3) % 2 == 0]
+    for pattern, expected in enumerate(conditions):
+        assert np.array_equal(_MASKS[pattern](r, c), expected), f"mask {pattern}"
 
 
 @pytest.mark.parametrize("codec", ["av1", "h264"])  # 1 and 3 pixels per module

@@ -113,7 +113,7 @@ class _Layout:
         self.blocks = where
         column = np.arange(longest)[None, :]
         self.data_index = where[(column >= longest - ec - sizes[:, None]) & (column < longest - ec)]  # block by block
-        self.syndromes = _syndrome_table(longest, ec).reshape(longest * 256, -1)
+        self.syndromes = _syndromes(longest, ec).reshape(longest * 256, -1)
         self.rows_of = (np.arange(longest) * 256)[:, None]  # row of (position k, byte 0) in that table
         self.count_bits = 8 if version < 10 else 16
 
@@ -121,12 +121,21 @@ class _Layout:
         """Mask ``pattern`` over the data modules; made when a symbol first uses it (memvid's writer uses one)."""
         found = self._masks.get(pattern)
         if found is None:
-            r, c = self._mr, self._mc
-            found = self._masks[pattern] = (
-                (r + c) % 2 == 0, r % 2 == 0, c % 3 == 0, (r + c) % 3 == 0, (r // 2 + c // 3) % 2 == 0,
-                (r * c) % 2 + (r * c) % 3 == 0, ((r * c) % 2 + (r * c) % 3) % 2 == 0, ((r + c) % 2 + (r * c) % 3) % 2 == 0,
-            )[pattern]  # fmt: skip
+            found = self._masks[pattern] = _MASKS[pattern](self._mr, self._mc)  # only this one: each costs ~0.5 ms
         return found
+
+
+# ISO/IEC 18004 table 10: the eight mask conditions on (row, column).
+_MASKS = (
+    lambda r, c: (r + c) % 2 == 0,
+    lambda r, c: r % 2 == 0,
+    lambda r, c: c % 3 == 0,
+    lambda r, c: (r + c) % 3 == 0,
+    lambda r, c: (r // 2 + c // 3) % 2 == 0,
+    lambda r, c: (r * c) % 2 + (r * c) % 3 == 0,
+    lambda r, c: ((r * c) % 2 + (r * c) % 3) % 2 == 0,
+    lambda r, c: ((r + c) % 2 + (r * c) % 3) % 2 == 0,
+)
 
 
 def _syndrome_table(length: int, ec: int) -> np.ndarray:
@@ -150,6 +159,22 @@ def _syndrome_table(length: int, ec: int) -> np.ndarray:
 
 _LAYOUTS: dict[int, _Layout] = {}
 _LAYOUT_LOCK = threading.Lock()
+_SYNDROME_TABLES: dict[int, np.ndarray] = {}  # EC codewords -> table for the longest block; built under _LAYOUT_LOCK
+
+
+def _syndromes(length: int, ec: int) -> np.ndarray:
+    """The syndrome table of a ``length``-codeword block: the last rows of one table shared by every version.
+
+    Row ``k`` of a block's table depends only on ``length - k`` (the power of its position), so one
+    table per EC count, built for the longest block, serves them all.  A segment's frames use
+    several versions (each group's last frame is a smaller symbol), and this table is most of the
+    cost of a version's first frame.
+    """
+    table = _SYNDROME_TABLES.get(ec)
+    if table is None:
+        longest = max(max(d for d, _ in groups) + e for e, groups in _BLOCKS_L if e == ec)
+        table = _SYNDROME_TABLES[ec] = _syndrome_table(longest, ec)
+    return table[len(table) - length :]
 
 
 def _layout(version: int) -> _Layout:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -50,6 +49,8 @@ def _encoder_options(settings: VideoSettings) -> dict[str, str]:
 
 def write_video(path: Path, frames: Iterable[np.ndarray], settings: VideoSettings) -> int:
     """Encode grayscale frames into an MP4 at ``path``; returns the number of frames written."""
+    from fractions import Fraction
+
     import av
 
     from . import pyav_frames  # noqa: F401  (quiet ffmpeg's and SVT-AV1's logs before the encoder starts)

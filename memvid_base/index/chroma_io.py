@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +73,8 @@ def remove_if_unused(store_dir: Path) -> bool:
     except OSError:
         os.close(fd)
         return False
+    import shutil  # here: only a stale store's removal needs it, and a keyword search imports this module
+
     try:
         shutil.rmtree(store_dir, ignore_errors=True)
     finally:

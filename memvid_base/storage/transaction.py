@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,8 @@ _LAST_WRITTEN: dict[Path, int] = {}  # manifest mtimes this process committed, s
 def fault(point: str) -> None:
     """Crash-test hook: ``MEMVID_FAULT=<point>`` kills the process right here, as ``kill -9`` would."""
     if os.environ.get("MEMVID_FAULT") == point:
+        import signal
+
         os.kill(os.getpid(), signal.SIGKILL)
 
 
