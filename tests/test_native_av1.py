@@ -189,3 +189,21 @@ def test_files_it_does_not_read_itself_go_to_ffmpeg(tmp_path: Path) -> None:
         assert read_frame(reader.read(4), "zxing") == _payloads()[4]  # read by seeking, through PyAV
     finally:
         reader.close()
+
+
+def test_verification_reads_frames_the_way_searches_do(tmp_path: Path) -> None:
+    path, _ = _write(tmp_path, "av1")
+    data = bytearray(path.read_bytes())
+    entry = data.find(b"av01", data.find(b"stsd"))  # the sample entry (ftyp names the av01 brand too)
+    assert entry > data.find(b"stsd") > 0
+    struct.pack_into(">H", data, entry - 4 + 32, 200)  # the sample entry now says 200 px wide; the frames are not
+    lying = tmp_path / "lying.mp4"
+    lying.write_bytes(bytes(data))
+    reader = VideoReader(lying)
+    try:
+        with pytest.raises(FrameDecodeError, match="not the track's"):
+            reader.read(0)
+        with pytest.raises(FrameDecodeError, match="not the track's"):  # verification fails too: it never passes
+            next(iter(reader.iter_frames()))  # a memory whose searches fail
+    finally:
+        reader.close()

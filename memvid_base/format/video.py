@@ -222,7 +222,22 @@ class VideoReader:
             raise FrameDecodeError(f"Seeking to frame {index} of {self.path} did not land on it; the file is damaged.")
 
     def iter_frames(self) -> Iterator[np.ndarray]:
-        """Decode every frame in order (used by verification)."""
+        """Decode every frame in order (verification, and the check after a write).
+
+        A local file goes through the packet path, as searches read it, so what verification passes is what
+        a search reads; a remote file, or one that needs seeking, is demuxed from start to end.
+        """
+        if not is_remote(self.path):
+            with self._lock:
+                self._open_frames()
+                packets, count = self._packets, self._count
+            if packets is not None and count is not None:
+                for k in range(count):
+                    yield packets.read(k)
+                return
+        yield from self._demuxed_frames()
+
+    def _demuxed_frames(self) -> Iterator[np.ndarray]:
         from av.video.reformatter import VideoReformatter
 
         from .opening import open_video, range_file_of
