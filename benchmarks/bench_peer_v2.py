@@ -26,6 +26,9 @@ returned texts equal the chunks given.  "Hot" is a query repeated at once, timed
 Queries are 4-10 word runs from random chunks (``queries_from``'s method; the source chunk is kept,
 so keyword and hybrid are scored by whether it is in the top 5).  The load average is recorded at the
 start of each size; ratios between the two systems in the same run count more than absolute times.
+This VM's speed drifts by a third within minutes, so the systems take turns: ``--search-rounds N`` runs
+the hot searches N times each, alternating (p50 = the median of the rounds' p50s), and ``--baseline DIR``
+times another checkout's fresh-process first queries in the same rotating rounds (a before/after).
 Results: ``benchmarks/results/peer_v2.json`` (``peer_v2_quick.json``).
 """
 

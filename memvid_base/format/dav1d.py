@@ -5,11 +5,16 @@ more than a keyword query itself.  Reading a frame needs none of it: the packet'
 the file (:mod:`memvid_base.format.packets`), and the decoder under PyAV is libdav1d.  This module
 calls the libdav1d that PyAV's wheel ships (``av.libs``), found without importing PyAV.
 
-Only the fields that are stable across libdav1d's API versions 6 and 7 are touched: the first six
-``int`` fields of ``Dav1dSettings``, the logger, and the leading ``data``/``stride``/``p`` fields of
-``Dav1dPicture``.  :func:`available` checks the library's API version and that its default
-settings sit where this module expects them; if anything differs, readers decode with PyAV as
-before.  ``MEMVID_DAV1D=0`` turns this path off.
+Only fields that are stable across libdav1d's API versions 6 and 7 are touched: the first six
+``int`` fields of ``Dav1dSettings`` and its logger, the leading ``data``/``stride``/``p``/``m`` fields
+of ``Dav1dPicture``, and the sequence header's colour range.  :func:`available` checks the library's
+API version (a library without ``dav1d_version_api`` is not used) and that its default settings sit
+where this module expects them; if anything differs, readers decode with PyAV as before.
+``MEMVID_DAV1D=0`` turns this path off.
+
+The settings are ffmpeg's for this decoder (one thread, no frame delay, the base layer only), and
+the pixels are what PyAV's ``to_ndarray(format="gray")`` gives: limited-range luma stretched to full
+range, full-range luma as it is.
 
 Each decoder is single-threaded and used by one thread at a time; ctypes releases the GIL during
 each call, so a query's frames still decode in parallel, one decoder per thread.
@@ -18,6 +23,7 @@ each call, so a query's frames still decode in parallel, one decoder per thread.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import threading
 from importlib.util import find_spec
@@ -27,8 +33,8 @@ import numpy as np
 
 from ..errors import FrameDecodeError
 
-_SUPPORTED_API_MAJORS = (6, 7)  # libdav1d 1.0 to 1.5; the fields used here did not move across them
-_EAGAIN = -11  # DAV1D_ERR(EAGAIN) on Linux
+_SUPPORTED_API_MAJORS = (6, 7)  # the fields used here did not move across them (libdav1d 1.x)
+_EAGAIN = -errno.EAGAIN  # DAV1D_ERR(EAGAIN)
 _SETTINGS_BYTES = 1024  # larger than Dav1dSettings (96 bytes in API 7): the library fills what it has
 _PICTURE_BYTES = 1024  # larger than Dav1dPicture (about 280 bytes)
 _DATA_BYTES = 256  # larger than Dav1dData (72 bytes)
@@ -37,8 +43,11 @@ _MAX_PIXELS = 1 << 26  # more than AV1's largest level allows (8192 x 4352)
 # Byte offsets in Dav1dSettings.
 _N_THREADS, _MAX_FRAME_DELAY, _APPLY_GRAIN, _ALL_LAYERS, _FRAME_SIZE_LIMIT = 0, 4, 8, 16, 20
 _LOGGER_CALLBACK, _INLOOP_FILTERS = 56, 72
-# Byte offsets in Dav1dPicture: data[3] after two pointers, stride[2], then p = {w, h, layout, bpc}.
-_DATA0, _STRIDE0, _WIDTH, _HEIGHT, _LAYOUT, _BPC = 16, 40, 56, 60, 64, 68
+# Byte offsets in Dav1dPicture: seq_hdr, frame_hdr, data[3], stride[2], then p = {w, h, layout, bpc}.
+_SEQ_HDR, _DATA0, _STRIDE0, _WIDTH, _HEIGHT, _LAYOUT, _BPC = 0, 16, 40, 56, 60, 64, 68
+_COLOR_RANGE = 33  # Dav1dSequenceHeader.color_range (uint8 after profile, 2 ints, 5 enums and hbd): 1 = full
+# swscale's limited-range luma to full-range gray, as PyAV converts it (checked against PyAV for all 256 values).
+_STUDIO_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 _PICTURE_TIMESTAMP = 72  # Dav1dPicture.m.timestamp, copied from the Dav1dData that made it
 # Byte offsets in Dav1dData: the size left to consume, and m.timestamp (a label the picture carries back).
 _DATA_SIZE, _DATA_TIMESTAMP = 8, 24
@@ -131,9 +140,10 @@ class Dav1dDecoder:
     The luma plane of a 4:2:0 frame is what ``VideoFrame.to_ndarray(format="gray")`` returns, pixel
     for pixel (tests compare the two on every codec setting memvid writes).
 
+    Every packet of an all-intra AV1 track carries its sequence header, as ffmpeg's decoder expects
+    too: the ``av1C`` box's copy is not sent (ffmpeg only parses it).
+
     Args:
-        config_obus: the ``configOBUs`` of the track's ``av1C`` box (its sequence header), sent
-            before the first frame; empty when every packet carries its own.
         width: the frame width the track declares; a frame of any other size is refused.
         height: the frame height the track declares.
 
@@ -141,7 +151,7 @@ class Dav1dDecoder:
         FrameDecodeError: libdav1d is not available, or refused to open.
     """
 
-    def __init__(self, config_obus: bytes, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int) -> None:
         lib = library()
         if lib is None:
             raise FrameDecodeError("libdav1d is not available in this process; frames decode through PyAV instead.")
@@ -152,14 +162,13 @@ class Dav1dDecoder:
         ints = np.frombuffer(memoryview(settings), dtype="<i4", count=20)
         ints[_N_THREADS // 4] = 1  # frames are small, and a query decodes several at once, one per thread
         ints[_MAX_FRAME_DELAY // 4] = 1  # a picture for every packet, never held back
+        ints[_ALL_LAYERS // 4] = 0  # the highest spatial layer only, as ffmpeg outputs
         # A frame header cannot size a picture beyond the track's frames (nor AV1's largest level).
         ints[_FRAME_SIZE_LIMIT // 4] = min(max(1, width * height), _MAX_PIXELS)
         ctypes.c_void_p.from_buffer(settings, _LOGGER_CALLBACK).value = None  # no messages on stderr: errors are raised
         self._ctx = ctypes.c_void_p()
         if lib.dav1d_open(ctypes.byref(self._ctx), settings) != 0 or not self._ctx.value:
-            raise FrameDecodeError("libdav1d could not open a decoder (out of memory?).")
-        if config_obus:
-            self._send(config_obus)  # the sequence header alone: no picture comes out of it
+            raise FrameDecodeError("libdav1d could not open a decoder (out of memory?)")
 
     def decode(self, packet: bytes, pts: int) -> np.ndarray:
         """Decode one all-intra packet on its own and return its luma plane (a new array).
@@ -189,10 +198,13 @@ class Dav1dDecoder:
                 )
             pointer = ctypes.c_void_p.from_buffer(picture, _DATA0).value
             stride = ctypes.c_ssize_t.from_buffer(picture, _STRIDE0).value
-            if not pointer or stride < width:
-                raise FrameDecodeError("libdav1d returned a picture without a luma plane")
+            header = ctypes.c_void_p.from_buffer(picture, _SEQ_HDR).value
+            if not pointer or not header or stride < width:
+                raise FrameDecodeError("libdav1d returned a picture without a luma plane or a sequence header")
             plane = (ctypes.c_ubyte * (stride * height)).from_address(pointer)
-            luma = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, stride)[:, :width].copy()
+            luma = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, stride)[:, :width]
+            full_range = ctypes.c_uint8.from_address(header + _COLOR_RANGE).value == 1
+            luma = luma.copy() if full_range else _STUDIO_TO_FULL[luma]  # a new array, as PyAV gives
         finally:
             self._lib.dav1d_picture_unref(picture)
         extra = (ctypes.c_ubyte * _PICTURE_BYTES)()

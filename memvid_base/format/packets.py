@@ -100,14 +100,15 @@ class PacketIndex:
         """Decode frame ``index`` on its own and return it as grayscale (as ``VideoFrame.to_ndarray(format="gray")``)."""
         pts = self.spans[index][0]
         packet = self.packet(index)
-        decoder = self._take()
+        try:
+            decoder = self._take()
+        except FrameDecodeError as exc:
+            raise FrameDecodeError(f"Frame {index} of {self._name} could not be decoded: {exc}.") from exc
         try:
             gray = decoder.decode(packet, pts)
         except FrameDecodeError as exc:
             decoder.close()  # only a decoder that gave exactly its one frame is known to hold nothing back
-            raise FrameDecodeError(
-                f"Frame {index} of {self._name} could not be decoded: {exc}. The file is damaged."
-            ) from exc
+            raise FrameDecodeError(f"Frame {index} of {self._name} could not be decoded: {exc}. The file is damaged.") from exc
         self._give_back(decoder)
         return gray
 

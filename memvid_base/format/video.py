@@ -116,16 +116,14 @@ class VideoReader:
             name = str(self.path)
             check_sample_tables(file, name, self.frames)  # the same check ffmpeg's path makes first
             try:
-                table = read_sample_table(file)
-            except CorruptMemoryError:
-                table = None  # ffmpeg's path decides what is wrong with it
+                table = read_sample_table(file, self.frames)
+            except (CorruptMemoryError, ValueError, IndexError, OverflowError):
+                table = None  # ffmpeg's path decides what is wrong with it (the tables were checked for size first)
             if table is None or table.codec != b"av01":
                 file.close()
                 return False
-            config, width, height = table.config, table.width, table.height
-            self._packets = PacketIndex(
-                table.spans, file, int(file.seek(0, 2)), lambda: dav1d.Dav1dDecoder(config, width, height), name
-            )
+            width, height = table.width, table.height
+            self._packets = PacketIndex(table.spans, file, int(file.seek(0, 2)), lambda: dav1d.Dav1dDecoder(width, height), name)
         except BaseException:
             file.close()
             raise
