@@ -71,3 +71,26 @@ def _deep_filter(levels: int) -> dict[str, Any]:
 # surrogate, an unknown filter operator, and a filter nested 3,000 levels deep.
 HOSTILE_VALUES: list[Any] = [None, -1, 0, 2**63, "5", float("nan"), True, b"x", [1], {"$bogus": 1}, "\x00", "\ud800",
                              object(), _deep_filter(3000)]
+
+
+def encode_gray_frames(path: object, encoder: str, options: dict[str, str], frames: list[np.ndarray]) -> None:
+    """Write grayscale frames to an MP4 with any ffmpeg encoder and options (files memvid would not write itself)."""
+    from fractions import Fraction
+
+    import av
+
+    size = frames[0].shape[0]
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream(encoder, rate=Fraction(30))
+        assert isinstance(stream, av.VideoStream)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = options
+        chroma = np.full((size // 2, size), 128, dtype=np.uint8)  # U and V planes, neutral grey
+        for k, gray in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.concatenate([gray, chroma]), format="yuv420p")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

@@ -12,13 +12,12 @@ import os
 import struct
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from core_fixtures import hash_embed, pydoc_chunks
+from core_fixtures import encode_gray_frames, hash_embed, pydoc_chunks
 
 from memvid_base import Memory
 from memvid_base.config import CODECS, VideoSettings
@@ -166,21 +165,8 @@ def test_files_it_does_not_read_itself_go_to_ffmpeg(tmp_path: Path) -> None:
     assert read_sample_table(io.BytesIO(shifted)) is None
 
     gop = tmp_path / "gop.mp4"  # inter frames: a frame may need the ones before it
-    with av.open(str(gop), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(30))
-        assert isinstance(stream, av.VideoStream)
-        stream.width = stream.height = settings.frame_size
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"g": "3", "bf": "0", "crf": "18", "x264-params": "scenecut=0"}
-        for k, p in enumerate(_payloads()):
-            gray = render_frame(p, settings)
-            chroma = np.full((settings.frame_size // 2, settings.frame_size), 128, dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(np.concatenate([gray, chroma]), format="yuv420p")
-            frame.pts = k
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    encode_gray_frames(gop, "libx264", {"g": "3", "bf": "0", "crf": "18", "x264-params": "scenecut=0"},
+                       [render_frame(p, settings) for p in _payloads()])
     with open(gop, "rb") as fh:
         assert read_sample_table(fh) is None
     reader = VideoReader(gop)
@@ -349,21 +335,8 @@ def test_limited_range_luma_is_stretched_as_pyav_converts_it() -> None:
 def test_blurred_and_full_range_frames_give_pyavs_pixels(tmp_path: Path, params: str) -> None:
     settings = VideoSettings.create("av1")
     path = tmp_path / "blur.mp4"
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libsvtav1", rate=Fraction(30))
-        assert isinstance(stream, av.VideoStream)
-        stream.width = stream.height = settings.frame_size
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"g": "1", "crf": "63", "preset": "8", "svtav1-params": params}
-        for k, p in enumerate(_payloads()):
-            gray = render_frame(p, settings)
-            chroma = np.full((settings.frame_size // 2, settings.frame_size), 128, dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(np.concatenate([gray, chroma]), format="yuv420p")
-            frame.pts = k
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    encode_gray_frames(path, "libsvtav1", {"g": "1", "crf": "63", "preset": "8", "svtav1-params": params},
+                       [render_frame(p, settings) for p in _payloads()])
     with open(path, "rb") as fh:
         assert read_sample_table(fh) is not None  # read natively: all-intra, one plain track
     native, reference = _frames_both_ways(path)

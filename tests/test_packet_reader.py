@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from core_fixtures import encode_gray_frames
 
 from memvid_base.config import CODECS, VideoSettings
 from memvid_base.errors import FrameDecodeError
@@ -69,21 +69,10 @@ def test_a_file_with_inter_frames_is_read_by_seeking(tmp_path: Path) -> None:
     settings = VideoSettings.create("h264")
     payloads = _payloads()
     path = tmp_path / "gop.mp4"
-    with av.open(str(path), "w", format="mp4") as container:  # not a memvid file: a GOP of 4 with P-frames
-        stream = container.add_stream("libx264", rate=Fraction(30))
-        assert isinstance(stream, av.VideoStream)
-        stream.width = stream.height = settings.frame_size
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"g": "4", "bf": "0", "crf": "18", "x264-params": "scenecut=0:deblock=-6,-6:psy-rd=0,0:aq-mode=0"}
-        for k, p in enumerate(payloads):
-            gray = render_frame(p, settings)
-            chroma = np.full((settings.frame_size // 2, settings.frame_size), 128, dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(np.concatenate([gray, chroma]), format="yuv420p")
-            frame.pts = k
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    # Not a memvid file: a GOP of 4 with P-frames.
+    encode_gray_frames(path, "libx264", {"g": "4", "bf": "0", "crf": "18",
+                                         "x264-params": "scenecut=0:deblock=-6,-6:psy-rd=0,0:aq-mode=0"},
+                       [render_frame(p, settings) for p in payloads])
     with av.open(str(path)) as check:
         assert [e.is_keyframe for e in check.streams.video[0].index_entries] == [k % 4 == 0 for k in range(N_FRAMES)]
     reader = VideoReader(path)
