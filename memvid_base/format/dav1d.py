@@ -204,7 +204,7 @@ class Dav1dDecoder:
             plane = (ctypes.c_ubyte * (stride * height)).from_address(pointer)
             luma = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, stride)[:, :width]
             full_range = ctypes.c_uint8.from_address(header + _COLOR_RANGE).value == 1
-            luma = luma.copy() if full_range else _STUDIO_TO_FULL[luma]  # a new array, as PyAV gives
+            luma = luma.copy() if full_range else np.take(_STUDIO_TO_FULL, luma)  # a new array, as PyAV gives
         finally:
             self._lib.dav1d_picture_unref(picture)
         extra = (ctypes.c_ubyte * _PICTURE_BYTES)()
