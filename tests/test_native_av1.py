@@ -131,6 +131,8 @@ def test_a_packet_holding_two_frames_is_refused(tmp_path: Path) -> None:
         dav1d.Dav1dDecoder(size, size).decode(packets[1] + packets[2], 1)
     decoder.close()
     decoder.close()  # twice is harmless
+    with pytest.raises(FrameDecodeError, match="closed"):
+        decoder.decode(packets[0], 0)
 
 
 def test_a_frame_larger_than_the_track_declares_is_refused(tmp_path: Path) -> None:

@@ -181,6 +181,8 @@ class Dav1dDecoder:
             FrameDecodeError: the packet does not decode to exactly one 8-bit 4:2:0 frame of the
                 track's size.
         """
+        if not self._ctx.value:
+            raise FrameDecodeError("the decoder was closed")  # libdav1d must never see a null context
         self._send(packet, pts)
         picture = (ctypes.c_ubyte * _PICTURE_BYTES)()
         got = self._lib.dav1d_get_picture(self._ctx, picture)
