@@ -64,6 +64,8 @@ def test_the_sample_table_gives_ffmpegs_spans_for_every_codec(tmp_path: Path, co
     assert table.spans == _ffmpeg_spans(path)
     assert (table.width, table.height) == (settings.frame_size, settings.frame_size)
     assert (table.codec == b"av01") == (codec == "av1")
+    with open(path, "rb") as fh:  # the reader asks for AV1 only: another codec is turned away before any table
+        assert (read_sample_table(fh, codec=b"av01") is None) == (codec != "av1")
 
 
 def test_libdav1d_gives_pyavs_pixels_and_the_reader_never_imports_pyav(tmp_path: Path) -> None:

@@ -217,7 +217,7 @@ class Dav1dDecoder:
             raise FrameDecodeError("the packet decoded to more than one frame")
         return luma
 
-    def _send(self, chunk: bytes, pts: int = 0) -> None:
+    def _send(self, chunk: bytes, pts: int) -> None:
         data = (ctypes.c_ubyte * _DATA_BYTES)()
         buffer = self._lib.dav1d_data_create(data, len(chunk))
         if not buffer:

@@ -45,12 +45,16 @@ class SampleTable(NamedTuple):
     spans: list[tuple[int, int, int]]  # (pts, offset, size) of each frame, in order
 
 
-def read_sample_table(f: BinaryIO, frames: int | None = None) -> SampleTable | None:
+def read_sample_table(f: BinaryIO, frames: int | None = None, codec: bytes | None = None) -> SampleTable | None:
     """The frame spans of a simple one-track, all-intra MP4, or None to read the file through ffmpeg.
+
+    Call it after :func:`~memvid_base.format.mp4_tables.check_sample_tables` has accepted the file: that
+    check bounds how many boxes the walk here can meet.
 
     Args:
         f: the file, binary and seekable; its position is moved.
         frames: the frames the segment holds, when known: a table declaring more gives None.
+        codec: the only sample entry type wanted (e.g. ``b"av01"``): any other gives None before a table is read.
 
     Raises:
         CorruptMemoryError: a box header is cut short or runs past the end of the file.
@@ -76,8 +80,10 @@ def read_sample_table(f: BinaryIO, frames: int | None = None) -> SampleTable | N
     if (b"stco" in boxes and b"co64" in boxes) or (b"edts" in boxes) != (b"elst" in boxes):
         return None
     entry = _sample_entry(f, boxes[b"stsd"])
+    if entry is None or (codec is not None and entry[0] != codec):
+        return None
     sizes = _sample_sizes(f, boxes[b"stsz"], size, frames)
-    if entry is None or sizes is None:
+    if sizes is None:
         return None
     samples = len(sizes)
     if b"stss" in boxes and not _all_sync(f, boxes[b"stss"], samples):

@@ -116,10 +116,10 @@ class VideoReader:
             name = str(self.path)
             check_sample_tables(file, name, self.frames)  # the same check ffmpeg's path makes first
             try:
-                table = read_sample_table(file, self.frames)
+                table = read_sample_table(file, self.frames, codec=b"av01")
             except (CorruptMemoryError, ValueError, IndexError, OverflowError):
                 table = None  # ffmpeg's path decides what is wrong with it (the tables were checked for size first)
-            if table is None or table.codec != b"av01":
+            if table is None:
                 file.close()
                 return False
             width, height = table.width, table.height
