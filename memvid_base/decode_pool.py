@@ -2,30 +2,118 @@
 
 Video decoding and numpy release the GIL, so a query's frames decode faster on several threads.
 One pool serves every memory in the process: a query does not start (and join) threads of its own.
+
+The pool is a small one of its own rather than ``concurrent.futures``: that package imports ``logging``,
+``traceback`` and ``string``, 5-8 ms of every fresh process's first search (``python -X importtime``).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
 WORKERS = 4
+_QUEUED, _RUNNING, _CANCELLED = range(3)
 
 
-def pool() -> ThreadPoolExecutor:
-    """The shared pool, started on first use."""
+class Task(Generic[R]):
+    """One call handed to the pool: it runs once, unless :meth:`cancel` comes before a thread takes it."""
+
+    __slots__ = ("_call", "_done", "_error", "_pool", "_state", "_value")
+
+    def __init__(self, pool: Pool, call: Callable[[], R]) -> None:
+        self._pool, self._call, self._state = pool, call, _QUEUED
+        self._done = threading.Event()
+        self._value: R | None = None
+        self._error: BaseException | None = None
+
+    def cancel(self) -> bool:
+        """Drop the call if no thread has taken it yet; False once it runs or has run."""
+        with self._pool._cond:
+            if self._state == _QUEUED:
+                self._state = _CANCELLED
+                self._done.set()
+                return True
+            return self._state == _CANCELLED
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether the call has ended (or was cancelled) within ``timeout`` seconds."""
+        return self._done.wait(timeout)
+
+    def result(self, timeout: float | None = None) -> R:
+        """The call's value, or its exception raised here."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"A pool task did not end within {timeout} s.")
+        if self._state == _CANCELLED:
+            raise RuntimeError("The task was cancelled before it ran.")
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # handed to whoever asks for the result, as a Future does
+            self._error = exc
+        finally:
+            self._done.set()
+
+
+class Pool:
+    """Up to ``workers`` daemon threads taking tasks in order; one is started only when none is idle.
+
+    The threads are daemons: an idle one must not hold the interpreter open at exit, and no call in this
+    package leaves a task running behind it (:func:`share` waits for every task it started).
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._cond = threading.Condition()
+        self._tasks: deque[Task[Any]] = deque()
+        self._workers, self._name = workers, name
+        self._threads = self._idle = 0
+
+    def submit(self, fn: Callable[..., R], *args: Any) -> Task[R]:
+        """Run ``fn(*args)`` on a pool thread. RuntimeError when a thread is needed and none can start
+        (interpreter shutdown)."""
+        task: Task[R] = Task(self, (lambda: fn(*args)) if args else fn)
+        with self._cond:
+            if self._idle <= len(self._tasks) and self._threads < self._workers:
+                threading.Thread(target=self._work, name=f"{self._name}_{self._threads}", daemon=True).start()
+                self._threads += 1
+            self._tasks.append(task)
+            self._cond.notify()
+        return task
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._tasks:
+                    self._idle += 1
+                    self._cond.wait()
+                    self._idle -= 1
+                task = self._tasks.popleft()
+                if task._state != _QUEUED:
+                    continue  # cancelled while queued
+                task._state = _RUNNING
+            task._run()
+
+
+_POOL: Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def pool() -> Pool:
+    """The shared pool, made on first use (its threads start as work arrives)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="memvid-decode")
+            _POOL = Pool(WORKERS, "memvid-decode")
         return _POOL
 
 
@@ -68,18 +156,18 @@ def share(jobs: Sequence[T], run: Callable[[T], R], helpers: int = 1) -> list[R]
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt, SystemExit: at once, in the caller
 
-    futures: list[Future[None]] = []
+    tasks: list[Task[None]] = []
     for _ in range(min(helpers, len(jobs) - 1)):
         try:
-            futures.append(pool().submit(work))
+            tasks.append(pool().submit(work))
         except RuntimeError:  # the interpreter is shutting down: no new threads, the caller does the rest
             break
     try:
         work()
     finally:
-        # A helper not started yet is cancelled (the caller did its share).  wait() on a cancelled future
-        # would still wait for a pool thread to dequeue it, so only the started ones are waited for.
-        wait([future for future in futures if not future.cancel()])
+        for task in tasks:  # a helper not started yet is cancelled (the caller did its share); the rest are waited for
+            if not task.cancel():
+                task.wait()
     if failed:
         raise min(failed, key=lambda f: f[0])[1]
     return results  # type: ignore[return-value]

@@ -8,7 +8,6 @@ It holds a :class:`~memvid_base.view.MemoryView` (what one reader sees) and plan
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -64,6 +63,7 @@ def _open_cache(layout: Layout, client: Any, as_of: int | None) -> None:
         recovery.recover(layout, client)  # the index is a cache: rebuild it (and the store) from the video
     except BaseException:
         if fresh and layout.source is None and not layout.index.exists():
+            import shutil  # imported here: it loads bz2 and lzma, which readers never need
             shutil.rmtree(layout.cache, ignore_errors=True)  # leave no empty cache folder behind a failed open
         raise
 

@@ -80,10 +80,47 @@ def test_the_error_raised_is_the_first_failing_jobs_whatever_the_timing() -> Non
 
 
 def test_once_the_pool_refuses_work_the_caller_does_every_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    closed = ThreadPoolExecutor(1)
-    closed.shutdown()  # as at interpreter shutdown: submit() raises RuntimeError
-    monkeypatch.setattr(decode_pool, "pool", lambda: closed)
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    fresh = decode_pool.Pool(2, "test-pool")  # no thread yet: the first submit must start one
+    monkeypatch.setattr(decode_pool, "pool", lambda: fresh)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError, match="interpreter shutdown"):
+        fresh.submit(lambda: None)
     assert decode_pool.share(list(range(6)), lambda x: x + 1, helpers=3) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_task_gives_its_value_or_its_error_and_a_queued_one_can_be_cancelled() -> None:
+    pool = decode_pool.Pool(1, "test-pool")
+    release = threading.Event()
+    busy = pool.submit(release.wait, 30)  # holds the only thread
+    queued = pool.submit(lambda: 1 / 0)
+    assert queued.cancel() and queued.cancel()  # dropped before any thread took it (and cancelling again agrees)
+    with pytest.raises(RuntimeError, match="cancelled"):
+        queued.result(timeout=1)
+    failing = pool.submit(lambda: 1 / 0)
+    release.set()
+    assert busy.result(timeout=30) is True
+    with pytest.raises(ZeroDivisionError):
+        failing.result(timeout=30)  # the call's own error, raised where the result is asked for
+    assert not busy.cancel()  # it ran: too late to cancel
+    assert pool.submit(pow, 2, 10).result(timeout=30) == 1024
+
+
+def test_the_pool_reuses_idle_threads_and_never_runs_more_than_its_workers() -> None:
+    pool = decode_pool.Pool(3, "test-pool")
+    for _ in range(5):
+        assert pool.submit(threading.get_ident).result(timeout=30)  # one at a time: the idle thread takes each
+    assert pool._threads == 1
+    gate = threading.Barrier(4, timeout=30)
+    tasks = [pool.submit(lambda: (gate.wait(), threading.current_thread())[1]) for _ in range(3)]
+    gate.wait()  # all three ran at once, so three threads exist
+    threads = {t.result(timeout=30) for t in tasks}
+    assert len(threads) == 3 and pool._threads == 3
+    assert all(t.daemon for t in threads)  # an idle pool never keeps the interpreter from exiting
+    assert all(t.result(timeout=30) for t in [pool.submit(threading.get_ident) for _ in range(20)])
+    assert pool._threads == 3
 
 
 def test_calls_from_every_pool_thread_at_once_finish() -> None:

@@ -94,6 +94,36 @@ def test_near_ties_outside_the_first_candidates_are_scored_too(monkeypatch: pyte
     assert len(far) == 5 and runs == [("top", int8_scan.CANDIDATES)]
 
 
+def test_no_pair_of_products_can_saturate_the_kernels_int16_sums(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without AVX-VNNI, onnxruntime's u8 x s8 kernel (VPMADDUBSW) adds two products into int16 with saturation:
+    on such CPUs (AMD EPYC with AVX2 only) an 8-bit query gave wrong lists.  The query is fed on 7 bits, so no
+    pair can reach 32,767 whatever the CPU; this test holds that on every machine, the exact lists above only
+    where the kernel saturates."""
+    feeds: list[dict[str, np.ndarray]] = []
+    real = int8_scan._scan_session
+
+    class Recording:
+        def __init__(self, top_k: bool = True) -> None:
+            self.top_k = top_k
+
+        def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
+            feeds.append(feed)
+            return real(self.top_k).run(names, feed)
+
+    monkeypatch.setattr(int8_scan, "_scan_session", Recording)
+    rng = np.random.default_rng(11)
+    raw = rng.standard_normal((400, 32)).astype(np.float32)
+    raw[0] = 1.0  # codes of +127 in every column against an all-positive query: the largest pairs there are
+    index = _scan(raw)
+    for q in [np.ones(32, dtype=np.float32), rng.standard_normal(32).astype(np.float32), -np.ones(32, dtype=np.float32)]:
+        assert [int(h.row.row_id[1:]) for h in index.nearest(q, 5, 1, None, False)] == _exact(round_trip(raw, "int8")[1], q, 5)
+    for feed in feeds:
+        q = feed["q"].astype(np.int64)
+        rows = feed["rows"].astype(np.int64)
+        assert q.max() <= 127
+        assert int(2 * q.max() * np.abs(rows).max()) <= 32767  # a pair of products fits int16
+
+
 def test_thousands_of_identical_rows_are_scored_in_blocks_and_exactly() -> None:
     rng = np.random.default_rng(8)
     raw = rng.standard_normal((12000, 32)).astype(np.float32)

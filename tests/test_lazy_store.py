@@ -26,7 +26,8 @@ unneeded = sorted(m for m in ("http.client", "ssl", "socket", "filelock", "impor
                                "secrets", "tempfile", "typing_extensions", "zxingcpp", "memvid_base.format.qr_encode",
                                "memvid_base.encoder", "memvid_base.chat", "memvid_base.chunking",
                                "memvid_base.storage.ingest", "memvid_base.storage.maintenance",
-                               "memvid_base.storage.creation", "av") if m in sys.modules)
+                               "memvid_base.storage.creation", "av", "concurrent.futures", "logging", "hashlib",
+                               "shutil") if m in sys.modules)
 vec = mem.search_by_vector(json.loads(sys.argv[2]), top_k=2)
 after_vector = "chromadb" in sys.modules
 filtered = mem.search_by_vector([0.1] * 64, top_k=2, where={"file": "none"})
@@ -51,7 +52,8 @@ def test_keyword_search_in_a_fresh_process_imports_neither_chroma_nor_what_it_do
     assert "PYTHONHASHSEED" in res["keyword"][0]  # text decoded from the video
     assert res["chroma_after_keyword"] is False
     # A local search needs no HTTP, TLS, sockets, writer lock or process pool; nor the write path, the chat, or
-    # zxing-cpp (the fallback for damaged frames), nor PyAV (AV1 frames decode through libdav1d directly).
+    # zxing-cpp (the fallback for damaged frames), nor PyAV (AV1 frames decode through libdav1d directly); nor
+    # concurrent.futures and logging (the decode pool is its own), hashlib's OpenSSL, or shutil's bz2 and lzma.
     assert res["unneeded"] == []
     # A small memory's unfiltered vector query is answered from the vectors in the MP4's own box.
     assert res["vector"][0] == corpus[-1] and len(res["vector"]) == 2

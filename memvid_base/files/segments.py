@@ -13,9 +13,9 @@ import threading
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from ..format.video import VideoReader, write_video
 from ..safe_files import fsync_dir
 from .layout import resolve_inside
 from .manifest import Segment
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 # Threads beside the caller that decode one read's frames: video decoding and numpy release the GIL.
 _HELPERS = max(1, min(3, (os.cpu_count() or 2) - 1))
@@ -118,6 +121,8 @@ def _pack(encoded: list[tuple[str, bytes]], capacity: int, dictionary: bytes | N
     """
     if workers <= 1 or len(encoded) < workers * _PARALLEL_PACK_MIN:
         return Packer(capacity, dictionary).pack(encoded)
+    from concurrent.futures import ThreadPoolExecutor  # writers only: readers never import concurrent.futures
+
     step = -(-len(encoded) // workers)
     slices = [encoded[k : k + step] for k in range(0, len(encoded), step)]
     with ThreadPoolExecutor(len(slices)) as pool:
@@ -207,6 +212,8 @@ def commit_segment(tmp: Path, plan: SegmentPlan, path: Path, version: int, relat
 
 
 def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, show_progress: bool) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm  # only writers get here: start-up does not pay for it
 
     reader = VideoReader(path, len(payloads))

@@ -35,7 +35,6 @@ Decoding validates every field into :class:`~memvid_base.errors.CorruptMemoryErr
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -50,6 +49,7 @@ import numpy as np
 from ..config import VideoSettings, resolve_codec
 from ..errors import CorruptMemoryError, InvalidInputError, MemvidError
 from . import zstd
+from .digest import blake2b
 from .vector_codec import (
     MAX_DIM,
     VECTOR_KINDS,
@@ -345,7 +345,7 @@ class SegmentMeta:
 
 
 def _digest(prefix: bytes, packed: bytes, vectors: bytes) -> bytes:
-    h = hashlib.blake2b(digest_size=_DIGEST_SIZE)
+    h = blake2b(digest_size=_DIGEST_SIZE)
     for part in (prefix, packed, vectors):
         h.update(part)
     return h.digest()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -160,6 +159,7 @@ class KeywordIndex:
     def _wipe(folder: Path) -> None:
         for entry in folder.iterdir():
             if entry.is_dir() and not entry.is_symlink():
+                import shutil  # imported here: it loads bz2 and lzma, which readers never need
                 shutil.rmtree(entry)
             else:
                 entry.unlink()

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..decode_pool import share
 from ..errors import InvalidInputError
 from ..files.manifest import Manifest
 from ..types import Chunk, Hit, Row
@@ -34,7 +34,6 @@ MODES = ("vector", "keyword", "hybrid")
 DEFAULT_ALPHA = 0.3  # keyword-leaning: met both retrieval goals in benchmarks/bench_retrieval.py
 RRF_K = 60
 FUSION_DEPTH = 50  # candidates taken from each side before fusing
-_SIDES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="memvid-hybrid")
 _MAX_CANDIDATE_IDS = 5000  # beyond this, a where_document prefilter is cheaper as a post-filter
 
 
@@ -111,9 +110,9 @@ class Ranker:
             dense, sparse = self._dense(req, n), self._keyword(req, n)
         else:
             # The two sides run at once: Chroma and Tantivy both release the GIL while they search.
-            sparse_future = _SIDES.submit(self._keyword, req, n)
-            dense = self._dense(req, n)
-            sparse = sparse_future.result()
+            # share(): the caller takes a side too, so it never waits on a task queued behind busy threads.
+            sides: list[Callable[[], Any]] = [lambda: self._dense(req, n), lambda: self._keyword(req, n)]
+            dense, sparse = share(sides, lambda side: side())
         weights = alpha_weights(req.alpha)
         fused = fuse_checked([[rid for rid, _ in dense], [rid for rid, _, _ in sparse]], RRF_K, weights)[:depth]
         winners = {rid for rid, _ in fused}

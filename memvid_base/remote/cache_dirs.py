@@ -6,7 +6,6 @@ memory's folder under it is created mode 0700 and refused when it is a symlink o
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
@@ -29,6 +28,8 @@ def cache_key(url_or_path: str | os.PathLike[str]) -> str:
     """16 hex digits naming one memory's cache: the SHA-256 of its URL, or of its absolute local path."""
     key = url_or_path if is_remote(url_or_path) else str(Path(url_or_path).expanduser().resolve())
     assert isinstance(key, str)
+    import hashlib  # imported here: it loads OpenSSL (3-5 ms of a start), and most readers never need a key
+
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

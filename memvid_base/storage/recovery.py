@@ -15,7 +15,6 @@ its segment into place but before committing the manifest therefore has its chan
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -215,6 +214,8 @@ def refresh_mirror(layout: Layout) -> None:
         return
     if is_plain_file(layout.index) and _read_identity(layout.cache / _IDENTITY) == source_identity(layout):
         return
+    import shutil  # imported here: it loads bz2 and lzma, which readers never need
+
     with WriterLock(layout.lock):
         for entry in layout.cache.iterdir():
             if entry == layout.lock or entry.name.endswith(".lock"):

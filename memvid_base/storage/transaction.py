@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -245,6 +244,8 @@ class WriteTransaction:
         try:
             os.link(src, tmp)
         except OSError:
+            import shutil  # imported here: it loads bz2 and lzma, which readers never need
+
             shutil.copyfile(src, tmp)
         os.replace(tmp, self.layout.video)
         seg.file = target
