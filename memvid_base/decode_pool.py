@@ -19,6 +19,19 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 WORKERS = 4
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (a container's limit too)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 2
+
+
+# Pool threads worth adding beside the caller: one per other CPU.  More only queue on the GIL and the cores:
+# at 100,000 chunks on 2 CPUs, a cold query's groups decoded in 6.3-6.5 ms p50 with 1 helper, 6.4-6.9 with 2,
+# 6.8-8.0 with 3 (the old setting) and 9.3-9.7 alone (two ad hoc runs of 120 queries, order alternated).
+HELPERS = max(1, min(WORKERS - 1, _cpus() - 1))
 _QUEUED, _RUNNING, _CANCELLED = range(3)
 
 

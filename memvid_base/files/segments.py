@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import VideoSettings
-from ..decode_pool import share
+from ..decode_pool import HELPERS, share
 from ..errors import CorruptMemoryError, FrameDecodeError
 from ..format.container import append_box
 from ..format.payload import (
@@ -49,8 +49,6 @@ from .manifest import Segment
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
 
-# Threads beside the caller that decode one read's frames: video decoding and numpy release the GIL.
-_HELPERS = max(1, min(3, (os.cpu_count() or 2) - 1))
 _SPLIT_MIN_FRAMES = 4  # a read of fewer frames decodes on the caller's thread alone
 _GROUP_SLACK = 4096  # a group's header and a raw (incompressible) group's framing, beyond its records
 _PARALLEL_MIN_FRAMES = 96  # below this, starting worker processes costs more than it saves
@@ -337,7 +335,7 @@ class SegmentCache:
         jobs = [(first, j, span) for first, span in zip(firsts, spans) for j in range(span)]
         # Only a long read is split (a segment's first, with its dictionary): a query already decodes its groups in
         # parallel (index/reader.py), so splitting a group's one or two frames as well would only add hand-offs.
-        bodies = iter(share(jobs, body, helpers=_HELPERS if len(jobs) >= _SPLIT_MIN_FRAMES else 0))
+        bodies = iter(share(jobs, body, helpers=HELPERS if len(jobs) >= _SPLIT_MIN_FRAMES else 0))
         out = []
         for first, span in zip(firsts, spans):
             blob = [next(bodies) for _ in range(span)]

@@ -6,7 +6,7 @@ import copy
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from ..decode_pool import WORKERS, share
+from ..decode_pool import HELPERS, share
 from ..errors import CorruptMemoryError
 from ..files.manifest import Segment
 from ..files.segments import Placement, SegmentCache
@@ -40,7 +40,7 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
     # Groups not decoded yet are shared with the pool (the caller decodes some itself instead of waiting idle);
     # cached ones are read here, as a hand-off costs more than a cache hit.
     pending = [key for key in groups if not segments.has_group(*key)]
-    share(pending, load, helpers=WORKERS - 1)
+    share(pending, load, helpers=HELPERS)
     for key in groups:
         if key not in pending:
             load(key)
