@@ -209,8 +209,9 @@ def train_dictionary(samples: Sequence[bytes]) -> bytes | None:
     total = sum(len(s) for s in samples)
     if total < _DICT_MIN_BYTES or len(samples) < 32:
         return None
-    # At most 40 KiB (was 64): a segment's first read decodes the dictionary's frames too, 6 instead of 9 at 3,800
-    # chunks, for about 1 % more bytes; pydoc's topics keep theirs (34 KiB).  benchmarks/bench_dictionary.py measures it.
+    # At most 40 KiB (was 64): a segment's first read decodes the dictionary's frames too, 6 instead of 9-10 at 3,800
+    # and 20,000 chunks, for 0.5-0.6 % more bytes (benchmarks/bench_dictionary.py).  At 32 KiB pydoc's topics no longer
+    # fit in half their size (tests/test_core_memory.py).
     size = int(min(_DICT_MAX_BYTES, max(8 * 1024, total // 12)))
     step = max(1, len(samples) // _DICT_SAMPLES)  # training time grows with the sample; 4k records suffice
     try:
