@@ -10,6 +10,7 @@ The pool is a small one of its own rather than ``concurrent.futures``: that pack
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -41,7 +42,8 @@ class Task(Generic[R]):
     __slots__ = ("_call", "_done", "_error", "_pool", "_state", "_value")
 
     def __init__(self, pool: Pool, call: Callable[[], R]) -> None:
-        self._pool, self._call, self._state = pool, call, _QUEUED
+        self._pool, self._state = pool, _QUEUED
+        self._call: Callable[[], R] | None = call
         self._done = threading.Event()
         self._value: R | None = None
         self._error: BaseException | None = None
@@ -51,6 +53,7 @@ class Task(Generic[R]):
         with self._pool._cond:
             if self._state == _QUEUED:
                 self._state = _CANCELLED
+                self._call = None  # a cancelled task left in the queue must not keep its caller's data alive
                 self._done.set()
                 return True
             return self._state == _CANCELLED
@@ -71,10 +74,13 @@ class Task(Generic[R]):
 
     def _run(self) -> None:
         try:
-            self._value = self._call()
+            call = self._call
+            assert call is not None  # taken once, while queued: only cancel() clears it before
+            self._value = call()
         except BaseException as exc:  # handed to whoever asks for the result, as a Future does
             self._error = exc
         finally:
+            self._call = None  # share()'s closure holds its jobs and results: not kept by an idle thread
             self._done.set()
 
 
@@ -94,6 +100,10 @@ class Pool:
     def submit(self, fn: Callable[..., R], *args: Any) -> Task[R]:
         """Run ``fn(*args)`` on a pool thread. RuntimeError when a thread is needed and none can start
         (interpreter shutdown)."""
+        if sys.is_finalizing():
+            # Thread.start() would wait forever for a thread that can never take the GIL (Python 3.11), holding the
+            # lock: refuse, and share() runs the jobs on the caller alone.
+            raise RuntimeError("can't start a pool thread at interpreter shutdown")
         task: Task[R] = Task(self, (lambda: fn(*args)) if args else fn)
         with self._cond:
             if self._idle <= len(self._tasks) and self._threads < self._workers:
@@ -112,9 +122,11 @@ class Pool:
                     self._idle -= 1
                 task = self._tasks.popleft()
                 if task._state != _QUEUED:
+                    del task
                     continue  # cancelled while queued
                 task._state = _RUNNING
             task._run()
+            del task  # an idle thread holds no finished task (nor, through it, a caller's results)
 
 
 _POOL: Pool | None = None

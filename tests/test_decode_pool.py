@@ -6,8 +6,10 @@ decodes a dictionary once however many threads ask for groups at the same time.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -133,6 +135,49 @@ def test_calls_from_every_pool_thread_at_once_finish() -> None:
     futures = [decode_pool.pool().submit(decode_pool.share, list(range(20)), inner, 3)
                for _ in range(decode_pool.WORKERS)]
     assert [f.result(timeout=60) for f in futures] == [list(range(1, 21))] * decode_pool.WORKERS
+
+
+def test_an_idle_pool_thread_keeps_nothing_of_a_finished_share_alive() -> None:
+    class Result:  # weakly referenceable, like a decoded frame
+        pass
+
+    both = threading.Barrier(2, timeout=10)
+
+    def run(x: int) -> Result:
+        if x < 2:
+            both.wait()  # a helper really takes a job
+        return Result()
+
+    out = decode_pool.share(list(range(4)), run, helpers=1)
+    refs = [weakref.ref(r) for r in out]
+    del out
+    gc.collect()
+    assert [r() for r in refs] == [None] * 4  # no pool thread holds share()'s closure, and so its results
+
+
+_AT_SHUTDOWN = """
+import sys
+from memvid_base import decode_pool
+
+class Closer:  # runs while the interpreter finalizes, before any pool thread was started
+    def __del__(self):
+        got = decode_pool.share(list(range(8)), lambda x: x * 2, helpers=3)
+        sys.stdout.write(f"shared {got}\\n")
+        sys.stdout.flush()
+
+keep = Closer()
+"""
+
+
+def test_share_at_interpreter_shutdown_runs_alone_instead_of_hanging() -> None:
+    # Python 3.11's Thread.start() at shutdown waits forever for a thread that cannot run: submit() refuses first.
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _AT_SHUTDOWN], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "shared [0, 2, 4, 6, 8, 10, 12, 14]" in out.stdout
 
 
 SETTINGS = VideoSettings.create()
