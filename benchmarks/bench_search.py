@@ -47,8 +47,9 @@ def baseline_worker(core: Path, path: Path, qfile: Path) -> dict[str, Any]:
         del os.environ["MEMVID_BENCH_CORE"]
 
 
-def build(work: Path, n: int, n_q: int, rebuild: bool) -> Path:
-    """Build (or reuse) the memory and the plain Chroma store for ``n`` chunks; returns the query file."""
+def build(work: Path, n: int, n_q: int, rebuild: bool, frame_size: int | None = None) -> Path:
+    """Build (or reuse) the memory and the plain Chroma store for ``n`` chunks, and with ``frame_size`` a second
+    memory of the same chunks and vectors at that frame size (``memvid_<px>px``); returns the query file."""
     done = work / "built.ok"
     qfile = work / f"queries_{n_q}.npy"
     if rebuild or not done.exists():
@@ -64,6 +65,19 @@ def build(work: Path, n: int, n_q: int, rebuild: bool) -> Path:
             build_chroma(work / "chroma", texts, vectors)
         log(f"  {t.s:.1f} s")
         done.write_text("ok\n")
+    sized = work / f"memvid_{frame_size}px"
+    if frame_size and (rebuild or not (sized / "built.ok").exists()):
+        from memvid_base import Memory
+
+        shutil.rmtree(sized, ignore_errors=True)
+        texts = distinct_chunks(n)
+        log(f"building the same memory at frame_size {frame_size}")
+        with Timer() as t:
+            mem = Memory.create(sized / "kb.mp4", frame_size=frame_size)
+            mem.add(texts, embeddings=hashed_vectors(texts))
+        mem.close()
+        log(f"  {t.s:.1f} s")
+        (sized / "built.ok").write_text("ok\n")
     if not qfile.exists():
         texts = distinct_chunks(n)
         np.save(qfile, hashed_vectors(queries_from(texts, n_q, seed=13)).astype(np.float32))
@@ -76,7 +90,7 @@ def set_ef_search(work: Path, ef: int, chroma_ef: int | None = None) -> None:
     import chromadb
     from chromadb.config import Settings
 
-    stores = [(work / "chroma", chroma_ef or ef), *((f, ef) for f in sorted((work / "memvid").glob(".*memvid-cache/chroma*")))]
+    stores = [(work / "chroma", chroma_ef or ef), *((f, ef) for f in sorted(work.glob("memvid*/.*memvid-cache/chroma*")))]
     for folder, ef in stores:
         client = chromadb.PersistentClient(path=str(folder), settings=Settings(anonymized_telemetry=False))
         for col in client.list_collections():
@@ -136,6 +150,8 @@ def main() -> None:
     ap.add_argument("--chroma-ef", type=int, default=None,
                     help="ef_search of the plain Chroma store only (100 is Chroma's default: the store a user who picks "
                     "plain Chroma runs); memvid keeps its own")
+    ap.add_argument("--frame-size", type=int, default=None, metavar="PX",
+                    help="also measure a memory of the same chunks built at this frame size (bench_frame_size.py)")
     ap.add_argument("--no-agreement", action="store_true",
                     help="skip comparing a bare copy's top-5 lists with the original's and with exact search")
     ap.add_argument("--out", default=None, help="result file name under benchmarks/results/ (default from the options)")
@@ -148,7 +164,7 @@ def main() -> None:
     res: dict[str, Any] = {"mode": "quick" if args.quick else "full", "note": args.note, "machine": machine_info(),
                            "core": core_info(), "chunks": n, "queries": n_q, "rounds": []}
     work = WORK / f"search_{n}"
-    qfile = build(work, n, n_q, args.rebuild)
+    qfile = build(work, n, n_q, args.rebuild, args.frame_size)
     from memvid_base.index.vectors import HNSW_CONFIGURATION
 
     res["ef_search"] = args.ef_search or HNSW_CONFIGURATION["hnsw"]["ef_search"]
@@ -158,12 +174,13 @@ def main() -> None:
         "memvid": lambda: search_worker("memvid", work / "memvid" / "kb.mp4", qfile),
         "chroma": lambda: search_worker("chroma", work / "chroma", qfile, "plain"),
         "baseline": lambda: baseline_worker(args.baseline, work / "memvid" / "kb.mp4", qfile) if args.baseline else None,
+        "sized": lambda: search_worker("memvid", work / f"memvid_{args.frame_size}px" / "kb.mp4", qfile) if args.frame_size else None,
     }
     for r in range(rounds):
         # Odd rounds run the workers in reverse, so a load that rises or falls during a round favours no side.
         order = list(workers) if r % 2 == 0 else list(reversed(workers))
         got = {name: workers[name]() for name in order}
-        m, c, b = got["memvid"], got["chroma"], got["baseline"]
+        m, c, b, z = got["memvid"], got["chroma"], got["baseline"], got["sized"]
         assert m is not None and c is not None
         row = {
             "order": order,
@@ -176,6 +193,9 @@ def main() -> None:
             "hnsw_ids_only_p50_ratio": round(m["hnsw_ids_only_hot"]["p50_ms"] / c["hnsw_ids_only_hot"]["p50_ms"], 2),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
         }
+        if z:
+            row |= {"frame_size": args.frame_size, "sized": z, "sized_cold_p50_ratio": round(z["cold"]["p50_ms"] / c["cold"]["p50_ms"], 2),
+                    "sized_hot_p50_ratio": round(z["hot"]["p50_ms"] / c["hot"]["p50_ms"], 2)}
         res["rounds"].append(row)
         log(
             f"round {r + 1}: memvid cold p50 {m['cold']['p50_ms']} p95 {m['cold']['p95_ms']} hot p50 {m['hot']['p50_ms']} ms"
@@ -184,13 +204,19 @@ def main() -> None:
             f" | HNSW alone {m['hnsw_ids_only_hot']['p50_ms']} vs {c['hnsw_ids_only_hot']['p50_ms']} ms"
             f" | decode p50 {m['breakdown_cold']['frame_decode']['p50_ms']} ms, groups/query {m.get('groups_per_query')}"
             + (f" | baseline cold p50 {b['cold']['p50_ms']} p95 {b['cold']['p95_ms']} hot {b['hot']['p50_ms']} ms" if b else "")
+            + (f" | {args.frame_size} px frames: cold p50 {z['cold']['p50_ms']} ({row['sized_cold_p50_ratio']}x) hot {z['hot']['p50_ms']} "
+               f"({row['sized_hot_p50_ratio']}x), decode p50 {z['breakdown_cold']['frame_decode']['p50_ms']} ms" if z else "")
             + f" | load {row['loadavg']}"
         )
     if not args.no_agreement:
         res["copy_agreement"] = copy_agreement(work, n, qfile)
         log(f"bare copy: {res['copy_agreement']}")
     for key in ("cold_p50_ratio", "cold_p95_ratio", "hot_p50_ratio", "hnsw_ids_only_p50_ratio"):
-        res[f"median_{key}"] = statistics.median(r[key] for r in res["rounds"])
+        res[f"median_{key}"] = round(statistics.median(r[key] for r in res["rounds"]), 3)
+    if args.frame_size:
+        for key in ("sized_cold_p50_ratio", "sized_hot_p50_ratio"):
+            res[f"median_{key}"] = round(statistics.median(r[key] for r in res["rounds"]), 3)
+        log(f"{args.frame_size} px frames: median ratios cold p50 {res['median_sized_cold_p50_ratio']}x, hot {res['median_sized_hot_p50_ratio']}x")
     res["clean"] = res["machine"]["loadavg_at_start"][0] <= 0.5
     name = "search_quick" if args.quick else "search" + (f"_ef{args.ef_search}" if args.ef_search else "") + (
         f"_chroma_ef{args.chroma_ef}" if args.chroma_ef else "")

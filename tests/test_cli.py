@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from memvid_base import Memory
 from memvid_base.apps.cli import build_parser, main
 from memvid_base.files.self_describe import read_segment_meta
 
@@ -275,6 +276,25 @@ def test_append_with_another_codec_is_refused(kb: Path, capsys: pytest.CaptureFi
     code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb), "--append", "--codec", "h264")
     assert code == 1
     assert_one_line_error(err, str(kb), "av1", "--codec")
+
+
+def test_frame_size_sets_a_new_memorys_frames_and_an_append_must_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kb = tmp_path / "small.mp4"
+    code, out, _ = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb), "--frame-size", "136", "--quiet", "--json")
+    assert code == 0 and json.loads(out)["frame_size"] == 136
+    with Memory(kb) as mem:
+        assert mem.settings.frame_size == 136 and mem.settings.qr_version == 28  # (136 - 2 * 2 quiet - 17) / 4
+        assert mem.verify().ok
+    chunks = len(Memory(kb))
+
+    code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb), "--append", "--frame-size", "120")
+    assert code == 1
+    assert_one_line_error(err, str(kb), "136 px", "--frame-size")
+    assert len(Memory(kb)) == chunks  # refused before anything was written
+
+    code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(tmp_path / "odd.mp4"), "--frame-size", "135")
+    assert code == 1
+    assert_one_line_error(err, "frame_size must be even")
 
 
 def test_llm_provider_without_key_or_package(kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

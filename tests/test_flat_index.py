@@ -110,6 +110,22 @@ def test_flat_index_ties_and_visibility_by_version() -> None:
     assert flat.nearest(np.asarray([1.0, 0.0]), 5, 0, None, False) == []
 
 
+def test_identical_rows_rank_by_row_id_wherever_they_sit() -> None:
+    """BLAS scored identical rows a float32 step apart by their place in a block (its tiles, then a remainder loop),
+    so a later copy of a chunk could rank before the first: 37 of these 100 cases did before the re-score."""
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        for n in (13, 515, 1027, 1030, 2049):
+            raw = rng.standard_normal((n, 384)).astype(np.float32)
+            same = [3, n - 3, n - 2, n - 1]  # the last rows of the last block
+            raw[same] = raw[3]
+            rows = [Row(f"r{i:05d}", f"c{i}", "s", i, 1, "x", 1, vectors.LIVE, 1) for i in range(n)]
+            q = raw[3] + 0.3 * rng.standard_normal(384).astype(np.float32)
+            got = FlatIndex(1, rows, raw).nearest(q, 4, 1, None, False)
+            assert [h.row.frame for h in got] == same
+            assert len({h.distance for h in got}) == 1
+
+
 def _store_rows(mem: Memory) -> dict[str, tuple[Row, np.ndarray]]:
     hits = mem.open_store()._get(None, include_embeddings=True)
     return {h.row.row_id: (h.row, np.asarray(h.embedding)) for h in hits}

@@ -70,6 +70,10 @@ def cmd_encode(args: argparse.Namespace, out: TextIO) -> int:
     if found.state == "foreign" and not args.overwrite:
         raise UserError(f"{video} exists and is not a memvid memory ({found.why}). Choose another name, or add "
                         "--overwrite to replace that file.")
+    if args.frame_size is not None and not (args.append and exists):
+        from ..config import VideoSettings
+
+        VideoSettings.create(args.codec or "av1", frame_size=args.frame_size)  # a bad size fails before any file is read
     started = time.perf_counter()
     memory = None
     if args.append and exists:
@@ -80,6 +84,12 @@ def cmd_encode(args: argparse.Namespace, out: TextIO) -> int:
             memory.close()
             raise UserError(
                 f"{video} is encoded with {memory.settings.codec}; appended segments use the same codec. Drop --codec {args.codec}."
+            )
+        if args.frame_size and args.frame_size != memory.settings.frame_size:
+            memory.close()
+            raise UserError(
+                f"{video} has {memory.settings.frame_size} px frames; appended segments use the same size. "
+                f"Drop --frame-size {args.frame_size}."
             )
     try:
         encoder, files = collect_chunks(args.inputs, args.chunk_size, args.overlap, args.workers, model)
@@ -95,7 +105,7 @@ def cmd_encode(args: argparse.Namespace, out: TextIO) -> int:
     if memory is not None:
         action = f"Appended {len(encoder.chunks)} chunks to"
     else:
-        info = encoder.build_video(video, args.index, video_codec=args.codec or "av1", show_progress=show,
+        info = encoder.build_video(video, args.index, video_codec=args.codec or "av1", frame_size=args.frame_size, show_progress=show,
                                    overwrite=args.overwrite)
         action = "Encoded"
     seconds = time.perf_counter() - started

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the memory's video (default memory.mp4); its index and caches go in the hidden folder .<video name>.memvid-cache beside it")
     p.add_argument("--index", metavar="INDEX", help="write the index here instead of in the cache folder (other caches stay there)")
     p.add_argument("--codec", choices=CODEC_CHOICES, default=None, help="video codec for a new memory (default av1)")
+    p.add_argument("--frame-size", type=int, default=None, metavar="PX",
+                   help="frame width and height for a new memory (default: the largest QR code, 184 px for av1); "
+                        "smaller frames make a first read of each result faster and the file a little larger")
     p.add_argument("--chunk-size", type=int, default=512, metavar="CHARS", help="maximum characters per chunk (default 512)")
     p.add_argument("--overlap", type=int, default=None, metavar="CHARS", help="characters shared by consecutive chunks (default 50)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes for QR rendering (default: up to 2)")

@@ -21,6 +21,9 @@ from ..types import Hit, Row
 from .row_table import RowTable
 
 _FLAT_BLOCK = 1024
+# Unit rows and query: each float32 dot product is within d * 2**-24 of the true one, so two ways of summing it
+# differ by under twice that; the slack is twice as much again.
+_SLACK_PER_DIM = 4 * 2.0**-24
 
 
 class RowSnapshot:
@@ -116,11 +119,17 @@ class FlatIndex(RowSnapshot):
         if n <= 0:
             return []
         if n < len(sims):
-            # Every row tied with the n-th best competes, so the tie rule decides (argpartition picks any).
+            # Every row that may tie with the n-th best competes, so the tie rule decides (argpartition picks any).
             floor = sims[np.argpartition(-sims, n - 1)[n - 1]]
-            cand = np.flatnonzero(sims >= floor)
+            cand = np.flatnonzero(sims >= floor - _SLACK_PER_DIM * len(q))
         else:
             cand = np.arange(len(sims))
-        best = cand[rank(self.rows, cand, sims[cand], n)]
-        return [Hit(self.rows[k], float(1.0 - sims[k]), self.matrix[k].copy() if include_embeddings else None)
-                for k in best.tolist()]
+        # The candidates scored again with einsum, whose sum for a row does not depend on where the row sits: BLAS
+        # gave identical rows scores one float32 step apart by their place in a block (its tiles, then a remainder
+        # loop), and a later copy of a chunk could rank before the first.
+        exact = np.einsum("ij,j->i", self.unit[cand], q)
+        if mask is not None:
+            exact = np.where(mask[cand], exact, -np.inf)
+        order = rank(self.rows, cand, exact, n)
+        return [Hit(self.rows[k], float(1.0 - s), self.matrix[k].copy() if include_embeddings else None)
+                for k, s in zip(cand[order].tolist(), exact[order].tolist())]
