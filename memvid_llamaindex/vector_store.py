@@ -70,6 +70,8 @@ class MemvidVectorStore(BasePydanticVectorStore):
             existing memory opened without it still answers vector queries and takes new nodes
             that carry their own embeddings.
         codec: Video codec for a new memory (``av1``, ``h265``, ``h264``, ``mp4v``).
+        frame_size: Frame size in pixels for a new memory (default: the codec's; smaller frames make a result's
+            first read faster and the file a little larger, see ``benchmarks/bench_frame_size.py``).
         create_if_missing: Create an empty memory at the paths if none exists (default True).
         client: Any ``chromadb`` client; default: a persistent client in the memory's cache folder.
         mmr_prefetch_factor: In MMR mode, fetch ``similarity_top_k * factor`` candidates (at least 20)
@@ -89,6 +91,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
     video_file: str = Field(description="The memory's video file.")
     index_file: str = Field(description="The memory's index (manifest) file.")
     codec: str = Field(default="av1", description="Video codec used when the memory is created here.")
+    frame_size: int | None = Field(default=None, description="Frame size in pixels of the memory's video.")
     mmr_prefetch_factor: float = Field(default=4.0, gt=0, description="MMR candidates per requested result.")
 
     _memory: Memory = PrivateAttr()
@@ -101,6 +104,7 @@ class MemvidVectorStore(BasePydanticVectorStore):
         memory: Memory | None = None,
         embed_model: Any = None,
         codec: str = "av1",
+        frame_size: int | None = None,
         create_if_missing: bool = True,
         client: Any = None,
         **kwargs: Any,
@@ -114,11 +118,13 @@ class MemvidVectorStore(BasePydanticVectorStore):
                 if model is None:
                     _stand_in_for_recorded_model(memory)
             elif create_if_missing:
-                memory = Memory.create(video_file, index_file, embedding_model=model, codec=codec, client=client)
+                memory = Memory.create(video_file, index_file, embedding_model=model, codec=codec, frame_size=frame_size,
+                                       client=client)
             else:
                 raise MemoryNotFoundError(f"No memory at {video_file}; pass create_if_missing=True to create one.")
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared on this class
-            video_file=str(memory.video_path), index_file=str(memory.index_path), codec=memory.settings.codec, **kwargs
+            video_file=str(memory.video_path), index_file=str(memory.index_path), codec=memory.settings.codec,
+            frame_size=memory.settings.frame_size, **kwargs
         )
         self._memory = memory
 

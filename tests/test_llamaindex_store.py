@@ -452,6 +452,16 @@ def test_wraps_a_memory_built_by_the_seed_encoder(tmp_path):
     assert hits[0].node.metadata == {"file": "gatsby.md", "year": 1925}
 
 
+def test_a_new_memory_takes_the_frame_size_and_a_reopened_one_reports_its_own(tmp_path):
+    store = MemvidVectorStore(tmp_path / "small.mp4", embed_model=EMBED, frame_size=136)
+    store.add(book_nodes()[:3])
+    assert store.frame_size == 136 and store.client.settings.frame_size == 136
+    assert store.client.verify().ok
+    store.close()
+    reopened = MemvidVectorStore(tmp_path / "small.mp4", embed_model=EMBED, frame_size=200)  # an existing memory keeps its own
+    assert reopened.frame_size == 136 and len(reopened.get_nodes()) == 3
+
+
 def test_wraps_an_open_memory_and_rejects_missing_paths(tmp_path):
     mem = Memory.create(tmp_path / "m.mp4", embedding_model=lambda texts: hash_vectors(list(texts)))
     store = MemvidVectorStore.from_memory(mem)
