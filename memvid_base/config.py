@@ -83,9 +83,15 @@ class VideoSettings:
             raise InvalidInputError(f"fps must be between 1 and 240, got {fps!r}.")
         module_px = preset.module_px if qr_backend == "zxing" else max(2, preset.module_px)  # zbar misreads 1-px modules
         default_size = (177 + 2 * QUIET_MODULES) * module_px
-        size = default_size + (-default_size) % 8 if frame_size is None else int(frame_size)
+        default_size += (-default_size) % 8
+        size = default_size if frame_size is None else int(frame_size)
         if size % 2:
             raise InvalidInputError(f"frame_size must be even (video chroma subsampling), got {size}.")
+        if size > 4 * default_size:  # 8192 px took 3.7 GB and 7 s to write a 5 KB memory
+            raise InvalidInputError(
+                f"frame_size={size} is more than {preset.name} can use: its largest QR code fills {default_size} px "
+                f"frames, and larger ones only add blank border. Use at most {4 * default_size} (default {default_size})."
+            )
         crf_v = preset.default_crf if crf is None else int(crf)
         if not 0 <= crf_v <= 63:
             raise InvalidInputError(f"crf must be between 0 and 63, got {crf_v}.")

@@ -292,9 +292,17 @@ def test_frame_size_sets_a_new_memorys_frames_and_an_append_must_match(tmp_path:
     assert_one_line_error(err, str(kb), "136 px", "--frame-size")
     assert len(Memory(kb)) == chunks  # refused before anything was written
 
-    code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(tmp_path / "odd.mp4"), "--frame-size", "135")
-    assert code == 1
-    assert_one_line_error(err, "frame_size must be even")
+    code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(kb), "--append", "--frame-size", "0")
+    assert code == 1  # 0 is a size too, not "unset"
+    assert_one_line_error(err, "136 px", "--frame-size 0")
+    assert len(Memory(kb)) == chunks
+
+    for size, needle in [("135", "frame_size must be even"), ("100000", "Use at most 736"), ("20", "too small")]:
+        other = tmp_path / "other" / "x.mp4"
+        code, _, err = run_main(capsys, "encode", str(CORPUS / "qr_codes.md"), "-o", str(other), "--frame-size", size)
+        assert code == 1
+        assert_one_line_error(err, needle)
+        assert not other.parent.exists() or not any(other.parent.iterdir())  # refused before anything was written
 
 
 def test_llm_provider_without_key_or_package(kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

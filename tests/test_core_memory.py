@@ -236,6 +236,10 @@ def test_unknown_codec_and_bad_settings() -> None:
         enc.build_video("never.mp4", frame_size=32)
     with pytest.raises(InvalidInputError, match="even"):
         enc.build_video("never.mp4", frame_size=255)
+    with pytest.raises(InvalidInputError, match="at most 736"):  # 8192 px took 3.7 GB to write five bytes of text
+        enc.build_video("never.mp4", frame_size=8192)
+    with pytest.raises(InvalidInputError, match="at most 2176"):
+        Memory.create("never.mp4", embedding_model=hash_embed, codec="h265", frame_size=20000)
     assert not Path("never.mp4").exists()
     assert not Path(".never.mp4.memvid-cache").exists()  # bad settings fail before anything touches the disk
 

@@ -85,7 +85,7 @@ def cmd_encode(args: argparse.Namespace, out: TextIO) -> int:
             raise UserError(
                 f"{video} is encoded with {memory.settings.codec}; appended segments use the same codec. Drop --codec {args.codec}."
             )
-        if args.frame_size and args.frame_size != memory.settings.frame_size:
+        if args.frame_size is not None and args.frame_size != memory.settings.frame_size:
             memory.close()
             raise UserError(
                 f"{video} has {memory.settings.frame_size} px frames; appended segments use the same size. "

@@ -21,9 +21,10 @@ from ..types import Hit, Row
 from .row_table import RowTable
 
 _FLAT_BLOCK = 1024
-# Unit rows and query: each float32 dot product is within d * 2**-24 of the true one, so two ways of summing it
-# differ by under twice that; the slack is twice as much again.
-_SLACK_PER_DIM = 4 * 2.0**-24
+# Unit rows and query: a float32 dot product is within about d * 2**-24 of the true one, so BLAS's and einsum's
+# differ by twice that, and a row whose einsum score can reach the n-th best lies within 4 * d * 2**-24 of the BLAS
+# floor. Twice that again, for margin.
+_SLACK_PER_DIM = 8 * 2.0**-24
 
 
 class RowSnapshot:
@@ -120,16 +121,17 @@ class FlatIndex(RowSnapshot):
             return []
         if n < len(sims):
             # Every row that may tie with the n-th best competes, so the tie rule decides (argpartition picks any).
-            floor = sims[np.argpartition(-sims, n - 1)[n - 1]]
-            cand = np.flatnonzero(sims >= floor - _SLACK_PER_DIM * len(q))
+            floor = np.float64(sims[np.argpartition(-sims, n - 1)[n - 1]]) - _SLACK_PER_DIM * len(q)  # in float64
+            cand = np.flatnonzero(sims >= floor)  # masked rows (-inf) never qualify
         else:
-            cand = np.arange(len(sims))
+            cand = np.arange(len(sims))  # n rows, all visible
         # The candidates scored again with einsum, whose sum for a row does not depend on where the row sits: BLAS
         # gave identical rows scores one float32 step apart by their place in a block (its tiles, then a remainder
         # loop), and a later copy of a chunk could rank before the first.
         exact = np.einsum("ij,j->i", self.unit[cand], q)
-        if mask is not None:
-            exact = np.where(mask[cand], exact, -np.inf)
+        if len(cand) > n:  # near-duplicates can put thousands in the slack: only those at the n-th best or above rank
+            keep = exact >= np.partition(exact, len(exact) - n)[len(exact) - n]
+            cand, exact = cand[keep], exact[keep]
         order = rank(self.rows, cand, exact, n)
         return [Hit(self.rows[k], float(1.0 - s), self.matrix[k].copy() if include_embeddings else None)
                 for k, s in zip(cand[order].tolist(), exact[order].tolist())]
