@@ -316,3 +316,15 @@ def test_chroma_http_server_backs_a_memory(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_editing_a_results_metadata_never_changes_what_the_next_search_returns(tmp_path: Path) -> None:
+    meta = {"file": "a.md", "tags": ["x", {"deep": [1, 2]}], "page": 3, "ok": True, "none": None}
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(["nested metadata survives edits", "another chunk"], metadatas=[meta, {}], ids=["a", "b"])
+    first = mem.search("nested metadata", top_k=1)[0]
+    assert first.metadata == meta
+    first.metadata["tags"][1]["deep"].append(3)  # the caller's copy, however deep
+    first.metadata["file"] = "edited"
+    for chunk in (mem.search("nested metadata", top_k=1)[0], mem.get_by_ids(["a"])[0]):
+        assert chunk.metadata == meta
