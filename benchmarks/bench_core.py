@@ -95,12 +95,12 @@ def build_memvid_with_model(path: Path, texts: list[str], embedder: Any) -> floa
     return t.s
 
 
-def build_memvid_vectors(path: Path, texts: list[str], vectors: np.ndarray) -> tuple[float, Any]:
+def build_memvid_vectors(path: Path, texts: list[str], vectors: np.ndarray, frame_size: int | None = None) -> tuple[float, Any]:
     """Whole build with precomputed vectors: chunk packing, QR, video, verification, Chroma, manifest."""
     from memvid_base import Memory
 
     with Timer() as t:
-        mem = Memory.create(path / "kb.mp4")
+        mem = Memory.create(path / "kb.mp4", frame_size=frame_size)
         mem.add(texts, embeddings=vectors)
     return t.s, mem
 

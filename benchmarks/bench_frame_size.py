@@ -36,17 +36,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import WORK, distinct_chunks, hashed_vectors, log, machine_info, pydoc_chunks, queries_from, write_json  # noqa: E402
+from bench_core import build_memvid_vectors  # noqa: E402
 from bench_dictionary import first_query_ms  # noqa: E402
 
 
 def build(path: Path, texts: list[str], frame_size: int) -> dict[str, Any]:
-    from memvid_base import Memory
-
     shutil.rmtree(path.parent, ignore_errors=True)
-    t = time.perf_counter()
-    mem = Memory.create(path, frame_size=frame_size or None)
-    mem.add(texts, ids=[f"c{i}" for i in range(len(texts))], embeddings=hashed_vectors(texts))
-    build_s = time.perf_counter() - t
+    build_s, mem = build_memvid_vectors(path.parent, texts, hashed_vectors(texts), frame_size or None)
     mem.search("python", top_k=1, mode="keyword")  # the keyword index is built here, not in the timed process
     info = mem.info()
     mem.close()

@@ -67,16 +67,12 @@ def build(work: Path, n: int, n_q: int, rebuild: bool, frame_size: int | None = 
         done.write_text("ok\n")
     sized = work / f"memvid_{frame_size}px"
     if frame_size and (rebuild or not (sized / "built.ok").exists()):
-        from memvid_base import Memory
-
         shutil.rmtree(sized, ignore_errors=True)
         texts = distinct_chunks(n)
         log(f"building the same memory at frame_size {frame_size}")
-        with Timer() as t:
-            mem = Memory.create(sized / "kb.mp4", frame_size=frame_size)
-            mem.add(texts, embeddings=hashed_vectors(texts))
+        t_s, mem = build_memvid_vectors(sized, texts, hashed_vectors(texts), frame_size)
         mem.close()
-        log(f"  {t.s:.1f} s")
+        log(f"  {t_s:.1f} s")
         (sized / "built.ok").write_text("ok\n")
     if not qfile.exists():
         texts = distinct_chunks(n)
