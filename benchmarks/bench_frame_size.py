@@ -1,11 +1,11 @@
 """What the frame size trades: bytes on disk against the time a cold query spends decoding frames.
 
-    .venv/bin/python benchmarks/bench_frame_size.py                          # 20,000 chunks and pydoc, six sizes
+    .venv/bin/python benchmarks/bench_frame_size.py                          # 20,000 chunks and pydoc, seven sizes
     .venv/bin/python benchmarks/bench_frame_size.py --chunks 100000 --sizes 0 136 --rounds 2
 
 Each group of records fills one QR symbol, and a cold hit decodes its group's whole frame, so a smaller frame
 (a smaller QR version, fewer bytes per group) decodes fewer pixels per hit but compresses the text less well
-and adds frames.  For each ``frame_size`` (0: the default, 184 px for AV1) this builds a memory
+and adds frames.  For each ``frame_size`` (0: the default, 176 px for AV1) this builds a memory
 (``Memory.create(frame_size=...)`` + ``add``, ``hashed_vectors``, otherwise default settings) and reports:
 
 * the MP4's bytes, the QR frames alone and the whole MP4 against the raw text, and on the pydoc topics the
@@ -91,7 +91,7 @@ def cold_rounds(paths: dict[int, Path], queries: np.ndarray, rounds: int) -> dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[0, 168, 152, 136, 120, 104],
+    ap.add_argument("--sizes", type=int, nargs="+", default=[184, 0, 168, 152, 136, 120, 104],
                     help="frame sizes in pixels; 0 is the default")
     ap.add_argument("--chunks", type=int, default=20_000)
     ap.add_argument("--queries", type=int, default=150)

@@ -52,6 +52,18 @@ def build(work: Path, n: int, n_q: int, rebuild: bool, frame_size: int | None = 
     memory of the same chunks and vectors at that frame size (``memvid_<px>px``); returns the query file."""
     done = work / "built.ok"
     qfile = work / f"queries_{n_q}.npy"
+    from memvid_base.config import VideoSettings
+
+    # A memory built before the default frame size changed is built again (the Chroma store is kept).
+    stamp = f"ok, default frame_size {VideoSettings.create().frame_size}\n"
+    if not rebuild and done.exists() and done.read_text() != stamp:
+        log(f"the memory under {work} was built at another default frame size: building it again")
+        shutil.rmtree(work / "memvid", ignore_errors=True)
+        texts = distinct_chunks(n)
+        t_x, mem = build_memvid_vectors(work / "memvid", texts, hashed_vectors(texts))
+        mem.close()
+        log(f"  {t_x:.1f} s")
+        done.write_text(stamp)
     if rebuild or not done.exists():
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -64,7 +76,7 @@ def build(work: Path, n: int, n_q: int, rebuild: bool, frame_size: int | None = 
         with Timer() as t:
             build_chroma(work / "chroma", texts, vectors)
         log(f"  {t.s:.1f} s")
-        done.write_text("ok\n")
+        done.write_text(stamp)
     sized = work / f"memvid_{frame_size}px"
     if frame_size and (rebuild or not (sized / "built.ok").exists()):
         shutil.rmtree(sized, ignore_errors=True)

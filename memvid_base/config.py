@@ -25,12 +25,17 @@ class CodecPreset:
     default_crf: int
     module_px: int  # pixels per QR module; lossy codecs blur 1-px modules away
     options: dict[str, str] = field(default_factory=dict)
+    default_qr_version: int = 40  # the QR version new memories' frames are sized for (frame_size picks another)
 
 
 CODECS: dict[str, CodecPreset] = {
     # Screen-content AV1 keeps 1-px QR modules intact; the lossy codecs need 3-px modules (2 px failed at
     # x265 crf 28). All-intra gives exact, cheap seeks.
-    "av1": CodecPreset("av1", "libsvtav1", 30, 1, {"svtav1-params": "scm=1", "preset": "8"}),
+    # Version 38 (176 px frames), not 40 (184): a cold query decodes a whole frame to read one chunk of it, and
+    # libdav1d's time follows the frame's pixels. On all of the pydoc topics 176 px stored the text in the same
+    # bytes as 184 (0.4935x); 168 px decoded faster still but reached 0.50x, the most the tests allow
+    # (benchmarks/bench_frame_size.py).
+    "av1": CodecPreset("av1", "libsvtav1", 30, 1, {"svtav1-params": "scm=1", "preset": "8"}, default_qr_version=38),
     # Deblocking, SAO, psy-rd and adaptive quantisation smear QR module edges; off, crf 28 decodes reliably.
     "h265": CodecPreset(
         "h265", "libx265", 28, 3, {"x265-params": "log-level=error:sao=0:deblock=-6,-6:psy-rd=0:psy-rdoq=0:aq-mode=0"}
@@ -82,15 +87,18 @@ class VideoSettings:
         if not (isinstance(fps, (int, float)) and 1 <= fps <= 240):
             raise InvalidInputError(f"fps must be between 1 and 240, got {fps!r}.")
         module_px = preset.module_px if qr_backend == "zxing" else max(2, preset.module_px)  # zbar misreads 1-px modules
-        default_size = (177 + 2 * QUIET_MODULES) * module_px
-        default_size += (-default_size) % 8
+        def fitting(version: int) -> int:  # the smallest frame, a multiple of 8 pixels, that holds that version
+            side = (17 + 4 * version + 2 * QUIET_MODULES) * module_px
+            return side + (-side) % 8
+
+        default_size, largest = fitting(preset.default_qr_version), fitting(40)
         size = default_size if frame_size is None else int(frame_size)
         if size % 2:
             raise InvalidInputError(f"frame_size must be even (video chroma subsampling), got {size}.")
-        if size > 4 * default_size:  # 8192 px took 3.7 GB and 7 s to write a 5 KB memory
+        if size > 4 * largest:  # 8192 px took 3.7 GB and 7 s to write a 5 KB memory
             raise InvalidInputError(
-                f"frame_size={size} is more than {preset.name} can use: its largest QR code fills {default_size} px "
-                f"frames, and larger ones only add blank border. Use at most {4 * default_size} (default {default_size})."
+                f"frame_size={size} is more than {preset.name} can use: its largest QR code fills {largest} px "
+                f"frames, and larger ones only add blank border. Use at most {4 * largest} (default {default_size})."
             )
         crf_v = preset.default_crf if crf is None else int(crf)
         if not 0 <= crf_v <= 63:

@@ -21,6 +21,7 @@ from memvid_base import (
     MemvidEncoder,
     MemvidRetriever,
     UnsupportedCodecError,
+    VideoSettings,
 )
 
 
@@ -242,6 +243,15 @@ def test_unknown_codec_and_bad_settings() -> None:
         Memory.create("never.mp4", embedding_model=hash_embed, codec="h265", frame_size=20000)
     assert not Path("never.mp4").exists()
     assert not Path(".never.mp4.memvid-cache").exists()  # bad settings fail before anything touches the disk
+
+
+def test_new_av1_memories_default_to_176_px_frames_and_accept_the_largest_qr_code() -> None:
+    # 176 px (version 38) reads a cold hit's frame sooner than 184 (version 40) in the same bytes
+    # (benchmarks/bench_frame_size.py); 184 px and its largest symbol stay one argument away.
+    default, largest = VideoSettings.create("av1"), VideoSettings.create("av1", frame_size=184)
+    assert (default.frame_size, default.qr_version) == (176, 38)
+    assert (largest.frame_size, largest.qr_version) == (184, 40)
+    assert VideoSettings.create("h264").qr_version == 40  # the lossy codecs keep their largest code
 
 
 def test_wrong_embedding_dimension_is_a_clear_error(built: Path) -> None:

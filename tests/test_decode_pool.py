@@ -203,7 +203,7 @@ def _cache_over(payloads: list[bytes], monkeypatch: pytest.MonkeyPatch) -> tuple
     """A segment cache whose frames decode to ``payloads`` (the QR step is tested elsewhere), and its reader."""
     import memvid_base.files.segments as segments
 
-    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
+    monkeypatch.setattr(segments, "read_frame", lambda data, backend, accept=None: data)
     cache = SegmentCache(Path("."), SETTINGS)
     reader = _CountingReader(payloads)
     monkeypatch.setattr(cache, "reader", lambda s: reader)

@@ -1,4 +1,5 @@
-"""The fast QR reader gives exactly zxing-cpp's bytes for memvid's symbols, or None; never other bytes."""
+"""The fast QR reader gives exactly zxing-cpp's bytes for memvid's symbols, or None; never other bytes unless its
+caller checks them (a frame's CRC32), and then zxing-cpp reads what fails the check."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import zxingcpp
 
 from memvid_base.config import VideoSettings, qr_capacity
+from memvid_base.format.payload import HEADER_SIZE, frame_bytes, frame_intact
 from memvid_base.format.qr import read_frame, render_frame
 from memvid_base.format.qr_pure import _BLOCKS_L, _MASKS, _layout, _syndrome_table, _syndromes, read_pure
 
@@ -38,14 +40,14 @@ def test_each_mask_is_the_standards_condition() -> None:
         assert np.array_equal(_MASKS[pattern](r, c), expected), f"mask {pattern}"
 
 
-@pytest.mark.parametrize("codec", ["av1", "h264"])  # 1 and 3 pixels per module
-def test_every_version_reads_back_the_same_bytes_as_zxing(codec: str) -> None:
-    settings = VideoSettings.create(codec)
+@pytest.mark.parametrize(("codec", "frame_size"), [("av1", None), ("av1", 184), ("h264", None)])  # 1 and 3 px per module
+def test_every_version_reads_back_the_same_bytes_as_zxing(codec: str, frame_size: int | None) -> None:
+    settings = VideoSettings.create(codec, frame_size=frame_size)  # AV1's default is version 36; 184 px holds 40
     rng = random.Random(2)
     for n in _lengths(settings):
         payload = bytes(rng.randrange(256) for _ in range(n))
         gray = render_frame(payload, settings)
-        assert read_pure(gray) == payload == _zxing(gray), f"{codec}, {n} bytes"
+        assert read_pure(gray) == payload == _zxing(gray), f"{codec} at {settings.frame_size} px, {n} bytes"
 
 
 def test_a_misread_data_module_gives_none_and_zxing_corrects_it() -> None:
@@ -63,6 +65,31 @@ def test_a_misread_data_module_gives_none_and_zxing_corrects_it() -> None:
             damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
         assert read_pure(damaged) is None
         assert read_frame(damaged, "zxing") == payload  # the fallback corrects a few modules
+
+
+def test_an_unchecked_fast_read_that_fails_the_frames_crc_is_read_again_by_zxing() -> None:
+    # Random access skips the Reed-Solomon check and relies on the frame's CRC32 instead (segments.py).
+    settings = VideoSettings.create("av1")
+    uid, frame = bytes(range(8)), 7
+    rng = random.Random(5)
+    data = frame_bytes(uid, frame, 0, 1, bytes(rng.randrange(256) for _ in range(settings.frame_capacity - HEADER_SIZE)))
+    gray = render_frame(data, settings)
+    layout = _layout(settings.qr_version)
+    off = (settings.frame_size - layout.n) // 2
+    picks = np.random.default_rng(3)
+    wrong = 0
+    for _ in range(25):
+        damaged = gray.copy()
+        for k in picks.choice(len(layout.flat), size=int(picks.integers(1, 6)), replace=False):
+            r, c = divmod(int(layout.flat[k]), layout.n)
+            damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
+        fast = read_pure(damaged, checked=False)
+        # Damage in the error-correction codewords leaves the data intact; anything else fails the CRC.
+        assert fast in (None, data) or not frame_intact(fast, uid, frame)
+        wrong += fast not in (None, data)
+        assert read_frame(damaged, "zxing", lambda d: frame_intact(d, uid, frame)) == data
+    assert wrong > 10  # the fast path did hand back other bytes, and zxing-cpp corrected them
+    assert read_frame(gray, "zxing", lambda d: frame_intact(d, uid, frame)) == read_pure(gray, checked=False) == data
 
 
 def test_damage_anywhere_gives_the_payload_or_none() -> None:

@@ -73,7 +73,7 @@ class _FakeReader:
 def _cache(payloads: list[bytes], monkeypatch: pytest.MonkeyPatch) -> SegmentCache:
     import memvid_base.files.segments as segments
 
-    monkeypatch.setattr(segments, "read_frame", lambda data, backend: data)
+    monkeypatch.setattr(segments, "read_frame", lambda data, backend, accept=None: data)
     cache = SegmentCache(Path("."), SETTINGS)
     monkeypatch.setattr(cache, "reader", lambda seg: _FakeReader(payloads))
     return cache

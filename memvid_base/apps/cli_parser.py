@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="INDEX", help="write the index here instead of in the cache folder (other caches stay there)")
     p.add_argument("--codec", choices=CODEC_CHOICES, default=None, help="video codec for a new memory (default av1)")
     p.add_argument("--frame-size", type=int, default=None, metavar="PX",
-                   help="frame width and height for a new memory (default: the largest QR code, 184 px for av1); "
+                   help="frame width and height for a new memory (default 176 px for av1; 184 holds its largest QR code); "
                         "smaller frames make a first read of each result faster and the file a little larger")
     p.add_argument("--chunk-size", type=int, default=512, metavar="CHARS", help="maximum characters per chunk (default 512)")
     p.add_argument("--overlap", type=int, default=None, metavar="CHARS", help="characters shared by consecutive chunks (default 50)")

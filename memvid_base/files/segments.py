@@ -36,6 +36,7 @@ from ..format.payload import (
     dictionary_group,
     encode_record,
     frame_bytes,
+    frame_intact,
     parse_frame,
     split_frames,
     train_dictionary,
@@ -319,7 +320,8 @@ class SegmentCache:
         def body(job: tuple[int, int, int]) -> bytes:
             first, j, span = job
             frame = first + j
-            data = read_frame(reader.read(frame), self.settings.qr_backend)
+            # The frame's CRC32 checks the fast QR read; a symbol that fails it is read again by zxing-cpp.
+            data = read_frame(reader.read(frame), self.settings.qr_backend, lambda d: frame_intact(d, uid, frame))
             if data is None:
                 raise FrameDecodeError(
                     f"Frame {frame} of {reader.path} holds no readable QR code: the video is damaged. Run `memvid verify`."

@@ -253,6 +253,15 @@ def parse_frame(data: bytes, segment_uid: bytes, frame: int) -> tuple[int, int, 
     return part, parts, body
 
 
+def frame_intact(data: bytes, segment_uid: bytes, frame: int) -> bool:
+    """Whether :func:`parse_frame` accepts ``data`` as that frame (its header, and its body's CRC32)."""
+    try:
+        parse_frame(data, segment_uid, frame)
+    except FrameDecodeError:
+        return False
+    return True
+
+
 def _dictionary(dictionary: bytes) -> zstd.ZstdDict:
     """A segment's dictionary loaded for zstd, kept between groups: digesting 64 KiB costs ~0.7 ms a time."""
     with _DICTS_LOCK:

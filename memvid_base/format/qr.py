@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,8 +63,16 @@ def render_frame(data: bytes, settings: VideoSettings) -> np.ndarray:
     return frame
 
 
-def read_frame(gray: np.ndarray, backend: str) -> bytes | None:
-    """Decode the single QR code in a grayscale frame; None if nothing decodes."""
+def read_frame(gray: np.ndarray, backend: str, accept: Callable[[bytes], bool] | None = None) -> bytes | None:
+    """Decode the single QR code in a grayscale frame; None if nothing decodes.
+
+    Args:
+        gray: the frame.
+        backend: the memory's QR backend.
+        accept: a check of the bytes (a memvid frame's header and CRC32). With it, the fast reader skips its own
+            Reed-Solomon check and zxing-cpp reads any symbol whose fast read fails it; without it, the fast
+            reader gives exact bytes or none.
+    """
     if backend == "qrcode":
         from pyzbar import pyzbar
 
@@ -74,8 +83,8 @@ def read_frame(gray: np.ndarray, backend: str) -> bytes | None:
             return base64.b64decode(found[0].data, validate=True)
         except binascii.Error:
             return None
-    data = read_pure(gray)  # memvid's own symbols, read exactly in a tenth of zxing's time; None means "ask zxing"
-    if data is not None:
+    data = read_pure(gray, checked=accept is None)  # memvid's own symbols, in a tenth of zxing's time; None: "ask zxing"
+    if data is not None and (accept is None or accept(data)):
         return data
     import zxingcpp
 
