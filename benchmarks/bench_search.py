@@ -5,7 +5,8 @@
 
 The memory and the plain Chroma store are built once (same distinct real-text chunks and hashed
 384-d vectors as ``bench_core.py``'s large tier) under ``.bench/work/search_<N>`` and reused by later
-runs with the same ``--chunks`` (``--rebuild`` forces a fresh build).  Both stores get the same
+runs with the same ``--chunks`` (``--rebuild`` forces a fresh build; a memory built at another default frame
+size is built again).  Both stores get the same
 ``ef_search`` before measuring: memvid's own (400) unless ``--ef-search`` says otherwise.  Each side is measured in its
 own fresh process (``_search_worker.py``); each round runs the workers (and ``--baseline``'s) once, in reverse
 order every other round, so that load changes on a shared machine hit them alike, and the ratios come from the
