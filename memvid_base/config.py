@@ -33,7 +33,7 @@ CODECS: dict[str, CodecPreset] = {
     # x265 crf 28). All-intra gives exact, cheap seeks.
     # Version 38 (176 px frames), not 40 (184): a cold query decodes a whole frame to read one chunk of it, and
     # libdav1d's time follows the frame's pixels. On all of the pydoc topics 176 px stored the text in the same
-    # bytes as 184 (0.4935x); 168 px decoded faster still but reached 0.50x, the most the tests allow
+    # bytes as 184 (0.492x against 0.491x); 168 px decoded faster still but reached 0.50x, the most the tests allow
     # (benchmarks/bench_frame_size.py).
     "av1": CodecPreset("av1", "libsvtav1", 30, 1, {"svtav1-params": "scm=1", "preset": "8"}, default_qr_version=38),
     # Deblocking, SAO, psy-rd and adaptive quantisation smear QR module edges; off, crf 28 decodes reliably.

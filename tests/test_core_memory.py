@@ -254,6 +254,19 @@ def test_new_av1_memories_default_to_176_px_frames_and_accept_the_largest_qr_cod
     assert VideoSettings.create("h264").qr_version == 40  # the lossy codecs keep their largest code
 
 
+def test_a_search_reads_intact_frames_without_zxing(built: Path, corpus: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fast QR read, checked by each frame's header and CRC32, serves every intact frame; zxing-cpp is for damage.
+    import zxingcpp
+
+    calls: list[int] = []
+    real = zxingcpp.read_barcodes
+    monkeypatch.setattr(zxingcpp, "read_barcodes", lambda *a, **k: calls.append(1) or real(*a, **k))
+    mem = Memory(built / "kb.mp4", built / "kb_index.json", embedding_model=hash_embed)
+    hits = mem.search(corpus[7], top_k=5)
+    assert corpus[7] in [h.text for h in hits] and all(h.text in corpus for h in hits)
+    assert calls == []
+
+
 def test_wrong_embedding_dimension_is_a_clear_error(built: Path) -> None:
     mem = Memory(built / "kb.mp4", embedding_model=lambda texts: np.ones((len(texts), 7)))
     with pytest.raises(DimensionMismatchError, match="64-d"):

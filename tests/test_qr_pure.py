@@ -10,7 +10,8 @@ import pytest
 import zxingcpp
 
 from memvid_base.config import VideoSettings, qr_capacity
-from memvid_base.format.payload import HEADER_SIZE, frame_bytes, frame_intact
+from memvid_base.errors import FrameDecodeError
+from memvid_base.format.payload import HEADER_SIZE, frame_bytes, frame_intact, parse_frame
 from memvid_base.format.qr import read_frame, render_frame
 from memvid_base.format.qr_pure import _BLOCKS_L, _MASKS, _layout, _syndrome_table, _syndromes, read_pure
 
@@ -42,7 +43,7 @@ def test_each_mask_is_the_standards_condition() -> None:
 
 @pytest.mark.parametrize(("codec", "frame_size"), [("av1", None), ("av1", 184), ("h264", None)])  # 1 and 3 px per module
 def test_every_version_reads_back_the_same_bytes_as_zxing(codec: str, frame_size: int | None) -> None:
-    settings = VideoSettings.create(codec, frame_size=frame_size)  # AV1's default is version 36; 184 px holds 40
+    settings = VideoSettings.create(codec, frame_size=frame_size)  # AV1's default is version 38; 184 px holds 40
     rng = random.Random(2)
     for n in _lengths(settings):
         payload = bytes(rng.randrange(256) for _ in range(n))
@@ -85,11 +86,39 @@ def test_an_unchecked_fast_read_that_fails_the_frames_crc_is_read_again_by_zxing
             damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
         fast = read_pure(damaged, checked=False)
         # Damage in the error-correction codewords leaves the data intact; anything else fails the CRC.
-        assert fast in (None, data) or not frame_intact(fast, uid, frame)
+        assert fast in (None, data) or not frame_intact(fast, uid, frame, 0, 1)
         wrong += fast not in (None, data)
-        assert read_frame(damaged, "zxing", lambda d: frame_intact(d, uid, frame)) == data
+        assert read_frame(damaged, "zxing", lambda d: frame_intact(d, uid, frame, 0, 1)) == data
     assert wrong > 10  # the fast path did hand back other bytes, and zxing-cpp corrected them
-    assert read_frame(gray, "zxing", lambda d: frame_intact(d, uid, frame)) == read_pure(gray, checked=False) == data
+    assert read_frame(gray, "zxing", lambda d: frame_intact(d, uid, frame, 0, 1)) == read_pure(gray, checked=False) == data
+
+
+def test_a_misread_part_count_in_the_header_is_read_again_by_zxing() -> None:
+    # The CRC32 covers the body only: a frame whose header names another part or count than the index expects is
+    # handed to zxing-cpp too, which corrects the module, instead of failing the group's read.
+    settings = VideoSettings.create("av1")
+    uid, frame = bytes(range(8)), 7
+    rng = random.Random(8)
+    data = frame_bytes(uid, frame, 0, 2, bytes(rng.randrange(256) for _ in range(settings.frame_capacity - HEADER_SIZE)))
+    gray = render_frame(data, settings)
+    layout = _layout(settings.qr_version)
+    off = (settings.frame_size - layout.n) // 2
+    misread = 0
+    for bit in range(8 * 32):  # the stream's first 32 codewords: mode, length and the 23-byte frame header
+        r, c = divmod(int(layout.flat[8 * int(layout.data_index[bit // 8]) + bit % 8]), layout.n)
+        damaged = gray.copy()
+        damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
+        fast = read_pure(damaged, checked=False)
+        if fast is None or fast == data:
+            continue  # the fast path gave up, or the module was not a data bit after all
+        try:
+            parse_frame(fast, uid, frame)
+        except FrameDecodeError:
+            continue  # the CRC32 or another header check caught it
+        misread += 1  # a header that passes every check but the part and count the index expects
+        assert not frame_intact(fast, uid, frame, 0, 2)
+        assert read_frame(damaged, "zxing", lambda d: frame_intact(d, uid, frame, 0, 2)) == data
+    assert misread >= 8, misread
 
 
 def test_damage_anywhere_gives_the_payload_or_none() -> None:

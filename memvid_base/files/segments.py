@@ -320,8 +320,9 @@ class SegmentCache:
         def body(job: tuple[int, int, int]) -> bytes:
             first, j, span = job
             frame = first + j
-            # The frame's CRC32 checks the fast QR read; a symbol that fails it is read again by zxing-cpp.
-            data = read_frame(reader.read(frame), self.settings.qr_backend, lambda d: frame_intact(d, uid, frame))
+            # The frame's header and CRC32 check the fast QR read; a symbol that fails them is read again by zxing-cpp.
+            data = read_frame(reader.read(frame), self.settings.qr_backend,
+                              lambda d: frame_intact(d, uid, frame, j, span))
             if data is None:
                 raise FrameDecodeError(
                     f"Frame {frame} of {reader.path} holds no readable QR code: the video is damaged. Run `memvid verify`."

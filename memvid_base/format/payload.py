@@ -253,13 +253,16 @@ def parse_frame(data: bytes, segment_uid: bytes, frame: int) -> tuple[int, int, 
     return part, parts, body
 
 
-def frame_intact(data: bytes, segment_uid: bytes, frame: int) -> bool:
-    """Whether :func:`parse_frame` accepts ``data`` as that frame (its header, and its body's CRC32)."""
+def frame_intact(data: bytes, segment_uid: bytes, frame: int, part: int, parts: int) -> bool:
+    """Whether ``data`` is that frame, part ``part`` of a ``parts``-frame group, by :func:`parse_frame`'s checks.
+
+    The CRC32 covers the body only, so the header's part and count are compared with what the index expects:
+    a misread module there must send the frame to zxing-cpp (which corrects it), not fail the read.
+    """
     try:
-        parse_frame(data, segment_uid, frame)
+        return parse_frame(data, segment_uid, frame)[:2] == (part, parts)
     except FrameDecodeError:
         return False
-    return True
 
 
 def _dictionary(dictionary: bytes) -> zstd.ZstdDict:
