@@ -4,6 +4,7 @@ caller checks them (a frame's CRC32), and then zxing-cpp reads what fails the ch
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,56 +69,61 @@ def test_a_misread_data_module_gives_none_and_zxing_corrects_it() -> None:
         assert read_frame(damaged, "zxing") == payload  # the fallback corrects a few modules
 
 
+_UID, _FRAME = bytes(range(8)), 7
+
+
+def _memvid_frame(seed: int, parts: int) -> tuple[bytes, np.ndarray, Any, int]:
+    """A full AV1 frame of random body, part 0 of ``parts``: its bytes, its pixels, its QR layout and offset."""
+    settings = VideoSettings.create("av1")
+    rng = random.Random(seed)
+    data = frame_bytes(_UID, _FRAME, 0, parts, bytes(rng.randrange(256) for _ in range(settings.frame_capacity - HEADER_SIZE)))
+    layout = _layout(settings.qr_version)
+    return data, render_frame(data, settings), layout, (settings.frame_size - layout.n) // 2
+
+
+def _flipped(gray: np.ndarray, layout: Any, off: int, modules: Any) -> np.ndarray:
+    """``gray`` with the data modules at positions ``modules`` of the layout's bit order turned over."""
+    damaged = gray.copy()
+    for k in modules:
+        r, c = divmod(int(layout.flat[k]), layout.n)
+        damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
+    return damaged
+
+
 def test_an_unchecked_fast_read_that_fails_the_frames_crc_is_read_again_by_zxing() -> None:
     # Random access skips the Reed-Solomon check and relies on the frame's CRC32 instead (segments.py).
-    settings = VideoSettings.create("av1")
-    uid, frame = bytes(range(8)), 7
-    rng = random.Random(5)
-    data = frame_bytes(uid, frame, 0, 1, bytes(rng.randrange(256) for _ in range(settings.frame_capacity - HEADER_SIZE)))
-    gray = render_frame(data, settings)
-    layout = _layout(settings.qr_version)
-    off = (settings.frame_size - layout.n) // 2
+    data, gray, layout, off = _memvid_frame(5, parts=1)
+    intact = lambda d: frame_intact(d, _UID, _FRAME, 0, 1)  # noqa: E731
     picks = np.random.default_rng(3)
     wrong = 0
     for _ in range(25):
-        damaged = gray.copy()
-        for k in picks.choice(len(layout.flat), size=int(picks.integers(1, 6)), replace=False):
-            r, c = divmod(int(layout.flat[k]), layout.n)
-            damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
+        damaged = _flipped(gray, layout, off, picks.choice(len(layout.flat), size=int(picks.integers(1, 6)), replace=False))
         fast = read_pure(damaged, checked=False)
         # Damage in the error-correction codewords leaves the data intact; anything else fails the CRC.
-        assert fast in (None, data) or not frame_intact(fast, uid, frame, 0, 1)
+        assert fast in (None, data) or not intact(fast)
         wrong += fast not in (None, data)
-        assert read_frame(damaged, "zxing", lambda d: frame_intact(d, uid, frame, 0, 1)) == data
+        assert read_frame(damaged, "zxing", intact) == data
     assert wrong > 10  # the fast path did hand back other bytes, and zxing-cpp corrected them
-    assert read_frame(gray, "zxing", lambda d: frame_intact(d, uid, frame, 0, 1)) == read_pure(gray, checked=False) == data
+    assert read_frame(gray, "zxing", intact) == read_pure(gray, checked=False) == data
 
 
 def test_a_misread_part_count_in_the_header_is_read_again_by_zxing() -> None:
     # The CRC32 covers the body only: a frame whose header names another part or count than the index expects is
     # handed to zxing-cpp too, which corrects the module, instead of failing the group's read.
-    settings = VideoSettings.create("av1")
-    uid, frame = bytes(range(8)), 7
-    rng = random.Random(8)
-    data = frame_bytes(uid, frame, 0, 2, bytes(rng.randrange(256) for _ in range(settings.frame_capacity - HEADER_SIZE)))
-    gray = render_frame(data, settings)
-    layout = _layout(settings.qr_version)
-    off = (settings.frame_size - layout.n) // 2
+    data, gray, layout, off = _memvid_frame(8, parts=2)
     misread = 0
     for bit in range(8 * 32):  # the stream's first 32 codewords: mode, length and the 23-byte frame header
-        r, c = divmod(int(layout.flat[8 * int(layout.data_index[bit // 8]) + bit % 8]), layout.n)
-        damaged = gray.copy()
-        damaged[off + r, off + c] = 255 - damaged[off + r, off + c]
+        damaged = _flipped(gray, layout, off, [8 * int(layout.data_index[bit // 8]) + bit % 8])
         fast = read_pure(damaged, checked=False)
         if fast is None or fast == data:
             continue  # the fast path gave up, or the module was not a data bit after all
         try:
-            parse_frame(fast, uid, frame)
+            parse_frame(fast, _UID, _FRAME)
         except FrameDecodeError:
             continue  # the CRC32 or another header check caught it
         misread += 1  # a header that passes every check but the part and count the index expects
-        assert not frame_intact(fast, uid, frame, 0, 2)
-        assert read_frame(damaged, "zxing", lambda d: frame_intact(d, uid, frame, 0, 2)) == data
+        assert not frame_intact(fast, _UID, _FRAME, 0, 2)
+        assert read_frame(damaged, "zxing", lambda d: frame_intact(d, _UID, _FRAME, 0, 2)) == data
     assert misread >= 8, misread
 
 
