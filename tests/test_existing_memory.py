@@ -128,6 +128,37 @@ def test_cli_append_to_a_copied_mp4_keeps_every_chunk(
     assert texts_of(copy) == built[1] and len(Memory(copy, embedding_model=hash_embed)) == N + 1
 
 
+def test_a_memory_made_at_the_old_default_frame_size_keeps_it_through_every_surfaces_append(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # New AV1 memories use 176 px frames; one made before (184 px, QR version 40), copied bare, must take every
+    # append at its own size and keep every chunk.
+    from llama_index.core.schema import TextNode
+
+    texts = pydoc_chunks(limit=12)
+    ids = [f"t{k}" for k in range(len(texts))]
+    made = tmp_path / "old" / "kb.mp4"
+    made.parent.mkdir()
+    Memory.build(made, None, texts, None, ids, embedding_model=hash_embed, frame_size=184).close()
+    copy = tmp_path / "kb.mp4"
+    shutil.copy(made, copy)
+
+    MemvidVectorStore(video_file=copy, embedding=HashEmbeddings()).add_texts(["from LangChain"], ids=["lc"])
+    LlamaStore(copy).add([TextNode(id_="li", text="from LlamaIndex", embedding=hash_embed(["from LlamaIndex"])[0].tolist())])
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nFrom the CLI.\n")
+    code = main(["encode", str(note), "-o", str(copy), "--append", "--quiet", "--embedding-model",
+                 "tests.core_fixtures:hash_embed"])
+    assert code == 0, capsys.readouterr().err
+
+    with Memory(copy, embedding_model=hash_embed) as mem:
+        assert (mem.settings.frame_size, mem.settings.qr_version) == (184, 40)
+        assert len(mem.manifest.segments) == 4  # the build and three appends, all written at 184 px
+        assert {c.id: c.text for c in mem.get_by_ids(ids)} == dict(zip(ids, texts, strict=True))
+        assert [c.text for c in mem.get_by_ids(["lc", "li"])] == ["from LangChain", "from LlamaIndex"]
+        assert mem.verify().ok  # every frame of every segment decodes at the memory's own size
+
+
 def test_cli_encode_never_replaces_a_memory_or_a_video_without_overwrite(
     copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
