@@ -50,6 +50,8 @@ def test_every_version_reads_back_the_same_bytes_as_zxing(codec: str, frame_size
         payload = bytes(rng.randrange(256) for _ in range(n))
         gray = render_frame(payload, settings)
         assert read_pure(gray) == payload == _zxing(gray), f"{codec} at {settings.frame_size} px, {n} bytes"
+        # The unchecked read gathers only the data codewords' modules: the same bytes from an intact symbol.
+        assert read_pure(gray, checked=False) == payload, f"{codec} at {settings.frame_size} px, {n} bytes, unchecked"
 
 
 def test_a_misread_data_module_gives_none_and_zxing_corrects_it() -> None:
@@ -147,10 +149,11 @@ def test_damage_anywhere_gives_the_payload_or_none() -> None:
 @pytest.mark.parametrize("size", [21, 64, 184, 200])
 def test_frames_that_hold_no_memvid_symbol_give_none(size: int) -> None:
     rng = np.random.default_rng(size)
-    assert read_pure(np.full((size, size), 255, dtype=np.uint8)) is None
-    assert read_pure(np.zeros((size, size), dtype=np.uint8)) is None
-    assert read_pure(rng.integers(0, 256, size=(size, size), dtype=np.uint8)) is None
-    assert read_pure(np.zeros((size, size + 1), dtype=np.uint8)) is None
+    for checked in (True, False):
+        assert read_pure(np.full((size, size), 255, dtype=np.uint8), checked) is None
+        assert read_pure(np.zeros((size, size), dtype=np.uint8), checked) is None
+        assert read_pure(rng.integers(0, 256, size=(size, size), dtype=np.uint8), checked) is None
+        assert read_pure(np.zeros((size, size + 1), dtype=np.uint8), checked) is None
 
 
 def test_a_symbol_that_is_not_one_byte_segment_is_left_to_zxing() -> None:
@@ -161,3 +164,16 @@ def test_a_symbol_that_is_not_one_byte_segment_is_left_to_zxing() -> None:
     frame[4:-4, 4:-4] = matrix
     assert _zxing(frame) == b"HELLO 123"
     assert read_pure(frame) is None
+    assert read_pure(frame, checked=False) is None
+
+
+def test_a_frame_held_in_a_strided_array_reads_the_same() -> None:
+    # Decoders may hand back a view into a wider plane (its stride): the reader must not assume contiguous pixels.
+    settings = VideoSettings.create("av1")
+    payload = bytes(random.Random(9).randrange(256) for _ in range(settings.frame_capacity))
+    gray = render_frame(payload, settings)
+    wide = np.full((gray.shape[0], gray.shape[1] + 32), 7, dtype=np.uint8)
+    wide[:, : gray.shape[1]] = gray
+    view = wide[:, : gray.shape[1]]
+    assert not view.flags["C_CONTIGUOUS"]
+    assert read_pure(view) == read_pure(view, checked=False) == payload

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import struct
 import threading
 from importlib.util import find_spec
 from pathlib import Path
@@ -51,6 +52,11 @@ _STUDIO_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).a
 _PICTURE_TIMESTAMP = 72  # Dav1dPicture.m.timestamp, copied from the Dav1dData that made it
 # Byte offsets in Dav1dData: the size left to consume, and m.timestamp (a label the picture carries back).
 _DATA_SIZE, _DATA_TIMESTAMP = 8, 24
+_POINTERS = struct.Struct("P")
+_PLANE = struct.Struct("n8x4i")  # stride[0] (stride[1] skipped), then p.w, p.h, p.layout, p.bpc
+assert _PLANE.size == _BPC + 4 - _STRIDE0 and _STRIDE0 + 16 == _WIDTH
+_TIMESTAMP = struct.Struct("q")
+_SIZE = struct.Struct("N")
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -166,6 +172,9 @@ class Dav1dDecoder:
         # A frame header cannot size a picture beyond the track's frames (nor AV1's largest level).
         ints[_FRAME_SIZE_LIMIT // 4] = min(max(1, width * height), _MAX_PIXELS)
         ctypes.c_void_p.from_buffer(settings, _LOGGER_CALLBACK).value = None  # no messages on stderr: errors are raised
+        self._picture = (ctypes.c_ubyte * _PICTURE_BYTES)()
+        self._data = (ctypes.c_ubyte * _DATA_BYTES)()
+        self._plane: tuple[int, type[ctypes.Array[ctypes.c_ubyte]]] = (0, ctypes.c_ubyte * 1)
         self._ctx = ctypes.c_void_p()
         if lib.dav1d_open(ctypes.byref(self._ctx), settings) != 0 or not self._ctx.value:
             raise FrameDecodeError("libdav1d could not open a decoder (out of memory?)")
@@ -184,48 +193,50 @@ class Dav1dDecoder:
         if not self._ctx.value:
             raise FrameDecodeError("the decoder was closed")  # libdav1d must never see a null context
         self._send(packet, pts)
-        picture = (ctypes.c_ubyte * _PICTURE_BYTES)()
+        picture = self._picture  # reused: dav1d_picture_unref clears it
         got = self._lib.dav1d_get_picture(self._ctx, picture)
         if got != 0:
             raise FrameDecodeError(f"the packet decoded to no frame (libdav1d error {got})")
         try:
-            fields = np.frombuffer(memoryview(picture), dtype="<i4", count=18)
-            width, height, layout, bpc = (int(fields[k // 4]) for k in (_WIDTH, _HEIGHT, _LAYOUT, _BPC))
-            if ctypes.c_int64.from_buffer(picture, _PICTURE_TIMESTAMP).value != pts:
+            header, pointer = _POINTERS.unpack_from(picture, _SEQ_HDR)[0], _POINTERS.unpack_from(picture, _DATA0)[0]
+            stride, width, height, layout, bpc = _PLANE.unpack_from(picture, _STRIDE0)
+            if _TIMESTAMP.unpack_from(picture, _PICTURE_TIMESTAMP)[0] != pts:
                 raise FrameDecodeError("the decoder returned a picture of another packet")
             if (width, height) != self._dims or layout != _LAYOUT_I420 or bpc != 8:
                 raise FrameDecodeError(
                     f"the packet decoded to a {width}x{height} frame (layout {layout}, {bpc} bits), not the track's "
                     f"{self._dims[0]}x{self._dims[1]} 8-bit 4:2:0 frames"
                 )
-            pointer = ctypes.c_void_p.from_buffer(picture, _DATA0).value
-            stride = ctypes.c_ssize_t.from_buffer(picture, _STRIDE0).value
-            header = ctypes.c_void_p.from_buffer(picture, _SEQ_HDR).value
             if not pointer or not header or stride < width:
                 raise FrameDecodeError("libdav1d returned a picture without a luma plane or a sequence header")
-            plane = (ctypes.c_ubyte * (stride * height)).from_address(pointer)
+            plane = self._plane_type(stride * height).from_address(pointer)
             luma = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, stride)[:, :width]
             full_range = ctypes.c_uint8.from_address(header + _COLOR_RANGE).value == 1
             luma = luma.copy() if full_range else np.take(_STUDIO_TO_FULL, luma)  # a new array, as PyAV gives
         finally:
             self._lib.dav1d_picture_unref(picture)
-        extra = (ctypes.c_ubyte * _PICTURE_BYTES)()
-        if (more := self._lib.dav1d_get_picture(self._ctx, extra)) != _EAGAIN:
+        if (more := self._lib.dav1d_get_picture(self._ctx, picture)) != _EAGAIN:
             if more == 0:
-                self._lib.dav1d_picture_unref(extra)
+                self._lib.dav1d_picture_unref(picture)
             self.close()  # it held another picture: its state is unknown, so it is not reused
             raise FrameDecodeError("the packet decoded to more than one frame")
         return luma
 
+    def _plane_type(self, size: int) -> type[ctypes.Array[ctypes.c_ubyte]]:
+        """The ctypes array type of a ``size``-byte plane (made once: making a type costs more than a decode's copy)."""
+        if self._plane[0] != size:
+            self._plane = (size, ctypes.c_ubyte * size)
+        return self._plane[1]
+
     def _send(self, chunk: bytes, pts: int) -> None:
-        data = (ctypes.c_ubyte * _DATA_BYTES)()
+        data = self._data  # reused: a packet is taken whole, or the data is unreferenced below
         buffer = self._lib.dav1d_data_create(data, len(chunk))
         if not buffer:
             raise FrameDecodeError(f"libdav1d could not allocate {len(chunk)} bytes for a packet")
         ctypes.memmove(buffer, chunk, len(chunk))
-        ctypes.c_int64.from_buffer(data, _DATA_TIMESTAMP).value = pts
+        _TIMESTAMP.pack_into(data, _DATA_TIMESTAMP, pts)
         result = self._lib.dav1d_send_data(self._ctx, data)
-        left = ctypes.c_size_t.from_buffer(data, _DATA_SIZE).value
+        left = _SIZE.unpack_from(data, _DATA_SIZE)[0]
         if left:
             self._lib.dav1d_data_unref(data)
         if result != 0 or left:  # a packet is one whole temporal unit: all of it is taken at once, or it is damaged

@@ -113,15 +113,34 @@ class _Layout:
         self.blocks = where
         column = np.arange(longest)[None, :]
         self.data_index = where[(column >= longest - ec - sizes[:, None]) & (column < longest - ec)]  # block by block
-        self.syndromes = _syndromes(longest, ec).reshape(longest * 256, -1)
+        self.data_bits = (self.data_index[:, None] * 8 + np.arange(8)).ravel()  # their bits' places in `flat`
+        self._longest, self._ec = longest, ec
+        self._syndromes: np.ndarray | None = None
         self.rows_of = (np.arange(longest) * 256)[:, None]  # row of (position k, byte 0) in that table
         self.count_bits = 8 if version < 10 else 16
+        self._data_masks: dict[int, np.ndarray] = {}
+
+    @property
+    def syndromes(self) -> np.ndarray:
+        """The syndrome table of this version's longest block; built when a checked read first needs it."""
+        if self._syndromes is None:
+            with _LAYOUT_LOCK:
+                if self._syndromes is None:
+                    self._syndromes = _syndromes(self._longest, self._ec).reshape(self._longest * 256, -1)
+        return self._syndromes
 
     def mask(self, pattern: int) -> np.ndarray:
         """Mask ``pattern`` over the data modules; made when a symbol first uses it (memvid's writer uses one)."""
         found = self._masks.get(pattern)
         if found is None:
             found = self._masks[pattern] = _MASKS[pattern](self._mr, self._mc)  # only this one: each costs ~0.5 ms
+        return found
+
+    def data_mask(self, pattern: int) -> np.ndarray:
+        """:meth:`mask` over the data codewords' bits only, in stream order (what an unchecked read needs)."""
+        found = self._data_masks.get(pattern)
+        if found is None:
+            found = self._data_masks[pattern] = self.mask(pattern)[self.data_bits]
         return found
 
 
@@ -184,6 +203,49 @@ def _layout(version: int) -> _Layout:
         return _LAYOUTS[version]
 
 
+class _Geometry:
+    """Where one version's modules sit in a frame of one size, offset and module size: pixel indices for gathering.
+
+    Reading a symbol is then a few gathers from the frame's pixels instead of sampling a module grid first: the
+    unchecked read gathers only the data codewords' bits, already in stream order, and packs them into bytes.
+    """
+
+    def __init__(self, lay: _Layout, size: int, off: int, px: int) -> None:
+        first = off + px // 2
+        n = lay.n
+
+        def at(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            return ((first + rows * px) * size + first + cols * px).astype(np.intp)
+
+        r, c = np.divmod(lay.flat, n)
+        self.flat = at(r, c)  # every codeword bit, in the layout's order
+        self.data = self.flat[lay.data_bits]  # the data codewords' bits, in stream order
+        # The three finders, then the format information's two copies (vertical, then horizontal), bit 0 first.
+        fr, fc = np.divmod(np.arange(49), 7)
+        self.finders = np.concatenate([at(fr, fc), at(fr, fc + n - 7), at(fr + n - 7, fc)])
+        v_rows = np.r_[0:6, 7:9, n - 7 : n]
+        h_cols = np.r_[n - 1 : n - 9 : -1, 7, 5:-1:-1]
+        self.format = np.concatenate([at(v_rows, np.full(15, 8)), at(np.full(15, 8), h_cols)])
+
+
+_FINDERS = np.tile(_FINDER.ravel(), 3)
+_FORMAT_WEIGHTS = 1 << np.arange(15)
+_GEOMETRIES: dict[tuple[int, int, int], _Geometry] = {}
+_GEOMETRIES_KEEP = 32  # a memory's frames use one size and a few versions (each group's last symbol is smaller)
+
+
+def _geometry(size: int, off: int, px: int, version: int) -> _Geometry:
+    key = (size, off, px)
+    geo = _GEOMETRIES.get(key)
+    if geo is None:
+        geo = _Geometry(_layout(version), size, off, px)
+        with _LAYOUT_LOCK:
+            if len(_GEOMETRIES) >= _GEOMETRIES_KEEP:
+                _GEOMETRIES.pop(next(iter(_GEOMETRIES)))
+            _GEOMETRIES[key] = geo
+    return geo
+
+
 def read_pure(gray: np.ndarray, checked: bool = True) -> bytes | None:
     """The payload of the centred, upright QR code in ``gray``, or None when this fast path cannot be sure.
 
@@ -192,7 +254,8 @@ def read_pure(gray: np.ndarray, checked: bool = True) -> bytes | None:
         checked: check the Reed-Solomon syndromes, so that the bytes are exact or None. Unchecked, the bytes
             are what the modules say, and the caller checks them (memvid frames carry a CRC32) and asks
             zxing-cpp when they fail: the syndrome table (1.2 MB at version 40) is out of the CPU cache after
-            a vector scan, and skipping it made a cold query's frame decoding about 0.2 ms faster.
+            a vector scan, and skipping it made a cold query's frame decoding about 0.2 ms faster. Only the
+            data codewords' modules are read then.
     """
     if gray.ndim != 2 or gray.shape[0] != gray.shape[1] or gray.shape[0] < 21:
         return None
@@ -209,37 +272,53 @@ def read_pure(gray: np.ndarray, checked: bool = True) -> bytes | None:
     version, extra = divmod(side - 17, 4)
     if rest not in (0, 1) or extra not in (0, 1) or not 1 <= version <= 40 or (size - (17 + 4 * version) * px) // 2 != off:
         return None
+    if off + px // 2 + px * (16 + 4 * version) >= size:
+        return None  # the last module's centre would lie outside the frame
     lay = _layout(version)
-    n = lay.n
-    first = off + px // 2
-    modules = gray[first : first + px * n : px, first : first + px * n : px] < 128  # module centres
-    if modules.shape != (n, n):
+    geo = _geometry(size, off, px, version)
+    pixels = np.ascontiguousarray(gray).reshape(-1)
+    if not np.array_equal(pixels[geo.finders] < 128, _FINDERS):
         return None
-    if not (np.array_equal(modules[:7, :7], _FINDER) and np.array_equal(modules[:7, n - 7 :], _FINDER)
-            and np.array_equal(modules[n - 7 :, :7], _FINDER)):
-        return None
-    vertical = np.concatenate([modules[0:6, 8], modules[7:9, 8], modules[n - 7 :, 8]])
-    horizontal = np.concatenate([modules[8, n - 8 :][::-1], modules[8, 7:8], modules[8, 5::-1]])
-    weights = 1 << np.arange(15)
-    mask = _FORMAT_L.get(int(vertical @ weights))
-    if mask is None or _FORMAT_L.get(int(horizontal @ weights)) != mask:
+    fmt = (pixels[geo.format] < 128).reshape(2, 15) @ _FORMAT_WEIGHTS
+    mask = _FORMAT_L.get(int(fmt[0]))
+    if mask is None or _FORMAT_L.get(int(fmt[1])) != mask:
         return None  # another error level, or a misread: zxing decides
-    bits = modules.ravel()[lay.flat] ^ lay.mask(mask)
-    codewords = np.append(np.packbits(bits), np.uint8(0))
+    if not checked:
+        return _byte_segment(np.packbits((pixels[geo.data] < 128) ^ lay.data_mask(mask)), lay.count_bits)
+    codewords = np.append(np.packbits((pixels[geo.flat] < 128) ^ lay.mask(mask)), np.uint8(0))
     blocks = codewords[lay.blocks]
     # (position, block, word), reduced over positions: contiguous, so numpy's XOR reduce is fast.
-    if checked and np.bitwise_xor.reduce(np.take(lay.syndromes, lay.rows_of + blocks.T, axis=0), axis=0).any():
+    if np.bitwise_xor.reduce(np.take(lay.syndromes, lay.rows_of + blocks.T, axis=0), axis=0).any():
         return None  # a module is wrong somewhere: zxing can correct it
-    stream = np.unpackbits(codewords[lay.data_index])
-    start = 0
-    if stream[:20].tolist() == _ECI_BINARY:
-        start = 20  # zxing-cpp marks binary payloads with ECI 899, which changes no byte
-    if stream[start : start + 4].tolist() != [0, 1, 0, 0]:
+    return _byte_segment(codewords[lay.data_index], lay.count_bits)
+
+
+_ECI_PREFIX = int("".join(map(str, _ECI_BINARY)), 2)  # the 20 bits of ECI 899
+
+
+def _byte_segment(data: np.ndarray, count_bits: int) -> bytes | None:
+    """The bytes of the one byte-mode segment that the data codewords ``data`` hold (after an optional ECI 899),
+    or None when they hold anything else."""
+    total = 8 * len(data)
+    if len(data) < 8:
+        return None
+    head = int.from_bytes(data[:8].tobytes(), "big")  # the first 64 bits: ECI, mode and count all lie inside
+
+    def bits(at: int, width: int) -> int:
+        return (head >> (64 - at - width)) & ((1 << width) - 1)
+
+    start = 20 if bits(0, 20) == _ECI_PREFIX else 0  # zxing-cpp marks binary payloads with ECI 899
+    if bits(start, 4) != 0b0100:
         return None  # not one byte-mode segment (another ECI, or another mode)
-    stream = stream[start:]
-    header = 4 + lay.count_bits
-    count = int.from_bytes(np.packbits(stream[4:header]).tobytes(), "big")
-    end = header + 8 * count
-    if end > len(stream) or (len(stream) - end >= 4 and stream[end : end + 4].any()):
-        return None  # longer than the symbol, or a second segment follows: leave it to zxing
-    return np.packbits(stream[header:end]).tobytes()
+    count = bits(start + 4, count_bits)
+    begin = start + 4 + count_bits  # 12 or 20 bits in (memvid's writer), 32 or 40 (after an ECI): 4 or 0 mod 8
+    end = begin + 8 * count
+    if end > total:
+        return None  # longer than the symbol
+    if total - end >= 4 and (int(data[end // 8]) >> (4 - end % 8)) & 0xF:
+        return None  # a second segment follows: leave it to zxing
+    first = begin // 8
+    if begin % 8 == 0:
+        return data[first : first + count].tobytes()
+    # Nibble-aligned: each byte is the low half of one codeword and the high half of the next.
+    return ((data[first : first + count] << 4) | (data[first + 1 : first + 1 + count] >> 4)).tobytes()
