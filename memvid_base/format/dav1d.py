@@ -60,6 +60,12 @@ _SIZE = struct.Struct("N")
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
+# The same library with calls that keep the GIL: for the calls that take microseconds. Releasing the GIL
+# around each of them let another decoding thread take it, and taking it back waited on that thread's Python
+# (a query's frames decode on two threads): only the decode itself (dav1d_send_data) lets go of it.
+_quick: ctypes.PyDLL | None = None
+# ctypes.memmove, keeping the GIL (ctypes' own is a CFUNCTYPE, which releases it) for the same reason.
+_memmove = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t)(ctypes._memmove_addr)  # type: ignore[attr-defined]
 _checked = False
 
 
@@ -80,7 +86,7 @@ def _candidates() -> list[Path]:
     return found
 
 
-def _configure(lib: ctypes.CDLL) -> bool:
+def _configure(lib: ctypes.CDLL) -> bool:  # a PyDLL is a CDLL too
     """Declare the signatures used, and check the API version and the default settings' layout."""
     lib.dav1d_version_api.restype = ctypes.c_uint
     lib.dav1d_version_api.argtypes = []
@@ -117,7 +123,7 @@ def _configure(lib: ctypes.CDLL) -> bool:
 
 def library() -> ctypes.CDLL | None:
     """The checked libdav1d, or None when there is none this module can use (readers then use PyAV)."""
-    global _lib, _checked
+    global _lib, _quick, _checked
     if _checked:
         return _lib
     with _lock:
@@ -125,14 +131,20 @@ def library() -> ctypes.CDLL | None:
             if os.environ.get("MEMVID_DAV1D", "1") != "0":
                 for path in _candidates():
                     try:
-                        lib = ctypes.CDLL(str(path))
-                        if _configure(lib):
-                            _lib = lib
+                        lib, quick = ctypes.CDLL(str(path)), ctypes.PyDLL(str(path))
+                        if _configure(lib) and _configure(quick):
+                            _lib, _quick = lib, quick
                             break
                     except (OSError, AttributeError):  # not loadable here, or a symbol is missing
                         continue
             _checked = True
     return _lib
+
+
+def _quick_library() -> ctypes.PyDLL:
+    library()
+    assert _quick is not None, "only called once library() found one"
+    return _quick
 
 
 def available() -> bool:
@@ -161,7 +173,8 @@ class Dav1dDecoder:
         lib = library()
         if lib is None:
             raise FrameDecodeError("libdav1d is not available in this process; frames decode through PyAV instead.")
-        self._lib = lib
+        self._lib = lib  # dav1d_send_data, the decode (and open, close): the GIL is released
+        self._quick = _quick_library()  # the rest: the GIL is kept
         self._dims = (width, height)
         settings = (ctypes.c_ubyte * _SETTINGS_BYTES)()
         lib.dav1d_default_settings(settings)
@@ -194,7 +207,7 @@ class Dav1dDecoder:
             raise FrameDecodeError("the decoder was closed")  # libdav1d must never see a null context
         self._send(packet, pts)
         picture = self._picture  # reused: dav1d_picture_unref clears it
-        got = self._lib.dav1d_get_picture(self._ctx, picture)
+        got = self._quick.dav1d_get_picture(self._ctx, picture)
         if got != 0:
             raise FrameDecodeError(f"the packet decoded to no frame (libdav1d error {got})")
         try:
@@ -214,10 +227,10 @@ class Dav1dDecoder:
             full_range = ctypes.c_uint8.from_address(header + _COLOR_RANGE).value == 1
             luma = luma.copy() if full_range else np.take(_STUDIO_TO_FULL, luma)  # a new array, as PyAV gives
         finally:
-            self._lib.dav1d_picture_unref(picture)
-        if (more := self._lib.dav1d_get_picture(self._ctx, picture)) != _EAGAIN:
+            self._quick.dav1d_picture_unref(picture)
+        if (more := self._quick.dav1d_get_picture(self._ctx, picture)) != _EAGAIN:
             if more == 0:
-                self._lib.dav1d_picture_unref(picture)
+                self._quick.dav1d_picture_unref(picture)
             self.close()  # it held another picture: its state is unknown, so it is not reused
             raise FrameDecodeError("the packet decoded to more than one frame")
         return luma
@@ -230,15 +243,15 @@ class Dav1dDecoder:
 
     def _send(self, chunk: bytes, pts: int) -> None:
         data = self._data  # reused: a packet is taken whole, or the data is unreferenced below
-        buffer = self._lib.dav1d_data_create(data, len(chunk))
+        buffer = self._quick.dav1d_data_create(data, len(chunk))
         if not buffer:
             raise FrameDecodeError(f"libdav1d could not allocate {len(chunk)} bytes for a packet")
-        ctypes.memmove(buffer, chunk, len(chunk))
+        _memmove(buffer, chunk, len(chunk))
         _TIMESTAMP.pack_into(data, _DATA_TIMESTAMP, pts)
         result = self._lib.dav1d_send_data(self._ctx, data)
         left = _SIZE.unpack_from(data, _DATA_SIZE)[0]
         if left:
-            self._lib.dav1d_data_unref(data)
+            self._quick.dav1d_data_unref(data)
         if result != 0 or left:  # a packet is one whole temporal unit: all of it is taken at once, or it is damaged
             raise FrameDecodeError(f"libdav1d refused the packet (error {result}, {left} bytes left)")
 
