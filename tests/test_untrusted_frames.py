@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from memvid_base.config import VideoSettings
 from memvid_base.errors import FrameDecodeError, InvalidInputError, MemvidError
 from memvid_base.files.manifest import Segment
-from memvid_base.files.segments import SegmentCache, SegmentPlan, plan_segment
+from memvid_base.files.segments import Placement, SegmentCache, SegmentPlan, plan_segment
 from memvid_base.format import zstd
 from memvid_base.format.payload import (
     KIND_RECORDS,
@@ -28,9 +28,11 @@ from memvid_base.format.payload import (
     decode_group,
     decode_records,
     encode_record,
+    find_record,
     frame_bytes,
     max_group_output,
     parse_frame,
+    records_text,
 )
 
 SETTINGS = VideoSettings.create()
@@ -111,6 +113,76 @@ def test_parts_header_cannot_make_the_reader_loop(monkeypatch: pytest.MonkeyPatc
             cache.group(SEG, first)
         with pytest.raises(FrameDecodeError, match="part"):
             list(cache.iter_groups(SEG))
+
+
+def _dictionary_of(plan: SegmentPlan) -> bytes | None:
+    if not plan.dict_frames:
+        return None
+    return decode_group([parse_frame(plan.payloads[f], plan.uid, f)[2] for f in range(plan.dict_frames)], None)[1]
+
+
+def _texts(plan: SegmentPlan) -> dict[int, str]:
+    """Each records group's JSON text, by its first frame."""
+    out = {}
+    ends = [*plan.group_starts[1:], len(plan.payloads)]
+    for first, end in zip(plan.group_starts[1 if plan.dict_frames else 0 :], ends[1 if plan.dict_frames else 0 :]):
+        bodies = [parse_frame(plan.payloads[f], plan.uid, f)[2] for f in range(first, end)]
+        out[first] = records_text(bodies, _dictionary_of(plan))
+    return out
+
+
+def test_one_record_parsed_alone_is_the_one_the_whole_group_gives() -> None:
+    found = {}
+    for text in _texts(PLAN).values():
+        for rec in decode_records([bytes((KIND_RECORDS, 0)) + text.encode("utf-8", "surrogatepass")], None):
+            found[rec.id] = find_record(text, rec.id, rec.checksum)
+            assert find_record(text, rec.id, "0" * 16) is None  # another checksum than the index's: not this one
+    assert found == BY_ID  # a tombstone and a record spanning several frames included
+
+
+def _planted(decoys: int, forged: Record | None = None) -> tuple[SegmentPlan, Record]:
+    """A segment whose first record's metadata holds lists that start the way the second record does."""
+    target = Record.make("B", "the real text", {"k": 1})
+    lists: list[Any] = [["B", "not a record"]] * decoys
+    if forged is not None:
+        lists.append([forged.id, forged.text, forged.metadata, forged.checksum])
+    decoy = Record.make("A", "text", {"lists": lists})
+    return plan_segment([decoy, target], SETTINGS), target
+
+
+def test_a_list_in_metadata_that_starts_like_a_record_is_not_taken_for_it() -> None:
+    # A list can start with '["B",' inside another record's metadata (a string cannot: its quotes are escaped);
+    # a forged one whose content hashes to itself, but not to the index's checksum, is skipped too.
+    plan, target = _planted(3, forged=Record.make("B", "forged text", {}))
+    (text,) = _texts(plan).values()
+    assert text.index('["B",') < text.index(json.dumps(target.text))  # the decoys come first
+    assert find_record(text, "B", target.checksum) == target
+
+
+def test_past_a_few_false_starts_the_whole_group_is_parsed_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan, target = _planted(50)
+    (text,) = _texts(plan).values()
+    assert find_record(text, "B", target.checksum) is None  # gives up: a crafted group cannot make it parse much
+    seg = Segment(plan.uid.hex(), "kb.mp4", len(plan.payloads), plan.dict_frames, 1, 0, 0, 2, plan.group_crcs,
+                  plan.group_starts)
+    cache = _cache(plan.payloads, monkeypatch)
+    first = plan.group_starts[-1]
+    assert cache.record(Placement(seg.uid, first, 1), seg, "B", target.checksum) == target
+    with pytest.raises(FrameDecodeError, match="does not match the index checksum"):
+        cache.record(Placement(seg.uid, first, 1), seg, "B", "0" * 16)
+
+
+def test_a_damaged_record_found_alone_still_fails_its_checksum(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The record a search asks for is checked whether it was parsed alone or with its group.
+    plan, target = _planted(0)
+    (first,) = _texts(plan)
+    cache = _cache(plan.payloads, monkeypatch)
+    seg = Segment(plan.uid.hex(), "kb.mp4", len(plan.payloads), plan.dict_frames, 1, 0, 0, 2, plan.group_crcs,
+                  plan.group_starts)
+    cached = cache._cached(seg, first)
+    cached.text = cached.text.replace("the real text", "the fake text")  # as if the group had decoded so
+    with pytest.raises(FrameDecodeError, match="failed its checksum"):
+        cache.record(Placement(seg.uid, first, 1), seg, "B", target.checksum)
 
 
 def test_group_start_not_in_index_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ import threading
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,12 +32,14 @@ from ..format.payload import (
     Record,
     decode_dictionary,
     decode_group,
-    decode_records,
     dictionary_group,
     encode_record,
+    find_record,
     frame_bytes,
     frame_intact,
     parse_frame,
+    parse_records,
+    records_text,
     split_frames,
     train_dictionary,
 )
@@ -247,6 +249,15 @@ def _verify_written(path: Path, payloads: list[bytes], settings: VideoSettings, 
         )
 
 
+@dataclass
+class _CachedGroup:
+    """A decoded group as the cache holds it: its records' JSON, parsed as little as the reads need."""
+
+    text: str
+    found: dict[str, Record] = field(default_factory=dict)  # records handed out (checked), by chunk id
+    records: list[Record] | None = None  # every record, once something needed all of them
+
+
 class SegmentCache:
     """Opens segments on demand and keeps an LRU of decoded groups. Thread-safe."""
 
@@ -264,8 +275,7 @@ class SegmentCache:
         self._readers: dict[str, VideoReader] = {}
         self._dicts: dict[str, bytes | None] = {}
         self._dict_locks: dict[str, threading.Lock] = {}
-        self._groups: OrderedDict[tuple[str, int], list[Record]] = OrderedDict()
-        self._verified: set[tuple[str, int, str]] = set()  # records of cached groups already checked once
+        self._groups: OrderedDict[tuple[str, int], _CachedGroup] = OrderedDict()
         self._where: dict[tuple[str, str], Path | str] = {}
         self._lock = threading.Lock()
 
@@ -367,6 +377,14 @@ class SegmentCache:
 
         Their checksums are not checked here: :meth:`record` checks the one it hands out.
         """
+        cached = self._cached(seg, first)
+        records = cached.records
+        if records is None:
+            records = cached.records = parse_records(cached.text, verify=False)
+        return records
+
+    def _cached(self, seg: Segment, first: int) -> _CachedGroup:
+        """The group starting at frame ``first``, decoded from its frames once and cached (its JSON not parsed)."""
         key = (seg.uid, first)
         with self._lock:
             if key in self._groups:
@@ -381,31 +399,32 @@ class SegmentCache:
                     self._dicts[seg.uid] = decode_dictionary(dict_bodies)
         if bodies is None:
             (bodies,) = self._read_blobs(seg, [first])
-        # Each record is checked against its checksum when record() hands it out, not all of them here.
-        records = decode_records(bodies, self.dictionary(seg), verify=False)
+        cached = _CachedGroup(records_text(bodies, self.dictionary(seg)))
         with self._lock:
-            self._groups[key] = records
+            self._groups[key] = cached
             while len(self._groups) > self.max_groups:
-                (uid, first), gone = self._groups.popitem(last=False)
-                self._verified.difference_update((uid, first, r.id) for r in gone)
-        return records
+                self._groups.popitem(last=False)
+        return cached
 
     def record(self, place: Placement, seg: Segment, chunk_id: str, checksum: str | None) -> Record:
-        records = self.group(seg, place.frame)
-        for rec in records:
-            if rec.id == chunk_id:
-                key = (seg.uid, place.frame, chunk_id)
-                if key not in self._verified:  # a cached record cannot change: check it the first time only
-                    rec.verify()
-                    with self._lock:
-                        if self._groups.get(key[:2]) is records:
-                            self._verified.add(key)
-                if checksum is not None and rec.checksum != checksum:
+        cached = self._cached(seg, place.frame)
+        rec = cached.found.get(chunk_id)  # a cached record cannot change: checked the first time only
+        if rec is None:
+            # Parsed alone when the index gives its checksum (a search), else from the whole group.
+            rec = find_record(cached.text, chunk_id, checksum) if checksum is not None else None
+            if rec is None:
+                rec = next((r for r in self.group(seg, place.frame) if r.id == chunk_id), None)
+                if rec is None:
                     raise FrameDecodeError(
-                        f"Chunk {chunk_id!r} in frame {place.frame} of {seg.file} does not match the index checksum."
+                        f"Chunk {chunk_id!r} is not in frame {place.frame} of {seg.file}, where the index says it is."
                     )
-                return rec
-        raise FrameDecodeError(f"Chunk {chunk_id!r} is not in frame {place.frame} of {seg.file}, where the index says it is.")
+                rec.verify()
+            cached.found[chunk_id] = rec
+        if checksum is not None and rec.checksum != checksum:
+            raise FrameDecodeError(
+                f"Chunk {chunk_id!r} in frame {place.frame} of {seg.file} does not match the index checksum."
+            )
+        return rec
 
     def iter_groups(self, seg: Segment) -> Iterator[tuple[int, list[Record]]]:
         """Decode a whole segment in order, checking every frame; yields ``(first_frame, records)``."""
@@ -448,7 +467,6 @@ class SegmentCache:
     def clear(self) -> None:
         with self._lock:
             self._groups.clear()
-            self._verified.clear()
 
     def close(self) -> None:
         with self._lock:
@@ -456,7 +474,6 @@ class SegmentCache:
                 reader.close()
             self._readers.clear()
             self._groups.clear()
-            self._verified.clear()
             self._dicts.clear()
 
 
