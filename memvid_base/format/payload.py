@@ -408,12 +408,11 @@ def find_record(text: str, chunk_id: str, checksum: str) -> Record | None:
             return None
         try:
             item, _ = _DECODER.raw_decode(text, at)
-            rec = _record(item, 0, verify=False)
+            rec: Record | None = _record(item, 0)  # its shape, and that its content hashes to its checksum
         except (ValueError, RecursionError, FrameDecodeError):
             rec = None
-        if (rec is not None and rec.id == chunk_id and rec.checksum == checksum
-                and not _depth_exceeds(rec.metadata, MAX_METADATA_DEPTH)
-                and record_checksum(rec.id, rec.text, rec.metadata) == checksum):
+        if rec is not None and (rec.id, rec.checksum) == (chunk_id, checksum) and not _depth_exceeds(
+                rec.metadata, MAX_METADATA_DEPTH):
             return rec
         at += 1
     return None
