@@ -12,6 +12,8 @@ import pytest
 from memvid_base import Memory, vectors
 from memvid_base.errors import CorruptMemoryError, MemvidError
 from memvid_base.files.layout import Layout
+from memvid_base.index.flat import nth_largest, rank
+from memvid_base.index.row_table import RowTable
 from memvid_base.index.vectors import FlatIndex
 from memvid_base.storage import replay
 from memvid_base.storage.replay import rows_from_boxes
@@ -124,6 +126,36 @@ def test_identical_rows_rank_by_row_id_wherever_they_sit() -> None:
             got = FlatIndex(1, rows, raw).nearest(q, 4, 1, None, False)
             assert [h.row.frame for h in got] == same
             assert len({h.distance for h in got}) == 1
+
+
+def test_nth_largest_agrees_with_a_full_sort_on_ties_masks_and_any_size() -> None:
+    """The block-maxima shortcut must give what sorting every score gives: duplicates, masked rows (-inf),
+    the best rows packed into one block, and sizes below, at and above the shortcut's threshold."""
+    rng = np.random.default_rng(7)
+    for size in (1, 5, 255, 256, 257, 1000, 3800, 4099):
+        for case in ("random", "ties", "masked", "clustered"):
+            values = rng.standard_normal(size).astype(np.float32)
+            if case == "ties":
+                values = np.round(values, 1)
+            elif case == "masked":
+                values[rng.random(size) < 0.9] = -np.inf
+            elif case == "clustered":
+                values[: min(size, 40)] += 10  # every winner in the first block
+            for n in {1, 2, 5, 16, size}:
+                if n > size:
+                    continue
+                assert nth_largest(values, n) == float(np.sort(values)[size - n]), (size, case, n)
+
+
+def test_rank_sorts_few_and_many_candidates_the_same_way() -> None:
+    """Up to 32 candidates are ranked by Python's sort, more by numpy: both put ties in row-id order."""
+    rows = RowTable.of([Row(f"r{(i * 7919) % 1000:04d}", f"c{i}", "s", i, 1, "x", 1, vectors.LIVE, 1) for i in range(1000)])
+    rng = np.random.default_rng(3)
+    for size in (1, 6, 32, 33, 200):
+        cand = rng.choice(1000, size, replace=False)
+        sims = np.round(rng.random(size), 1)  # many ties
+        want = sorted(range(size), key=lambda i: (-sims[i], rows.row_ids[cand[i]]))[:5]
+        assert rank(rows, cand, sims, 5).tolist() == want
 
 
 def _store_rows(mem: Memory) -> dict[str, tuple[Row, np.ndarray]]:

@@ -25,6 +25,8 @@ _FLAT_BLOCK = 1024
 # differ by twice that, and a row whose einsum score can reach the n-th best lies within 4 * d * 2**-24 of the BLAS
 # floor. Twice that again, for margin.
 _SLACK_PER_DIM = 8 * 2.0**-24
+_BLOCKS = 64  # block maxima that bound a top-n search's floor (nth_largest)
+_SORTED_IN_PYTHON = 32  # candidates up to this many are ranked by Python's sort (rank)
 
 
 class RowSnapshot:
@@ -75,12 +77,39 @@ def rank(rows: RowTable, cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarr
     Ties go to the smaller row id, not to the earlier row: every reader then breaks them the same way,
     whatever order its snapshot holds the rows in (a snapshot extended after a write keeps its old order).
     """
+    if len(cand) <= _SORTED_IN_PYTHON:
+        # A search's few candidates, sorted in Python: 2.5 us against numpy's 7.7. Row ids are looked up only when
+        # two of the first n + 1 scores are equal (each lookup misses the caches right after a scan).
+        scores = sims.tolist()
+        best = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
+        if any(scores[best[i]] == scores[best[i + 1]] for i in range(min(n, len(best) - 1))):
+            row_ids, numbers = rows.row_ids, cand.tolist()
+            best = sorted(range(len(numbers)), key=lambda i: (-scores[i], row_ids[numbers[i]]))
+        return np.asarray(best[:n], dtype=np.int64)
     order = np.argsort(-sims, kind="stable")
     ranked = sims[order]
     if not (ranked[1:] == ranked[:-1]).any():
         return order[:n]  # no two equal: nothing for the tie rule to decide (the usual case, and cheaper)
     ids = np.asarray([rows.row_ids[k] for k in cand.tolist()], dtype=object)
     return np.lexsort((ids, -sims))[:n]
+
+
+def nth_largest(values: np.ndarray, n: int) -> float:
+    """The ``n``-th largest of ``values`` (``1 <= n <= len(values)``; ``-inf`` allowed, no NaN).
+
+    Through block maxima: the ``n``-th largest of ``_BLOCKS`` block maxima is a lower bound of the answer
+    (``n`` blocks each hold a value at least that large), so only the few values above it are partitioned.
+    12 us for 3,800 scores, against 52 for ``np.argpartition`` over all of them.
+    """
+    size = len(values)
+    if size >= 4 * _BLOCKS and n <= _BLOCKS // 4:
+        width = size // _BLOCKS
+        maxima = values[: _BLOCKS * width].reshape(_BLOCKS, width).max(axis=1)
+        lower = maxima[np.argpartition(maxima, _BLOCKS - n)[_BLOCKS - n]]
+        if lower == lower:  # never NaN here (scores of finite vectors); if one were, the plain way below is right
+            values = values[values >= lower]
+            size = len(values)
+    return float(np.partition(values, size - n)[size - n])
 
 
 def directions(matrix: np.ndarray) -> np.ndarray:
@@ -120,8 +149,8 @@ class FlatIndex(RowSnapshot):
         if n <= 0:
             return []
         if n < len(sims):
-            # Every row that may tie with the n-th best competes, so the tie rule decides (argpartition picks any).
-            floor = np.float64(sims[np.argpartition(-sims, n - 1)[n - 1]]) - _SLACK_PER_DIM * len(q)  # in float64
+            # Every row that may tie with the n-th best competes, so the tie rule decides (a partition picks any).
+            floor = nth_largest(sims, n) - _SLACK_PER_DIM * len(q)  # in float64
             cand = np.flatnonzero(sims >= floor)  # masked rows (-inf) never qualify
         else:
             cand = np.arange(len(sims))  # n rows, all visible
