@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,22 +37,21 @@ def _copy_json(value: Any) -> Any:
 def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits: Sequence[Hit]) -> list[Chunk]:
     """Chunks for ``hits``, in order, with text decoded from the video; any failed decode raises."""
     # Decode each distinct group once, in parallel: zxing-cpp and the video decoder release the GIL.
-    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for k, hit in enumerate(hits):
-        groups[(hit.row.segment, hit.row.frame)].append(k)
     records: list[Record | None] = [None] * len(hits)
+    pending: dict[tuple[str, int], list[int]] = {}
+    for k, hit in enumerate(hits):
+        key = (hit.row.segment, hit.row.frame)
+        if key in pending or not segments.has_group(*key):
+            pending.setdefault(key, []).append(k)
+        else:  # cached: read here, as a hand-off costs more than a cache hit
+            records[k] = fetch_record(segments, seg_by_uid, hit.row)
 
     def load(key: tuple[str, int]) -> None:
-        for k in groups[key]:
+        for k in pending[key]:
             records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
 
-    # Groups not decoded yet are shared with the pool (the caller decodes some itself instead of waiting idle);
-    # cached ones are read here, as a hand-off costs more than a cache hit.
-    pending = [key for key in groups if not segments.has_group(*key)]
-    share(pending, load, helpers=HELPERS)
-    for key in groups:
-        if key not in pending:
-            load(key)
+    # Groups not decoded yet are shared with the pool (the caller decodes some itself instead of waiting idle).
+    share(list(pending), load, helpers=HELPERS)
     out = []
     for hit, rec in zip(hits, records):
         if rec is None or rec.text is None:
