@@ -12,7 +12,7 @@ import pytest
 from memvid_base import Memory, vectors
 from memvid_base.errors import CorruptMemoryError, MemvidError
 from memvid_base.files.layout import Layout
-from memvid_base.index.flat import nth_largest, rank
+from memvid_base.index.flat import near_best, rank, unit_query, unit_rows
 from memvid_base.index.row_table import RowTable
 from memvid_base.index.vectors import FlatIndex
 from memvid_base.storage import replay
@@ -128,9 +128,9 @@ def test_identical_rows_rank_by_row_id_wherever_they_sit() -> None:
             assert len({h.distance for h in got}) == 1
 
 
-def test_nth_largest_agrees_with_a_full_sort_on_ties_masks_and_any_size() -> None:
-    """The block-maxima shortcut must give what sorting every score gives: duplicates, masked rows (-inf),
-    the best rows packed into one block, and sizes below, at and above the shortcut's threshold."""
+def test_near_best_agrees_with_a_full_sort_on_ties_masks_and_any_size() -> None:
+    """The block-maxima shortcut must pick what sorting every score picks: duplicates, masked rows (-inf), the
+    best rows packed into one block, and sizes below, at and above the shortcut's threshold."""
     rng = np.random.default_rng(7)
     for size in (1, 5, 255, 256, 257, 1000, 3800, 4099):
         for case in ("random", "ties", "masked", "clustered"):
@@ -142,9 +142,20 @@ def test_nth_largest_agrees_with_a_full_sort_on_ties_masks_and_any_size() -> Non
             elif case == "clustered":
                 values[: min(size, 40)] += 10  # every winner in the first block
             for n in {1, 2, 5, 16, size}:
-                if n > size:
-                    continue
-                assert nth_largest(values, n) == float(np.sort(values)[size - n]), (size, case, n)
+                for slack in (0.0, 1e-6, 0.05):
+                    if n > size:
+                        continue
+                    floor = np.float64(np.sort(values)[size - n]) - slack
+                    assert near_best(values, n, slack).tolist() == np.flatnonzero(values >= floor).tolist(), (size, case, n)
+
+
+def test_unit_query_matches_the_rows_directions() -> None:
+    rng = np.random.default_rng(2)
+    for v in (rng.standard_normal(384).astype(np.float32), np.full(4, 3e38, np.float32), np.float32([0, 1e-30, 0])):
+        q = unit_query(v)
+        assert q.dtype == np.float32 and np.allclose(q, unit_rows(v.reshape(1, -1))[0], rtol=1e-6, atol=0)
+        assert abs(float(np.linalg.norm(q.astype(np.float64))) - 1) < 1e-6  # no overflow, no underflow
+    assert not unit_query(np.zeros(8, np.float32)).any()  # a zero query stays zero: every row scores 0
 
 
 def test_rank_sorts_few_and_many_candidates_the_same_way() -> None:

@@ -94,22 +94,26 @@ def rank(rows: RowTable, cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarr
     return np.lexsort((ids, -sims))[:n]
 
 
-def nth_largest(values: np.ndarray, n: int) -> float:
-    """The ``n``-th largest of ``values`` (``1 <= n <= len(values)``; ``-inf`` allowed, no NaN).
+def near_best(values: np.ndarray, n: int, slack: float) -> np.ndarray:
+    """Positions, ascending, of every value at or above the ``n``-th largest minus ``slack``
+    (``1 <= n <= len(values)``; ``-inf`` allowed, no NaN).
 
-    Through block maxima: the ``n``-th largest of ``_BLOCKS`` block maxima is a lower bound of the answer
-    (``n`` blocks each hold a value at least that large), so only the few values above it are partitioned.
+    Through block maxima: the ``n``-th largest of ``_BLOCKS`` block maxima is at most the ``n``-th largest value
+    (``n`` blocks each hold one at least that large), so only the few values near it are looked at again.
     12 us for 3,800 scores, against 52 for ``np.argpartition`` over all of them.
     """
     size = len(values)
     if size >= 4 * _BLOCKS and n <= _BLOCKS // 4:
         width = size // _BLOCKS
         maxima = values[: _BLOCKS * width].reshape(_BLOCKS, width).max(axis=1)
-        lower = maxima[np.argpartition(maxima, _BLOCKS - n)[_BLOCKS - n]]
+        lower = np.float64(np.partition(maxima, _BLOCKS - n)[_BLOCKS - n])  # float64: the comparisons stay exact
         if lower == lower:  # never NaN here (scores of finite vectors); if one were, the plain way below is right
-            values = values[values >= lower]
-            size = len(values)
-    return float(np.partition(values, size - n)[size - n])
+            near = np.flatnonzero(values >= lower - slack)  # every value within slack of the n-th largest, and more
+            picked = values[near]
+            floor = np.float64(np.partition(picked, len(picked) - n)[len(picked) - n]) - slack
+            return near[picked >= floor]
+    floor = np.float64(np.partition(values, size - n)[size - n]) - slack
+    return np.flatnonzero(values >= floor)
 
 
 def directions(matrix: np.ndarray) -> np.ndarray:
@@ -126,6 +130,14 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return directions(matrix).astype(np.float32)
 
 
+def unit_query(vector: np.ndarray) -> np.ndarray:
+    """One vector's direction as float32, computed in float64 like :func:`unit_rows` (zero stays zero), in four
+    numpy calls instead of nine: each costs microseconds on a query's hot path."""
+    wide = np.asarray(vector, dtype=np.float64).reshape(-1)
+    norm = float(np.sqrt(wide @ wide))
+    return (wide / norm if norm > 0 else wide).astype(np.float32)
+
+
 class FlatIndex(RowSnapshot):
     """Every row of a store with its float32 vector, for exact cosine search in numpy."""
 
@@ -136,7 +148,7 @@ class FlatIndex(RowSnapshot):
 
     def nearest(self, vector: np.ndarray, top_k: int, version: int, chunk_ids: Sequence[str] | None,
                 include_embeddings: bool) -> list[Hit]:
-        q = unit_rows(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        q = unit_query(vector)
         # In blocks of 1,024 rows: one BLAS call over 5,000 rows went multi-threaded and took 28 ms instead of
         # 0.1 ms on a busy 2-core machine; blocks stay single-threaded and were 2x faster than einsum.
         sims = np.empty(len(self.rows), dtype=np.float32)
@@ -150,8 +162,7 @@ class FlatIndex(RowSnapshot):
             return []
         if n < len(sims):
             # Every row that may tie with the n-th best competes, so the tie rule decides (a partition picks any).
-            floor = nth_largest(sims, n) - _SLACK_PER_DIM * len(q)  # in float64
-            cand = np.flatnonzero(sims >= floor)  # masked rows (-inf) never qualify
+            cand = near_best(sims, n, _SLACK_PER_DIM * len(q))  # masked rows (-inf) never qualify
         else:
             cand = np.arange(len(sims))  # n rows, all visible
         # The candidates scored again with einsum, whose sum for a row does not depend on where the row sits: BLAS
