@@ -7,6 +7,7 @@ into text.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +61,8 @@ def as_vector(vector: Any) -> np.ndarray:
         vec = np.asarray(vector, dtype=np.float32).reshape(-1)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"The query vector must be a list of numbers ({exc}).") from exc
-    if not vec.size or not np.all(np.isfinite(vec)):
+    # One call: a float64 sum of float32 values cannot overflow, and is finite only if every value is.
+    if not vec.size or not math.isfinite(vec.sum(dtype=np.float64)):
         raise InvalidInputError("The query vector is empty or contains NaN or infinite values.")
     return vec
 

@@ -51,7 +51,8 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
             records[k] = fetch_record(segments, seg_by_uid, hits[k].row)
 
     # Groups not decoded yet are shared with the pool (the caller decodes some itself instead of waiting idle).
-    share(list(pending), load, helpers=HELPERS)
+    if pending:
+        share(list(pending), load, helpers=HELPERS)
     out = []
     for hit, rec in zip(hits, records):
         if rec is None or rec.text is None:
