@@ -212,7 +212,7 @@ def run_in_child(surface: str, target: str, index: str | None, query: str, note:
     os.environ.update(env)
     from memvid_base.index import vectors
 
-    for name in ("FLAT_MAX_ROWS", "SCAN_MAX_ROWS"):  # read at import, and the fork server imported before this env
+    for name in ("FLAT_MAX_ROWS", "SCAN_FROM_ROWS", "SCAN_MAX_ROWS"):  # read at import, and the fork server imported before this env
         if f"MEMVID_{name}" in env:
             setattr(vectors, name, int(env[f"MEMVID_{name}"]))
     for fd, path in ((1, stdout), (2, stderr)):

@@ -65,12 +65,12 @@ def _counting_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int | Non
     real = int8_scan._scan_session
 
     class Counting:
-        def __init__(self, top_k: bool = True) -> None:
-            self.top_k = top_k
+        def __init__(self, top_k: bool = True, threads: int = 1) -> None:
+            self.top_k, self.threads = top_k, threads
 
         def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
             runs.append(("top", int(feed["k"][0])) if self.top_k else ("all", None))
-            return real(self.top_k).run(names, feed)
+            return real(self.top_k, self.threads).run(names, feed)
 
     monkeypatch.setattr(int8_scan, "_scan_session", Counting)
     return runs
@@ -103,12 +103,12 @@ def test_no_pair_of_products_can_saturate_the_kernels_int16_sums(monkeypatch: py
     real = int8_scan._scan_session
 
     class Recording:
-        def __init__(self, top_k: bool = True) -> None:
-            self.top_k = top_k
+        def __init__(self, top_k: bool = True, threads: int = 1) -> None:
+            self.top_k, self.threads = top_k, threads
 
         def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
             feeds.append(feed)
-            return real(self.top_k).run(names, feed)
+            return real(self.top_k, self.threads).run(names, feed)
 
     monkeypatch.setattr(int8_scan, "_scan_session", Recording)
     rng = np.random.default_rng(11)
@@ -272,6 +272,29 @@ def test_a_medium_memory_answers_from_the_scan_without_chroma(
     assert isinstance(store._flat, ScanIndex) and not store.opened  # Chroma never opened
 
 
+def test_the_scan_takes_over_from_the_flat_index_above_scan_from_rows(
+    tmp_path: Path, corpus: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flat up to SCAN_FROM_ROWS, then the scan (which reads a quarter of the bytes); flat again, up to FLAT_MAX_ROWS,
+    where the scan is off. Every tier gives the same lists."""
+    monkeypatch.setattr(vectors, "SCAN_FROM_ROWS", 100)
+    mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    mem.add(corpus[:100], ids=[f"c{i}" for i in range(100)], embeddings=hash_embed(corpus[:100]))
+    queries = hash_embed(["exception handling in a try statement", corpus[17], corpus[110]])
+    mem.search_by_vector(queries[0])
+    assert isinstance(_store(mem)._flat, FlatIndex)
+    mem.add(corpus[100:], ids=[f"c{i}" for i in range(100, len(corpus))], embeddings=hash_embed(corpus[100:]))
+    lists = [[c.id for c in mem.search_by_vector(q, top_k=6)] for q in queries]
+    assert isinstance(_store(mem)._flat, ScanIndex)
+    _, stored = round_trip(hash_embed(corpus), "int8")
+    assert lists == [[f"c{i}" for i in _exact(stored, q, 6)] for q in queries]
+    mem.close()
+    monkeypatch.setattr(vectors, "SCAN_MAX_ROWS", 0)
+    flat = Memory(tmp_path / "kb.mp4", embedding_model=hash_embed)
+    assert [[c.id for c in flat.search_by_vector(q, top_k=6)] for q in queries] == lists
+    assert isinstance(_store(flat)._flat, FlatIndex)
+
+
 def test_writes_time_travel_and_a_bare_copy_of_a_medium_memory(tmp_path: Path, corpus: list[str], medium: None) -> None:
     mem = Memory.create(tmp_path / "kb.mp4", embedding_model=hash_embed)
     mem.add(corpus[:80], ids=[f"c{i}" for i in range(80)], embeddings=hash_embed(corpus[:80]))
@@ -346,11 +369,12 @@ def test_after_writes_the_extended_scan_equals_one_read_afresh(
 
 
 def test_the_tiers_are_set_per_process_by_environment_variables() -> None:
-    code = "from memvid_base.index import vectors as v; print(v.FLAT_MAX_ROWS, v.SCAN_MAX_ROWS)"
+    code = "from memvid_base.index import vectors as v; print(v.FLAT_MAX_ROWS, v.SCAN_FROM_ROWS, v.SCAN_MAX_ROWS)"
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root), "MEMVID_FLAT_MAX_ROWS": "10", "MEMVID_SCAN_MAX_ROWS": "0"}
+    env = {**os.environ, "PYTHONPATH": str(root), "MEMVID_FLAT_MAX_ROWS": "10", "MEMVID_SCAN_FROM_ROWS": "7",
+           "MEMVID_SCAN_MAX_ROWS": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, timeout=120)
-    assert out.stdout.split() == ["10", "0"], out.stderr
+    assert out.stdout.split() == ["10", "7", "0"], out.stderr
     for value in ("lots", "\u00b2"):  # a word, and a digit that is not an ASCII one
         env["MEMVID_SCAN_MAX_ROWS"] = value
         bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, timeout=120)
@@ -367,18 +391,30 @@ def test_with_the_scan_tier_off_a_medium_memory_uses_hnsw(
     assert _store(mem)._flat is None
 
 
+def test_small_scans_run_on_one_thread_and_give_the_same_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = np.random.default_rng(5).standard_normal((600, 24)).astype(np.float32)
+    index = _scan(raw)
+    q = raw[11] + 0.1
+    want = [f"r{i:05d}" for i in _exact(round_trip(raw, "int8")[1], q, 5)]
+    assert [h.row.row_id for h in index.nearest(q, 5, 1, None, False)] == want
+    assert (True, 1) in int8_scan._sessions
+    monkeypatch.setattr(int8_scan, "ONE_THREAD_BELOW", 100)  # as if the index were large
+    assert [h.row.row_id for h in index.nearest(q, 5, 1, None, False)] == want
+    assert (True, int8_scan._THREADS) in int8_scan._sessions
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
 def test_a_forked_child_scans_with_its_own_session() -> None:
     raw = np.random.default_rng(4).standard_normal((300, 16)).astype(np.float32)
     index = _scan(raw)
     q = raw[7]
     assert index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00007"  # the parent's session exists now
-    parent = int8_scan._sessions[True]
+    parent = int8_scan._sessions[True, 1]  # 300 rows: scanned on one thread
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: the parent's session kept aside (never torn down), a fresh one, the same answer
         ok = int8_scan._sessions == {} and index.nearest(q, 1, 1, None, False)[0].row.row_id == "r00007"
-        ok = ok and int8_scan._sessions[True] is not parent and int8_scan._orphans[-1][True] is parent
+        ok = ok and int8_scan._sessions[True, 1] is not parent and int8_scan._orphans[-1][True, 1] is parent
         os.write(write, b"1" if ok else b"0")
         os._exit(0)
     os.close(write)

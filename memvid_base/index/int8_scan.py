@@ -38,7 +38,12 @@ _FIRST_SCORED = 16  # candidates scored exactly before the rest are ruled out by
 _Q_MAX, _Q_SHIFT = 63, 64  # the query's int levels, and the shift that makes them uint8 (1..127): see _best
 
 _session_lock = threading.Lock()
-_sessions: dict[bool, Any] = {}  # by whether the graph ends in TopK
+_sessions: dict[tuple[bool, int], Any] = {}  # by whether the graph ends in TopK, and by threads
+# Below this many rows a scan runs on one thread: waking a second one cost more than it saved. The scan call alone,
+# one thread against two: 54.7 / 70.9 us at 3,800 rows, 127 / 147 at 10,000, 237 / 224 at 20,000, 786 / 597 at
+# 40,000 (benchmarks/bench_exact_tiers.py, exact_tiers.json and exact_tiers_hashed.json).
+ONE_THREAD_BELOW = 15_000
+_THREADS = max(1, min(2, os.cpu_count() or 1))  # two halve a 100,000-row scan; more add little to a memory-bound one
 _orphans: list[Any] = []  # a forked child's copies of the parent's sessions: never destroyed (see _forget_session)
 
 
@@ -67,21 +72,20 @@ def _graph(top_k: bool) -> bytes:
     return op.model(nodes, inputs, outputs, [], opset=17, name="memvid_int8_scan")
 
 
-def _scan_session(top_k: bool = True) -> Any:
+def _scan_session(top_k: bool = True, threads: int = _THREADS) -> Any:
     """The process's onnxruntime sessions, shared by every index (they hold no rows: the rows are inputs)."""
     with _session_lock:
-        if top_k not in _sessions:
+        if (top_k, threads) not in _sessions:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
-            # Two threads halve a 100,000-row scan; more add little on a memory-bound product. No spinning,
-            # so an idle server does not burn a core after each query.
-            options.intra_op_num_threads = max(1, min(2, os.cpu_count() or 1))
+            options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+            # No spinning, so an idle server does not burn a core after each query.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
-            _sessions[top_k] = ort.InferenceSession(_graph(top_k), options, providers=["CPUExecutionProvider"])
-        return _sessions[top_k]
+            _sessions[top_k, threads] = ort.InferenceSession(_graph(top_k), options, providers=["CPUExecutionProvider"])
+        return _sessions[top_k, threads]
 
 
 def _forget_session() -> None:
@@ -209,7 +213,8 @@ class ScanIndex(RowSnapshot):
             "mask": self._open_mask if mask is None else np.where(mask, np.float32(0), np.float32(-np.inf)),
             "k": np.array([k], dtype=np.int64),
         }
-        values, indices = _scan_session().run(None, feed)
+        threads = 1 if len(self.rows) < ONE_THREAD_BELOW else _THREADS
+        values, indices = _scan_session(True, threads).run(None, feed)
         cand, reach = indices[0][:k], values[0][:k].astype(np.float64) / alpha + bound  # the most each can score
         # The best few first: a later candidate can only enter the top n (or tie) if its reach gets to the n-th best
         # so far. At 100,000 rows 5-12 of the 128 needed scoring, and scoring all 128 right after the scan (which
@@ -223,8 +228,8 @@ class ScanIndex(RowSnapshot):
             return best, sims  # no row outside the candidates scored near enough to win
         # Not certain: score exactly every row whose scan score is within the bound of the n-th best so far
         # (rows packed closer than the query's rounding, or many near-duplicates), in blocks.
-        del feed["k"]
-        scores = _scan_session(top_k=False).run(None, feed)[0][0]
+        every = {name: value for name, value in feed.items() if name != "k"}
+        scores = _scan_session(False, threads).run(None, every)[0][0]
         return self._exact_among(np.flatnonzero(scores >= (sims[-1] - bound) * alpha), unit, n)
 
     def _cosines(self, rows: np.ndarray, unit: np.ndarray) -> np.ndarray:
@@ -287,4 +292,4 @@ def _direction_drift(codes: np.ndarray, exact: np.ndarray) -> float:
     return worst
 
 
-__all__ = ["CANDIDATES", "MAX_SCAN_DIM", "ScanIndex"]
+__all__ = ["CANDIDATES", "MAX_SCAN_DIM", "ONE_THREAD_BELOW", "ScanIndex"]

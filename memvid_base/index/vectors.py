@@ -219,10 +219,16 @@ WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
 # being exact, every copy of the MP4 returns the same list.  The copy is read once per committed version,
 # from the segments' boxes (about 0.1 s at 10,000 rows, without importing Chroma) or, where a segment has
 # no box, from the store from the second query on (0.6 s at 10,000 rows).
-# Above FLAT_MAX_ROWS and up to SCAN_MAX_ROWS rows, the exact index is the boxes' int8 rows scanned by onnxruntime
+# Above SCAN_FROM_ROWS and up to SCAN_MAX_ROWS rows, the exact index is the boxes' int8 rows scanned by onnxruntime
 # (index/int8_scan.py): exact like the flat one, so copies agree without HNSW's ef_search 400.  It reads
-# only boxes (a store without them keeps HNSW).  Above it, HNSW is faster: a scan grows with the rows.
-# Both can be set per process: MEMVID_FLAT_MAX_ROWS, MEMVID_SCAN_MAX_ROWS (0 turns that tier off).
+# only boxes (a store without them keeps the flat index up to FLAT_MAX_ROWS, then HNSW).  Above it, HNSW is
+# faster: a scan grows with the rows.  The scan starts at 3,000 rows, not at FLAT_MAX_ROWS, because it reads a
+# quarter of the bytes.  Its call to nearest() against the flat index's, warm caches / emptied caches: 1.44x / 0.96x
+# the time at 2,000 MiniLM rows, 1.14x / 0.74x at 3,000, 0.92x / 0.65x at 3,800, 0.29x / 0.36x at 10,000, where
+# the float32 rows (15 MB, twice: as stored and as directions) no longer stay in the cache
+# (benchmarks/bench_exact_tiers.py, exact_tiers.json).
+# All three can be set per process: MEMVID_FLAT_MAX_ROWS, MEMVID_SCAN_FROM_ROWS, MEMVID_SCAN_MAX_ROWS (a max
+# of 0 turns that tier off; the scan starts above the smaller of SCAN_FROM_ROWS and FLAT_MAX_ROWS).
 
 
 def _rows_setting(name: str, default: int) -> int:
@@ -236,6 +242,7 @@ def _rows_setting(name: str, default: int) -> int:
 
 
 FLAT_MAX_ROWS = _rows_setting("MEMVID_FLAT_MAX_ROWS", 10_000)
+SCAN_FROM_ROWS = _rows_setting("MEMVID_SCAN_FROM_ROWS", 3_000)
 SCAN_MAX_ROWS = _rows_setting("MEMVID_SCAN_MAX_ROWS", 200_000)
 ExactIndex = FlatIndex | ScanIndex
 

@@ -257,18 +257,25 @@ def exact_index_from_boxes(
 ) -> ExactIndex | None:
     """The exact in-memory index of the store at ``m``'s version, read from the segments' boxes.
 
-    A :class:`FlatIndex` up to :data:`~memvid_base.index.vectors.FLAT_MAX_ROWS` rows, a :class:`ScanIndex`
-    up to :data:`~memvid_base.index.vectors.SCAN_MAX_ROWS`; None above, or where the boxes cannot answer.
+    A :class:`FlatIndex` up to :data:`~memvid_base.index.vectors.SCAN_FROM_ROWS` rows (or ``FLAT_MAX_ROWS``
+    if fewer), then a :class:`ScanIndex` up to :data:`~memvid_base.index.vectors.SCAN_MAX_ROWS`; where the
+    scan is off or the vectors are too wide for it, a :class:`FlatIndex` up to ``FLAT_MAX_ROWS``. None above,
+    or where the boxes cannot answer.
     ``base``, a scan index of an earlier version, is extended with the rows of the segments written since
     when that is all that changed (adds, upserts, deletes), instead of replaying every box.
     """
     cache = cache if cache is not None else BoxCache()
-    if m.live_chunks + m.dead_rows <= vectors.FLAT_MAX_ROWS:
+    total = m.live_chunks + m.dead_rows
+    scanned = (min(vectors.SCAN_FROM_ROWS, vectors.FLAT_MAX_ROWS) < total <= vectors.SCAN_MAX_ROWS
+               and int(m.embedding.get("dimension") or 0) <= MAX_SCAN_DIM)
+    if total <= vectors.FLAT_MAX_ROWS and not scanned:
         found = rows_from_boxes(layout, m, vectors.FLAT_MAX_ROWS, cache)
         return None if found is None else FlatIndex(m.version, *found)
+    if not scanned:
+        return None
     limit = vectors.SCAN_MAX_ROWS
     metas = _box_metas(layout, m, limit, cache)
-    if metas is None or int(m.embedding.get("dimension") or 0) > MAX_SCAN_DIM:
+    if metas is None:
         return None
     segments = frozenset((s.uid, s.file) for s in m.segments if s.file)
     try:
