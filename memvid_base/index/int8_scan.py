@@ -215,16 +215,16 @@ class ScanIndex(RowSnapshot):
         }
         threads = 1 if len(self.rows) < ONE_THREAD_BELOW else _THREADS
         values, indices = _scan_session(True, threads).run(None, feed)
-        cand, reach = indices[0][:k], values[0][:k].astype(np.float64) / alpha + bound  # the most each can score
-        # The best few first: a later candidate can only enter the top n (or tie) if its reach gets to the n-th best
-        # so far. At 100,000 rows 5-12 of the 128 needed scoring, and scoring all 128 right after the scan (which
-        # leaves the caches cold) took 0.3-0.4 ms of a 2 ms query.
+        cand, scanned = indices[0][:k], values[0][:k]
+        # The best few first: a later candidate can only enter the top n (or tie) if its reach (scan score / alpha +
+        # bound, the most it can score) gets to the n-th best so far. At 100,000 rows 5-12 of the 128 needed scoring,
+        # and scoring all 128 right after the scan (which leaves the caches cold) took 0.3-0.4 ms of a 2 ms query.
         first = min(k, max(_FIRST_SCORED, 2 * n))
         best, sims = self._exact_among(cand[:first], unit, n)
-        late = cand[first:][reach[first:] >= sims[-1]]
+        late = cand[first:][scanned[first:] >= np.float64((sims[-1] - bound) * alpha)]  # reach >= n-th best, in float64
         if len(late):
             best, sims = self._exact_among(np.concatenate((cand[:first], late)), unit, n)
-        if k >= visible or sims[-1] > reach[k - 1]:
+        if k >= visible or sims[-1] > float(scanned[k - 1]) / alpha + bound:
             return best, sims  # no row outside the candidates scored near enough to win
         # Not certain: score exactly every row whose scan score is within the bound of the n-th best so far
         # (rows packed closer than the query's rounding, or many near-duplicates), in blocks.
@@ -249,6 +249,11 @@ class ScanIndex(RowSnapshot):
         In float64 on the rows' directions, so no stored magnitude can overflow or underflow the scores; in
         blocks, so even every row of a large index never needs more than a block's worth of memory.
         """
+        if len(cand) <= _RERANK_BLOCK:  # one block, as nearly always: ranked as it is
+            rows = np.asarray(cand, dtype=np.int64)
+            scored = self._cosines(rows, unit)
+            order = rank(self.rows, rows, scored, n)
+            return rows[order], scored[order]
         best, best_sims = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         for start in range(0, len(cand), _RERANK_BLOCK):
             block = np.asarray(cand[start : start + _RERANK_BLOCK], dtype=np.int64)
