@@ -237,7 +237,7 @@ class ScanIndex(RowSnapshot):
 
         A stored vector is its int8 codes times one positive scale, so its direction is the codes' own: they are
         scored as they are (integers, exact in float64) with their exact norms, without making float32 vectors
-        first. That took 107 us for 16 rows right after a scan of 100,000 rows, against 174.
+        first: 107 us for 16 rows right after a scan of 100,000 rows, against 174 (timed ad hoc).
         """
         if self.exact is not None:  # the box held float32 vectors: score those
             return np.einsum("ij,j->i", directions(self.exact[rows]), unit)

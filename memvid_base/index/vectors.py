@@ -214,11 +214,11 @@ def row_from_metadata(row_id: str, meta: Mapping[str, Any] | None) -> Row:
 HNSW_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": 400, "ef_construction": 200}}
 # The largest unfiltered query nearest() widens to before it filters: ef_search, beyond which HNSW looks no further.
 WIDEST_UNFILTERED: int = HNSW_CONFIGURATION["hnsw"]["ef_search"]
-# Up to this many rows, an unfiltered query ranks on an exact in-memory copy of the store's vectors instead
-# of HNSW: at 2,000 rows the search took 0.2 ms against Chroma's 1-4 ms (benchmarks/profile_search.py), and
-# being exact, every copy of the MP4 returns the same list.  The copy is read once per committed version,
-# from the segments' boxes (about 0.1 s at 10,000 rows, without importing Chroma) or, where a segment has
-# no box, from the store from the second query on (0.6 s at 10,000 rows).
+# Up to FLAT_MAX_ROWS rows (SCAN_FROM_ROWS where the segments have boxes: see below), an unfiltered query ranks on an
+# exact in-memory copy of the store's vectors instead of HNSW: at 2,000 rows the search took 0.2 ms against
+# Chroma's 1-4 ms (benchmarks/profile_search.py), and being exact, every copy of the MP4 returns the same list.
+# The copy is read once per committed version, from the segments' boxes (without importing Chroma) or, where a
+# segment has no box, from the store from the second query on (0.6 s at 10,000 rows).
 # Above SCAN_FROM_ROWS and up to SCAN_MAX_ROWS rows, the exact index is the boxes' int8 rows scanned by onnxruntime
 # (index/int8_scan.py): exact like the flat one, so copies agree without HNSW's ef_search 400.  It reads
 # only boxes (a store without them keeps the flat index up to FLAT_MAX_ROWS, then HNSW).  Above it, HNSW is
