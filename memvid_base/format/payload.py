@@ -394,11 +394,11 @@ def find_record(text: str, chunk_id: str, checksum: str) -> Record | None:
     """The record of ``chunk_id`` whose content hashes to ``checksum``, parsed alone from a group's JSON text.
 
     A search needs one record of a group's twenty: parsing only that one took a group's decoding from 0.105 to
-    0.051 ms (benchmarks/bench_frame_read.py). A record starts with ``["<id>",``, which cannot lie inside a JSON string (its quotes would
-    be escaped) but can start a list inside another record's metadata; such a place, or anything that is not a
-    record whose content hashes to ``checksum`` (the index's, so a list elsewhere in the group that passes is the
-    same content), is skipped. None when no place within a few tries gives it: the caller parses the whole group
-    then, which raises on anything damaged.
+    0.051 ms (benchmarks/bench_frame_read.py). A record starts with ``["<id>",``, which cannot lie inside a JSON
+    string (its quotes would be escaped) but can start a list inside another record's metadata; such a place, or
+    anything that is not a record whose content hashes to ``checksum`` (the index's, so a list elsewhere in the
+    group that passes is the same content), is skipped. None when no place within a few tries gives it: the
+    caller parses the whole group then, which raises on anything damaged.
     """
     needle = "[" + json.dumps(chunk_id, ensure_ascii=False) + ","
     at = 0
