@@ -3,6 +3,8 @@
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --quick           # 3,000 chunks, about 30 s
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --chunks 100000   # a tenth of the full run
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py                   # 1,000,000 chunks
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --keep            # ... and keep the memory
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --search-only     # search it again, no build
 
 How long it takes.  The full run of this round (idle machine, load 0.45 at start) took 1,806 s in all:
 1,713 s of build (its ten 100,000-chunk ``add``s took 110, 141, 172, 189, 200, 203, 221, 150, 164 and
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import shutil
 import sys
@@ -133,6 +136,10 @@ def main() -> None:
     ap.add_argument("--keep-page-cache", action="store_true",
                     help="cold queries empty only memvid's frame cache, not the OS page cache of the memory's files")
     ap.add_argument("--keep", action="store_true", help="keep the built memory under .bench/work/million*")
+    ap.add_argument("--search-only", action="store_true",
+                    help="skip the build: measure search again on the memory a run with --keep left")
+    ap.add_argument("--out", default=None, help="results file name under benchmarks/results/ "
+                    "(default million.json; million_quick.json with --quick)")
     ap.add_argument("--note", default="", help="free text stored with the results (e.g. 'taken under load')")
     args = ap.parse_args()
     n = args.chunks or (3_000 if args.quick else 1_000_000)
@@ -146,14 +153,27 @@ def main() -> None:
     if not res["clean"]:
         log(f"load average {load} at start: timings are NOT clean (taken under load)")
     work = WORK / ("million_quick" if args.quick else "million")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    kept = work / "built.json"
     started = time.perf_counter()
-
-    log(f"building {n:,} chunks in batches of {batch:,} (hashed 384-d vectors)")
-    built, queries = build(work / "memory", n, batch, n_q)
-    res["build"] = built
-    log(f"built in {built['build_s']} s ({built['build_chunks_per_s']} chunks/s); video {built['video_over_raw_text']}x raw text")
+    if args.search_only:
+        # Search apart from the build: after a build, its writes are still being flushed.
+        if not kept.is_file():
+            raise SystemExit(f"No kept memory at {work}: run once with --keep first.")
+        saved = json.loads(kept.read_text())
+        built, queries = saved["build"], saved["queries"]
+        res["build"] = built
+        res["search_only"] = True
+        log(f"search only, on the memory kept at {work} ({built['chunks']:,} chunks)")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        log(f"building {n:,} chunks in batches of {batch:,} (hashed 384-d vectors)")
+        built, queries = build(work / "memory", n, batch, n_q)
+        res["build"] = built
+        log(f"built in {built['build_s']} s ({built['build_chunks_per_s']} chunks/s); "
+            f"video {built['video_over_raw_text']}x raw text")
+        if args.keep:
+            kept.write_text(json.dumps({"build": built, "queries": queries}))
 
     res["footprint"] = footprint(work / "memory", built["raw_text_bytes"], built["chunks"])
     log(f"footprint {res['footprint']['total_over_raw_text']}x raw text; per chunk {res['footprint']['per_chunk_bytes']}")
@@ -174,9 +194,9 @@ def main() -> None:
     }
     res["total_s"] = round(time.perf_counter() - started, 1)
     res["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    if not args.keep:
+    if not (args.keep or args.search_only):
         shutil.rmtree(work, ignore_errors=True)
-    path = write_json("million_quick.json" if args.quick else "million.json", res)
+    path = write_json(args.out or ("million_quick.json" if args.quick else "million.json"), res)
     for what, (value, ok) in res["verdicts"].items():
         print(f"{what:24} {value:>10}  {'PASS' if ok else 'MISS'}")
     print(f"Total {res['total_s']} s{'' if res['clean'] else ' (NOT clean: taken under load)'}. "
