@@ -154,13 +154,13 @@ def test_identical_rows_tie_exactly_and_go_to_the_smaller_row_id() -> None:
 def test_the_staged_re_rank_scores_few_candidates_and_keeps_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
     """Candidates are scored exactly best first; the rest only when their scan score could still reach the list."""
     scored: list[int] = []
-    real = ScanIndex._exact_among
+    real = ScanIndex._cosines
 
-    def counting(self: ScanIndex, cand: np.ndarray, unit: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        scored.append(len(cand))
-        return real(self, cand, unit, n)
+    def counting(self: ScanIndex, rows: np.ndarray, unit: np.ndarray) -> np.ndarray:
+        scored.append(len(rows))
+        return real(self, rows, unit)
 
-    monkeypatch.setattr(ScanIndex, "_exact_among", counting)
+    monkeypatch.setattr(ScanIndex, "_cosines", counting)
     rng = np.random.default_rng(14)
     centers = rng.standard_normal((40, 96)).astype(np.float32)
     raw = centers[rng.integers(0, 40, 6000)] + 0.4 * rng.standard_normal((6000, 96)).astype(np.float32)
@@ -170,6 +170,32 @@ def test_the_staged_re_rank_scores_few_candidates_and_keeps_the_list(monkeypatch
         scored.clear()
         assert [int(h.row.row_id[1:]) for h in index.nearest(q, 5, 1, None, False)] == _exact(stored, q, 5)
         assert scored[0] == 16 and sum(scored) < int8_scan.CANDIDATES  # far fewer than every candidate
+
+
+def test_later_candidates_that_can_still_reach_the_list_are_scored_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Near-duplicates score within the query's rounding of each other: those the first pass cannot rule out are
+    scored exactly in a second pass (the scan's scores fall along its list, so they are the next few)."""
+    scored: list[int] = []
+    real = ScanIndex._cosines
+
+    def counting(self: ScanIndex, rows: np.ndarray, unit: np.ndarray) -> np.ndarray:
+        scored.append(len(rows))
+        return real(self, rows, unit)
+
+    monkeypatch.setattr(ScanIndex, "_cosines", counting)
+    monkeypatch.setattr(int8_scan, "_FIRST_SCORED", 1)
+    rng = np.random.default_rng(21)
+    base = rng.standard_normal(64).astype(np.float32)
+    raw = base + 0.1 * rng.standard_normal((2000, 64)).astype(np.float32)
+    _, stored = round_trip(raw, "int8")
+    index = _scan(raw)
+    partial = 0
+    for q in (base + 0.5 * rng.standard_normal((20, 64))).astype(np.float32):
+        scored.clear()
+        assert [int(h.row.row_id[1:]) for h in index.nearest(q, 1, 1, None, False)] == _exact(stored, q, 1)
+        assert scored[0] == 2  # the first pass: 2 * n candidates
+        partial += len(scored) == 2 and 2 < scored[1] < int8_scan.CANDIDATES  # then the few that could still reach
+    assert partial >= 10
 
 
 def test_extreme_magnitudes_neither_overflow_nor_underflow() -> None:

@@ -16,6 +16,7 @@ same list.  After a write, a reader extends its snapshot with the new segments' 
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ import numpy as np
 
 from ..models import onnx_proto as op
 from ..types import Hit, Row
-from .flat import RowSnapshot, directions, rank
+from .flat import _SORTED_IN_PYTHON, RowSnapshot, directions, rank, ranked_positions
 
 MAX_SCAN_DIM = 4096  # int32 sums of dim * 127 * 128 stay exact far beyond this; wider vectors keep HNSW
 # Scored exactly per query; when the bound cannot rule the rest out, the near ones are scored too.  128, not 64, since
@@ -37,6 +38,7 @@ _RERANK_BLOCK = 4096  # rows scored exactly at a time
 _FIRST_SCORED = 16  # candidates scored exactly before the rest are ruled out by their scan scores (see _best)
 _Q_MAX, _Q_SHIFT = 63, 64  # the query's int levels, and the shift that makes them uint8 (1..127): see _best
 
+_K_CANDIDATES = np.array([CANDIDATES], dtype=np.int64)  # the scan's usual k, made once (onnxruntime only reads it)
 _session_lock = threading.Lock()
 _sessions: dict[tuple[bool, int], Any] = {}  # by whether the graph ends in TopK, and by threads
 # Below this many rows a scan runs on one thread: waking a second one cost more than it saved. The scan call alone,
@@ -185,52 +187,66 @@ class ScanIndex(RowSnapshot):
         if n <= 0:
             return []
         best, sims = self._best(q, n, visible, mask)
-        vecs = self.vectors(best) if include_embeddings else [None] * len(best)
-        return [Hit(self.rows[k], float(1.0 - s), v) for k, s, v in zip(best.tolist(), sims.tolist(), vecs)]
+        vecs = self.vectors(np.asarray(best, dtype=np.int64)) if include_embeddings else [None] * len(best)
+        return [Hit(row, 1.0 - s, v) for row, s, v in zip(self.rows.take(best), sims, vecs)]
 
-    def _best(self, q: np.ndarray, n: int, visible: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _best(self, q: np.ndarray, n: int, visible: int, mask: np.ndarray | None) -> tuple[list[int], list[float]]:
+        """Row numbers of the ``n`` best rows visible through ``mask``, best first, and their exact cosines."""
         q64 = q.astype(np.float64)
-        qn = float(np.sqrt(q64 @ q64))
-        if not (qn > 0 and np.isfinite(qn)):  # a zero query: every row scores 0, and the tie rule decides
-            return self._exact_among(np.flatnonzero(mask) if mask is not None else np.arange(len(self.rows)),
-                                     np.zeros_like(q64), n)
-        unit = q64 / qn
+        squares = float(q64 @ q64)  # float32 values squared and summed in float64: no overflow, no underflow to 0
+        if not (squares > 0 and math.isfinite(squares)):  # a zero query: every row scores 0, and the tie rule decides
+            return self._ranked(np.flatnonzero(mask) if mask is not None else np.arange(len(self.rows)),
+                                np.zeros_like(q64), n)
+        norm = math.sqrt(squares)
+        unit = q64 / norm
         # 7 bits, not 8: without AVX-VNNI, onnxruntime's u8 x s8 kernel (VPMADDUBSW) adds products in pairs into
         # int16 with saturation, and 2 * 255 * 127 overflows it, so the scan was wrong on AVX2-only CPUs (AMD EPYC
         # here). With the query at most 127 after its shift, a pair stays within 2 * 127 * 128 = 32,512.
-        # Few numpy calls: each costs several microseconds once a scan has emptied the caches.
-        alpha = _Q_MAX / float(np.abs(unit).max())
-        scaled = unit * alpha  # its largest |value| rounds to 63, so rint() needs no clip
-        q8 = np.rint(scaled)
-        err = scaled - q8
-        bound = float(np.sqrt(err @ err)) / alpha + self.drift + _SLACK  # |unit - q8 / alpha|, and the margins
+        # Few numpy calls: each costs microseconds once a scan has emptied the caches.
+        step = _Q_MAX / float(np.maximum.reduce(np.abs(q64)))  # the ufunc's reduce: no ndarray.max wrapper
+        alpha = step * norm  # the scan scores alpha * cosine: the query is unit * alpha, rounded
+        shifted = q64 * step + _Q_SHIFT  # its largest |value| is 63 before the shift: no clip needed
+        q8 = np.rint(shifted)
+        err = shifted - q8
+        bound = math.sqrt(float(err @ err)) / alpha + self.drift + _SLACK  # |unit - q8 / alpha|, and the margins
         k = min(visible, max(CANDIDATES, 2 * n))
         feed = {
-            "q": (q8 + _Q_SHIFT).astype(np.uint8).reshape(1, -1),
+            "q": q8.astype(np.uint8).reshape(1, -1),
             "rows": self.rows_t,
             "bias": self.bias,
             "inv_norm": self.inv_norm,
             "mask": self._open_mask if mask is None else np.where(mask, np.float32(0), np.float32(-np.inf)),
-            "k": np.array([k], dtype=np.int64),
+            "k": _K_CANDIDATES if k == CANDIDATES else np.array([k], dtype=np.int64),
         }
         threads = 1 if len(self.rows) < ONE_THREAD_BELOW else _THREADS
         values, indices = _scan_session(True, threads).run(None, feed)
-        cand, scanned = indices[0][:k], values[0][:k]
+        scanned, cand = values[0], indices[0]  # best first
         # The best few first: a later candidate can only enter the top n (or tie) if its reach (scan score / alpha +
         # bound, the most it can score) gets to the n-th best so far. At 100,000 rows 5-12 of the 128 needed scoring,
         # and scoring all 128 right after the scan (which leaves the caches cold) took 0.3-0.4 ms of a 2 ms query.
         first = min(k, max(_FIRST_SCORED, 2 * n))
-        best, sims = self._exact_among(cand[:first], unit, n)
-        late = cand[first:][scanned[first:] >= np.float64((sims[-1] - bound) * alpha)]  # reach >= n-th best, in float64
-        if len(late):
-            best, sims = self._exact_among(np.concatenate((cand[:first], late)), unit, n)
+        best, sims = self._ranked(cand[:first], unit, n)
+        floor = (sims[-1] - bound) * alpha  # a later candidate must scan at least this high to matter
+        if first < k and float(scanned[first]) >= floor:  # scores fall along the list: those that reach are a prefix
+            late = int(np.count_nonzero(scanned[first:] >= floor))
+            best, sims = self._ranked(cand[: first + late], unit, n)
         if k >= visible or sims[-1] > float(scanned[k - 1]) / alpha + bound:
             return best, sims  # no row outside the candidates scored near enough to win
         # Not certain: score exactly every row whose scan score is within the bound of the n-th best so far
         # (rows packed closer than the query's rounding, or many near-duplicates), in blocks.
         every = {name: value for name, value in feed.items() if name != "k"}
         scores = _scan_session(False, threads).run(None, every)[0][0]
-        return self._exact_among(np.flatnonzero(scores >= (sims[-1] - bound) * alpha), unit, n)
+        return self._ranked(np.flatnonzero(scores >= (sims[-1] - bound) * alpha), unit, n)
+
+    def _ranked(self, cand: np.ndarray, unit: np.ndarray, n: int) -> tuple[list[int], list[float]]:
+        """:meth:`_exact_among` as lists; a search's few candidates are ranked in Python without going back to numpy."""
+        if len(cand) <= _SORTED_IN_PYTHON:
+            rows = np.asarray(cand, dtype=np.int64)
+            numbers, scores = rows.tolist(), self._cosines(rows, unit).tolist()
+            order = ranked_positions(self.rows, numbers, scores, n)
+            return [numbers[i] for i in order], [scores[i] for i in order]
+        rows, sims = self._exact_among(cand, unit, n)
+        return rows.tolist(), sims.tolist()
 
     def _cosines(self, rows: np.ndarray, unit: np.ndarray) -> np.ndarray:
         """Exact cosines of row numbers ``rows`` with the unit query, in float64.
@@ -241,7 +257,7 @@ class ScanIndex(RowSnapshot):
         """
         if self.exact is not None:  # the box held float32 vectors: score those
             return np.einsum("ij,j->i", directions(self.exact[rows]), unit)
-        return np.einsum("ij,j->i", self.codes[rows].astype(np.float64), unit) * self.inv_norm64[rows]
+        return np.einsum("ij,j->i", self.codes.take(rows, axis=0).astype(np.float64), unit) * self.inv_norm64.take(rows)
 
     def _exact_among(self, cand: np.ndarray, unit: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` best of rows ``cand`` by exact cosine with the unit query, and their cosines, best first.

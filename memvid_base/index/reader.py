@@ -17,11 +17,15 @@ def fetch_record(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], row:
     """The record a row points at, decoded from its frames and checked against the row's checksum."""
     seg = seg_by_uid.get(row.segment)
     if seg is None:
-        raise CorruptMemoryError(
-            f"Chunk {row.chunk_id!r} points at segment {row.segment}, which this version does not list. "
-            "Another process may have compacted the memory: reopen it."
-        )
+        raise _unlisted(row)
     return segments.record(Placement(seg.uid, row.frame, row.frames), seg, row.chunk_id, row.checksum)
+
+
+def _unlisted(row: Row) -> CorruptMemoryError:
+    return CorruptMemoryError(
+        f"Chunk {row.chunk_id!r} points at segment {row.segment}, which this version does not list. "
+        "Another process may have compacted the memory: reopen it."
+    )
 
 
 def _copy_json(value: Any) -> Any:
@@ -40,11 +44,16 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
     records: list[Record | None] = [None] * len(hits)
     pending: dict[tuple[str, int], list[int]] = {}
     for k, hit in enumerate(hits):
-        key = (hit.row.segment, hit.row.frame)
-        if key in pending or not segments.has_group(*key):
-            pending.setdefault(key, []).append(k)
-        else:  # cached: read here, as a hand-off costs more than a cache hit
-            records[k] = fetch_record(segments, seg_by_uid, hit.row)
+        row = hit.row
+        key = (row.segment, row.frame)
+        if key in pending:
+            pending[key].append(k)
+        elif (rec := segments.cached_record(row.segment, row.frame, row.chunk_id, row.checksum)) is not None:
+            records[k] = rec  # read before, and checked then: a repeated hit costs one lookup
+        elif segments.has_group(*key):  # cached: read here, as a hand-off costs more than a cache hit
+            records[k] = fetch_record(segments, seg_by_uid, row)
+        else:
+            pending[key] = [k]
 
     def load(key: tuple[str, int]) -> None:
         for k in pending[key]:
@@ -55,6 +64,9 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
         share(list(pending), load, helpers=HELPERS)
     out = []
     for hit, rec in zip(hits, records):
+        seg = seg_by_uid.get(hit.row.segment)
+        if seg is None:
+            raise _unlisted(hit.row)
         if rec is None or rec.text is None:
             raise CorruptMemoryError(f"Chunk {hit.row.chunk_id!r} decoded as deleted, but its row says it is live.")
         out.append(
@@ -63,7 +75,7 @@ def materialize(segments: SegmentCache, seg_by_uid: Mapping[str, Segment], hits:
                 text=rec.text,
                 metadata=_copy_json(rec.metadata),  # callers may edit it; the decoded-group cache must not change
                 frame=hit.row.frame,
-                segment=seg_by_uid[hit.row.segment].file,
+                segment=seg.file,
                 score=None if hit.distance is None else relevance(hit.distance),
                 distance=hit.distance,
                 embedding=None if hit.embedding is None else [float(x) for x in hit.embedding],
