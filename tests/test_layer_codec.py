@@ -94,6 +94,27 @@ def test_segment_cache_refuses_a_checksum_the_index_does_not_expect(tmp_path: Pa
         cache.close()
 
 
+def test_a_record_is_read_from_the_cache_only_after_it_was_checked(tmp_path: Path) -> None:
+    """The hot path's shortcut (cached_record) hands out only a record that record() decoded and checked, and only
+    for the checksum it was checked against: anything else goes back through record(), which decodes and raises."""
+    recs = records(3)
+    plan = plan_segment(recs, SETTINGS)
+    seg = write_plan(plan, SETTINGS, tmp_path / "seg.mp4", version=1, relative_to=tmp_path)
+    place = plan.placements["id1"]
+    cache = SegmentCache(tmp_path, SETTINGS)
+    try:
+        assert cache.cached_record(seg.uid, place.frame, "id1", recs[1].checksum) is None  # nothing decoded yet
+        assert cache.record(place, seg, "id1", recs[1].checksum) == recs[1]
+        assert cache.cached_record(seg.uid, place.frame, "id1", recs[1].checksum) == recs[1]
+        assert cache.cached_record(seg.uid, place.frame, "id1", "0" * 16) is None  # another checksum: not handed out
+        assert plan.placements["id2"].frame == place.frame  # the same group, decoded, but id2 never handed out:
+        assert cache.cached_record(seg.uid, place.frame, "id2", recs[2].checksum) is None  # record() checks it first
+        cache.clear()
+        assert cache.cached_record(seg.uid, place.frame, "id1", recs[1].checksum) is None  # forgotten with the group
+    finally:
+        cache.close()
+
+
 def test_packing_in_threads_keeps_every_record_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from memvid_base import segments
 

@@ -23,6 +23,13 @@ def test_a_table_gives_back_the_rows_it_was_made_of() -> None:
     assert table.row_ids == [r.row_id for r in rows] and np.array_equal(table.v1, [r.v1 for r in rows])
 
 
+def test_taking_rows_gives_them_in_the_order_asked() -> None:
+    rows = _rows()
+    table = RowTable.of(rows)
+    assert table.take([7, 0, 11, 7]) == [rows[7], rows[0], rows[11], rows[7]]
+    assert table.take([]) == []
+
+
 def test_ending_rows_and_appending_make_new_tables() -> None:
     rows = _rows()
     table = RowTable.of(rows[:8])
