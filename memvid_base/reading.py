@@ -192,7 +192,7 @@ class MemoryReader:
             where_document: Keep chunks whose text matches, e.g. ``{"$contains": "zstd"}``.
             alpha: Hybrid weight of the vector side, 0..1 (default 0.3: exact words count more).
         """
-        return self.retrieve(query, None, top_k, where, mode=mode, where_document=where_document, alpha=alpha)
+        return self._retrieve(query, None, top_k, where, mode, None, where_document, alpha, False)
 
     def search_by_vector(
         self,
@@ -205,8 +205,7 @@ class MemoryReader:
         where_document: Mapping[str, Any] | None = None,
     ) -> list[Chunk]:
         """Like :meth:`search` for a query vector. ``ids`` restricts the search to those chunk ids."""
-        return self.retrieve(None, vector, top_k, where, ids=ids, where_document=where_document,
-                             include_embeddings=include_embeddings)
+        return self._retrieve(None, vector, top_k, where, "vector", ids, where_document, None, include_embeddings)
 
     def retrieve(
         self,
@@ -226,6 +225,14 @@ class MemoryReader:
         The vector is made from ``text`` when not given (vector and hybrid modes); keyword and hybrid
         modes need ``text``.
         """
+        return self._retrieve(text, vector, top_k, where, mode, ids, where_document, alpha, include_embeddings)
+
+    def _retrieve(
+        self, text: str | None, vector: Sequence[float] | np.ndarray | None, top_k: int, where: Mapping[str, Any] | None,
+        mode: str, ids: Sequence[str] | None, where_document: Mapping[str, Any] | None, alpha: float | None,
+        include_embeddings: bool,
+    ) -> list[Chunk]:
+        # What every public search calls: one boundary wrapper per call, not one per layer (each costs a microsecond).
         def run() -> list[Chunk]:
             ranker, req = self._plan(text, vector, top_k, where, mode, ids, where_document, alpha, include_embeddings)
             return ranker.search(req)
@@ -251,7 +258,7 @@ class MemoryReader:
         mode = retrieval.check_inputs(mode, top_k, text, vector, where_document)
         if vector is None and mode != "keyword":
             vector = self.embed_query(text or "")
-        self.refresh()  # before planning: the query is checked against the version it will read
+        self._view.refresh()  # before planning: the query is checked against the version it will read
         if where is not None or mode != "vector" or where_document is not None:
             self.fill_metadata()  # filters and keyword search need what only the frames hold
         m = self.manifest
