@@ -226,8 +226,10 @@ class ScanIndex(RowSnapshot):
         # and scoring all 128 right after the scan (which leaves the caches cold) took 0.3-0.4 ms of a 2 ms query.
         first = min(k, max(_FIRST_SCORED, 2 * n))
         best, sims = self._ranked(cand[:first], unit, n)
-        floor = (sims[-1] - bound) * alpha  # a later candidate must scan at least this high to matter
-        if first < k and float(scanned[first]) >= floor:  # scores fall along the list: those that reach are a prefix
+        # A later candidate must scan at least this high to matter; float64, so numpy compares the float32 scores in
+        # float64 too (a Python float would be rounded to float32 first).
+        floor = np.float64((sims[-1] - bound) * alpha)
+        if first < k and scanned[first] >= floor:  # scores fall along the list: those that reach are a prefix
             late = int(np.count_nonzero(scanned[first:] >= floor))
             best, sims = self._ranked(cand[: first + late], unit, n)
         if k >= visible or sims[-1] > float(scanned[k - 1]) / alpha + bound:
@@ -236,7 +238,7 @@ class ScanIndex(RowSnapshot):
         # (rows packed closer than the query's rounding, or many near-duplicates), in blocks.
         every = {name: value for name, value in feed.items() if name != "k"}
         scores = _scan_session(False, threads).run(None, every)[0][0]
-        return self._ranked(np.flatnonzero(scores >= (sims[-1] - bound) * alpha), unit, n)
+        return self._ranked(np.flatnonzero(scores >= np.float64((sims[-1] - bound) * alpha)), unit, n)
 
     def _ranked(self, cand: np.ndarray, unit: np.ndarray, n: int) -> tuple[list[int], list[float]]:
         """:meth:`_exact_among` as lists; a search's few candidates are ranked in Python without going back to numpy."""
