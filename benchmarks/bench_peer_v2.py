@@ -28,7 +28,8 @@ so keyword and hybrid are scored by whether it is in the top 5).  The load avera
 start of each size; ratios between the two systems in the same run count more than absolute times.
 This VM's speed drifts by a third within minutes, so the systems take turns: ``--search-rounds N`` runs
 the hot searches N times each, alternating (p50 = the median of the rounds' p50s), and ``--baseline DIR``
-times another checkout's fresh-process first queries in the same rotating rounds (a before/after).
+times another checkout's hot searches and fresh-process first queries in the same rotating rounds, on the
+same memory (a before/after).
 Results: ``benchmarks/results/peer_v2.json`` (``peer_v2_quick.json``).
 """
 
@@ -66,7 +67,7 @@ _FIRST_OURS = {
 
 
 CORE = HERE.parent  # the folder whose memvid_base this project's workers import (--core)
-BASELINE: Path | None = None  # another checkout measured in the same fresh-process rounds (--baseline)
+BASELINE: Path | None = None  # another checkout measured in the same rounds (--baseline)
 
 
 def _git_head(folder: Path) -> str | None:
@@ -74,19 +75,20 @@ def _git_head(folder: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def _env() -> dict[str, str]:
+def _env(core: Path | None = None) -> dict[str, str]:
     env = dict(os.environ, MEMVID_TELEMETRY="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                ANONYMIZED_TELEMETRY="False")
-    env["PYTHONPATH"] = str(CORE)
+    env["PYTHONPATH"] = str(core or CORE)
     # A user's second run finds bytecode on disk; with PYTHONDONTWRITEBYTECODE set, every fresh process
     # would compile numpy and the package from source again (~0.5 s) and time that instead.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
-def _run(cmd: list[str], timeout: float = 1800, cwd: Path | None = None) -> tuple[dict[str, Any], float]:
+def _run(cmd: list[str], timeout: float = 1800, cwd: Path | None = None,
+         core: Path | None = None) -> tuple[dict[str, Any], float]:
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=cwd or HERE.parent)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(core), cwd=cwd or HERE.parent)
     wall = time.perf_counter() - t
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -206,6 +208,9 @@ def worker_search(job: dict[str, Any]) -> dict[str, Any]:
         ms["hybrid_hot"].append((time.perf_counter() - t) * 1000)
         out["hyb_top"].append([idx(c.id) for c in hres])
     out["latency"] = {name: latency_summary(v) for name, v in ms.items()}
+    import memvid_base
+
+    out["core"] = os.path.dirname(memvid_base.__file__)
     return out
 
 
@@ -342,18 +347,25 @@ def one_size(py: Path, n: int, texts_all: list[str], vec_all: Any, n_q: int, kin
     (work / "qvectors.json").write_text(json.dumps(qvecs.tolist()))
     truth = np.argsort(-(qvecs @ vecs.T), axis=1)[:, :5].tolist()  # exact cosine (unit vectors) over float32
 
-    log(f"  searches: {search_rounds} round(s), peer and this project taking turns")
-    rounds: dict[str, list[dict[str, Any]]] = {"peer": [], "ours": []}
+    sides = ["peer", "ours"] + (["baseline"] if BASELINE is not None else [])
+    log(f"  searches: {search_rounds} round(s), {', '.join(sides)} taking turns")
+    rounds: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for k in range(search_rounds):
-        for side in ("peer", "ours") if k % 2 == 0 else ("ours", "peer"):
+        for side in sides[k % len(sides):] + sides[: k % len(sides)]:  # the order rotates every round
             if side == "peer":
                 r, _ = _run([str(py), str(DRIVER), "search", _job(work, "psearch", path=str(peer_path), queries=queries,
                                                                   qvectors=str(work / "qvectors.json"))])
             else:
+                core = BASELINE if side == "baseline" and BASELINE is not None else CORE
                 r, _ = _run([sys.executable, __file__, "--worker", "search",
                              _job(work, "osearch", path=str(mem_path), queries=queries,
-                                  qvectors=str(work / "qvectors.json"))])
+                                  qvectors=str(work / "qvectors.json"))], core=core)
+                assert r["core"] == str(core / "memvid_base"), r["core"]
             rounds[side].append(r)
+    if BASELINE is not None:  # the same hot searches, the --baseline checkout's code on the same memory
+        base = _rounds_merged(rounds["baseline"])
+        res["baseline_search"] = {"core": _git_head(BASELINE), "latency": base["latency"],
+                                  "same_vector_lists": base["sem_top"] == _rounds_merged(rounds["ours"])["sem_top"]}
     ps, os_ = _rounds_merged(rounds["peer"]), _rounds_merged(rounds["ours"])
     raw = sum(len(t.encode("utf-8")) for t in texts)
     ours_bytes, mp4_bytes = dir_bytes(mem_path.parent), mem_path.stat().st_size
@@ -401,6 +413,11 @@ def table(sizes: list[dict[str, Any]]) -> str:
              f"{lo['vector_hot']['p50_ms'] / lp['vector_hot']['p50_ms']:.2f}x"),
             ("hybrid p50 hot, ms (peer: faster of find/ask)", f"{lo['hybrid_hot']['p50_ms']}", f"{ph}",
              f"{lo['hybrid_hot']['p50_ms'] / ph:.2f}x"),
+            *([("  the --baseline checkout, hot vector / hybrid p50, ms",
+                f"{lb['vector_hot']['p50_ms']} / {lb['hybrid_hot']['p50_ms']}", "",
+                f"ours {lo['vector_hot']['p50_ms'] / lb['vector_hot']['p50_ms']:.2f}x / "
+                f"{lo['hybrid_hot']['p50_ms'] / lb['hybrid_hot']['p50_ms']:.2f}x")]
+              if (lb := s.get("baseline_search", {}).get("latency")) else []),
             ("keyword p50 hot, ms", f"{lo['keyword_hot']['p50_ms']}", f"{lp['keyword_hot']['p50_ms']}",
              f"{lo['keyword_hot']['p50_ms'] / lp['keyword_hot']['p50_ms']:.2f}x"),
             ("fresh process: open + first keyword query, ms", f"{fq['lex']['ours_ms']}", f"{fq['lex']['peer_ms']}",
