@@ -1,7 +1,7 @@
 """The int8 scan medium stores answer unfiltered vector queries from (index.int8_scan.ScanIndex).
 
-Its promise: exactly the list an exact float32 search of the stored vectors returns (ties to the earlier
-row), whatever the data, so a bare copy of an MP4 returns the same lists as the original without HNSW.
+Its promise: exactly the list an exact float64 cosine search of the stored vectors returns (ties to the
+smaller row id), whatever the data, so a bare copy of an MP4 returns the same lists as the original without HNSW.
 """
 
 from __future__ import annotations

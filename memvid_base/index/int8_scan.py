@@ -38,7 +38,8 @@ _RERANK_BLOCK = 4096  # rows scored exactly at a time
 _FIRST_SCORED = 16  # candidates scored exactly before the rest are ruled out by their scan scores (see _best)
 _Q_MAX, _Q_SHIFT = 63, 64  # the query's int levels, and the shift that makes them uint8 (1..127): see _best
 
-_K_CANDIDATES = np.array([CANDIDATES], dtype=np.int64)  # the scan's usual k, made once (onnxruntime only reads it)
+_K_CANDIDATES = np.array([CANDIDATES], dtype=np.int64)  # the scan's usual k, made once and shared, so read-only
+_K_CANDIDATES.setflags(write=False)
 _session_lock = threading.Lock()
 _sessions: dict[tuple[bool, int], Any] = {}  # by whether the graph ends in TopK, and by threads
 # Below this many rows a scan runs on one thread: waking a second one cost more than it saved. The scan call alone,
@@ -226,11 +227,12 @@ class ScanIndex(RowSnapshot):
         # and scoring all 128 right after the scan (which leaves the caches cold) took 0.3-0.4 ms of a 2 ms query.
         first = min(k, max(_FIRST_SCORED, 2 * n))
         best, sims = self._ranked(cand[:first], unit, n)
-        # A later candidate must scan at least this high to matter; float64, so numpy compares the float32 scores in
-        # float64 too (a Python float would be rounded to float32 first).
-        floor = np.float64((sims[-1] - bound) * alpha)
-        if first < k and scanned[first] >= floor:  # scores fall along the list: those that reach are a prefix
-            late = int(np.count_nonzero(scanned[first:] >= floor))
+        # A later candidate must scan at least this high to matter. An np.float64 keeps numpy 2's comparison with the
+        # float32 scores in float64; where it is rounded to float32 instead (numpy 1.x), rounding is monotonic and the
+        # scores are float32 values, so that can only let in a few more candidates, never leave one out.
+        reach = np.float64((sims[-1] - bound) * alpha)
+        if first < k and scanned[first] >= reach:  # scores fall along the list: those that reach are a prefix
+            late = int(np.count_nonzero(scanned[first:] >= reach))
             best, sims = self._ranked(cand[: first + late], unit, n)
         if k >= visible or sims[-1] > float(scanned[k - 1]) / alpha + bound:
             return best, sims  # no row outside the candidates scored near enough to win
