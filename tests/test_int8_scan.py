@@ -151,8 +151,8 @@ def test_identical_rows_tie_exactly_and_go_to_the_smaller_row_id() -> None:
             assert len({h.distance for h in got}) == 1
 
 
-def test_the_staged_re_rank_scores_few_candidates_and_keeps_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Candidates are scored exactly best first; the rest only when their scan score could still reach the list."""
+def _count_scored(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows each exact re-rank scores, call by call (the list fills as the index searches)."""
     scored: list[int] = []
     real = ScanIndex._cosines
 
@@ -161,6 +161,12 @@ def test_the_staged_re_rank_scores_few_candidates_and_keeps_the_list(monkeypatch
         return real(self, rows, unit)
 
     monkeypatch.setattr(ScanIndex, "_cosines", counting)
+    return scored
+
+
+def test_the_staged_re_rank_scores_few_candidates_and_keeps_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates are scored exactly best first; the rest only when their scan score could still reach the list."""
+    scored = _count_scored(monkeypatch)
     rng = np.random.default_rng(14)
     centers = rng.standard_normal((40, 96)).astype(np.float32)
     raw = centers[rng.integers(0, 40, 6000)] + 0.4 * rng.standard_normal((6000, 96)).astype(np.float32)
@@ -175,14 +181,7 @@ def test_the_staged_re_rank_scores_few_candidates_and_keeps_the_list(monkeypatch
 def test_later_candidates_that_can_still_reach_the_list_are_scored_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """Near-duplicates score within the query's rounding of each other: those the first pass cannot rule out are
     scored exactly in a second pass (the scan's scores fall along its list, so they are the next few)."""
-    scored: list[int] = []
-    real = ScanIndex._cosines
-
-    def counting(self: ScanIndex, rows: np.ndarray, unit: np.ndarray) -> np.ndarray:
-        scored.append(len(rows))
-        return real(self, rows, unit)
-
-    monkeypatch.setattr(ScanIndex, "_cosines", counting)
+    scored = _count_scored(monkeypatch)
     monkeypatch.setattr(int8_scan, "_FIRST_SCORED", 1)
     rng = np.random.default_rng(21)
     base = rng.standard_normal(64).astype(np.float32)
