@@ -12,7 +12,7 @@ import pytest
 from memvid_base import Memory, vectors
 from memvid_base.errors import CorruptMemoryError, MemvidError
 from memvid_base.files.layout import Layout
-from memvid_base.index.flat import near_best, rank, unit_query, unit_rows
+from memvid_base.index.flat import best_first, near_best, rank, unit_query, unit_rows
 from memvid_base.index.row_table import RowTable
 from memvid_base.index.vectors import FlatIndex
 from memvid_base.storage import replay
@@ -167,6 +167,8 @@ def test_rank_sorts_few_and_many_candidates_the_same_way() -> None:
         sims = np.round(rng.random(size), 1)  # many ties
         want = sorted(range(size), key=lambda i: (-sims[i], rows.row_ids[cand[i]]))[:5]
         assert rank(rows, cand, sims, 5).tolist() == want
+        # best_first: the same order, as the row numbers and similarities a hit is made from
+        assert best_first(rows, cand, sims, 5) == ([int(cand[i]) for i in want], [float(sims[i]) for i in want])
 
 
 def _store_rows(mem: Memory) -> dict[str, tuple[Row, np.ndarray]]:

@@ -87,6 +87,17 @@ def rank(rows: RowTable, cand: np.ndarray, sims: np.ndarray, n: int) -> np.ndarr
     return np.lexsort((ids, -sims))[:n]
 
 
+def best_first(rows: RowTable, cand: np.ndarray, sims: np.ndarray, n: int) -> tuple[list[int], list[float]]:
+    """The ``n`` best row numbers of ``cand`` by ``sims``, best first (:func:`rank`'s rule), and their similarities,
+    as lists: what a hit is made from. A search's few candidates never go back to numpy."""
+    if len(cand) <= _SORTED_IN_PYTHON:
+        numbers, scores = cand.tolist(), sims.tolist()
+        order = ranked_positions(rows, numbers, scores, n)
+        return [numbers[i] for i in order], [scores[i] for i in order]
+    ranked = rank(rows, cand, sims, n)
+    return cand[ranked].tolist(), sims[ranked].tolist()
+
+
 def ranked_positions(rows: RowTable, numbers: list[int], scores: list[float], n: int) -> list[int]:
     """:func:`rank` for a few candidates given as lists (row numbers and their similarities), by Python's sort.
 
@@ -178,7 +189,6 @@ class FlatIndex(RowSnapshot):
         if len(cand) > n:  # near-duplicates can put thousands in the slack: only those at the n-th best or above rank
             keep = exact >= np.partition(exact, len(exact) - n)[len(exact) - n]
             cand, exact = cand[keep], exact[keep]
-        order = rank(self.rows, cand, exact, n)
-        best = cand[order].tolist()
+        best, scores = best_first(self.rows, cand, exact, n)
         return [Hit(row, 1.0 - s, self.matrix[k].copy() if include_embeddings else None)
-                for row, k, s in zip(self.rows.take(best), best, exact[order].tolist())]
+                for row, k, s in zip(self.rows.take(best), best, scores)]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..models import onnx_proto as op
 from ..types import Hit, Row
-from .flat import _SORTED_IN_PYTHON, RowSnapshot, directions, rank, ranked_positions
+from .flat import RowSnapshot, best_first, directions, rank
 
 MAX_SCAN_DIM = 4096  # int32 sums of dim * 127 * 128 stay exact far beyond this; wider vectors keep HNSW
 # Scored exactly per query; when the bound cannot rule the rest out, the near ones are scored too.  128, not 64, since
@@ -243,12 +243,11 @@ class ScanIndex(RowSnapshot):
         return self._ranked(np.flatnonzero(scores >= np.float64((sims[-1] - bound) * alpha)), unit, n)
 
     def _ranked(self, cand: np.ndarray, unit: np.ndarray, n: int) -> tuple[list[int], list[float]]:
-        """:meth:`_exact_among` as lists; a search's few candidates are ranked in Python without going back to numpy."""
-        if len(cand) <= _SORTED_IN_PYTHON:
+        """The ``n`` best of rows ``cand`` by exact cosine with the unit query, and their cosines, best first, as
+        lists (ties to the smaller row id)."""
+        if len(cand) <= _RERANK_BLOCK:  # one block, as nearly always: ranked as it is
             rows = np.asarray(cand, dtype=np.int64)
-            numbers, scores = rows.tolist(), self._cosines(rows, unit).tolist()
-            order = ranked_positions(self.rows, numbers, scores, n)
-            return [numbers[i] for i in order], [scores[i] for i in order]
+            return best_first(self.rows, rows, self._cosines(rows, unit), n)
         rows, sims = self._exact_among(cand, unit, n)
         return rows.tolist(), sims.tolist()
 
@@ -264,16 +263,11 @@ class ScanIndex(RowSnapshot):
         return np.einsum("ij,j->i", self.codes.take(rows, axis=0).astype(np.float64), unit) * self.inv_norm64.take(rows)
 
     def _exact_among(self, cand: np.ndarray, unit: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` best of rows ``cand`` by exact cosine with the unit query, and their cosines, best first.
+        """:meth:`_ranked` for more candidates than one block, as arrays.
 
         In float64 on the rows' directions, so no stored magnitude can overflow or underflow the scores; in
         blocks, so even every row of a large index never needs more than a block's worth of memory.
         """
-        if len(cand) <= _RERANK_BLOCK:  # one block, as nearly always: ranked as it is
-            rows = np.asarray(cand, dtype=np.int64)
-            scored = self._cosines(rows, unit)
-            order = rank(self.rows, rows, scored, n)
-            return rows[order], scored[order]
         best, best_sims = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         for start in range(0, len(cand), _RERANK_BLOCK):
             block = np.asarray(cand[start : start + _RERANK_BLOCK], dtype=np.int64)
